@@ -1,0 +1,51 @@
+# The two commands:   make notebooks   (execute every notebook on the bundled data)
+#                     make test        (unit, property and notebook tests)
+# Both create .venv and install the project into it on first use.
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+# Extra options for `python -m recsys run`, e.g.  make notebooks RUN_ARGS="--only 01 -p dataset ml-100k"
+RUN_ARGS ?=
+# Extra options for pytest, e.g.  make test PYTEST_ARGS="-k metrics"
+PYTEST_ARGS ?=
+
+.PHONY: help venv notebooks test test-fast lab bench clean
+
+help:
+	@echo "make notebooks   execute every notebook with papermill -> build/ (RUN_ARGS=... to pass options)"
+	@echo "make test        run all tests (creates .venv on first use)"
+	@echo "make test-fast   the tests without notebook runs"
+	@echo "make lab         open JupyterLab with this environment's kernel"
+	@echo "make bench       benchmarks that need optional packages (scikit-surprise)"
+	@echo "make clean       remove build/ (keeps .venv and downloads)"
+
+$(STAMP): pyproject.toml constraints.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed; run: make PYTHON=python3.11 ...")'
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
+	$(PY) -m ipykernel install --sys-prefix --name recsys --display-name "Python (recsys)" > /dev/null
+	@touch $@
+
+venv: $(STAMP)
+
+notebooks: $(STAMP)
+	$(PY) -m recsys run $(RUN_ARGS)
+
+test: $(STAMP)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-fast: $(STAMP)
+	$(PY) -m pytest -m "not notebook" $(PYTEST_ARGS)
+
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab notebooks/
+
+bench: $(STAMP)
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev,bench]'
+	$(PY) benchmarks/sgd_vs_surprise.py
+
+clean:
+	rm -rf build

@@ -1,0 +1,90 @@
+"""Datasets: every MovieLens release and the synthetic generator behind one ``load(name)`` call.
+
+>>> from recsys import datasets
+>>> ds = datasets.load("ml-latest-small")        # bundled, works offline
+>>> ds = datasets.load("ml-100k", download=False)  # cache or $MOVIELENS_DIR only, never the network
+
+Where a MovieLens release is looked for (first hit wins):
+
+a. ``ml-latest-small``: the copy bundled in ``<repo>/data/ml-latest-small``.
+b. The cache ``<data_dir>/<folder>`` (``data_dir=`` argument, else ``$RECSYS_DATA_DIR``, else
+   ``<repo>/data``) if it carries the ``.recsys-verified`` marker written after a successful
+   extraction; else a verified archive ``<data_dir>/<name>.zip``, extracted into the cache.
+c. ``$MOVIELENS_DIR``: a verified ``<name>.zip`` (extracted into the cache) or an extracted
+   ``<folder>/`` read in place, read-only.
+d. A checksum-verified download from GroupLens into the cache (unless ``download=False``).
+e. Otherwise :class:`DatasetUnavailableError` naming the URL, the path to save the archive at, and
+   the ``$MOVIELENS_DIR`` alternative.
+
+``RELEASES`` lists every release with its URL, archive size, checksum and licence note;
+:func:`releases_table` shows the same as a DataFrame.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from recsys.datasets.dataset import Dataset, SyntheticTruth
+from recsys.datasets.download import ChecksumError, DatasetUnavailableError, DownloadError
+from recsys.datasets.movielens import RELEASES, Release, fetch, load_release, releases_table
+
+__all__ = [
+    "NAMES",
+    "RELEASES",
+    "ChecksumError",
+    "Dataset",
+    "DatasetUnavailableError",
+    "DownloadError",
+    "Release",
+    "SyntheticTruth",
+    "fetch",
+    "load",
+    "releases_table",
+]
+
+#: Every name :func:`load` accepts.
+NAMES: tuple[str, ...] = (
+    "ml-latest-small",
+    "ml-100k",
+    "ml-1m",
+    "ml-10m",
+    "ml-20m",
+    "ml-25m",
+    "synthetic",
+)
+
+
+def load(
+    name: str | Release,
+    *,
+    download: bool = True,
+    data_dir: str | os.PathLike[str] | None = None,
+    **kwargs: Any,
+) -> Dataset:
+    """Load a dataset by name: a MovieLens release or ``"synthetic"``.
+
+    Args:
+        name: one of :data:`NAMES`, or a :class:`Release` (e.g. a modified copy in tests).
+        download: for MovieLens, allow downloading from GroupLens when no local copy is found.
+        data_dir: for MovieLens, the download cache (default ``$RECSYS_DATA_DIR``, else
+            ``<repo>/data``).
+        **kwargs: for ``"synthetic"``, the generator's parameters (see
+            ``recsys.datasets.synthetic.generate``); for MovieLens, ``movielens_dir=`` and
+            ``progress=`` (see :func:`fetch`).
+
+    Raises:
+        ValueError: unknown name.
+        DatasetUnavailableError: a MovieLens release is neither on disk nor downloadable.
+    """
+    if isinstance(name, Release):
+        return load_release(name, download=download, data_dir=data_dir, **kwargs)
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a str or Release, got {type(name).__name__}")
+    if name == "synthetic":
+        from recsys.datasets import synthetic  # written separately; imported only when asked for
+
+        return synthetic.generate(**kwargs)
+    if name not in RELEASES:
+        raise ValueError(f"unknown dataset {name!r}; known names: {', '.join(NAMES)}")
+    return load_release(RELEASES[name], download=download, data_dir=data_dir, **kwargs)

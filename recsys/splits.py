@@ -1,0 +1,526 @@
+"""Train/test splits of a ratings frame, each with an explicit policy for test rows nobody can score.
+
+Splitters (each returns a :class:`Split`; ``kfold`` and ``ml100k_folds`` a list of them):
+
+* :func:`random_holdout` -- a uniformly random share of the ratings is the test set.
+* :func:`stratified_holdout` -- per user, a share of *that user's* ratings (Microsoft
+  Recommenders' ``python_stratified_split``), so light and heavy users are tested alike.
+* :func:`temporal_split` -- one global time cutoff: train is the past, test the future.
+* :func:`leave_last_k` -- each user's last ``k`` ratings are the test set.
+* :func:`kfold` -- ``n_folds`` random folds whose test sets partition the ratings.
+* :func:`ml100k_folds` -- ML-100K's predefined u1..u5 folds, read from the release folder.
+
+:func:`time_leakage` measures how much of a split's training data lies in the future of its
+test ratings: 0 for a temporal split, about 0.5 for a random one.
+
+The ``unseen`` policy. A collaborative model has no embedding for a user or an item that is
+absent from the training set, so a test rating of one cannot be scored from the model alone.
+
+* ``"drop"`` (default): such test rows move from ``test`` to ``Split.dropped``; the report
+  counts them (``n_dropped_ratings``) and the distinct users and items that caused it
+  (``n_dropped_users``, ``n_dropped_items``). The training set is never changed.
+* ``"keep"``: they stay in ``test`` (a model then needs a fallback, see
+  :meth:`recsys.interactions.IdMap.user_index` with ``unknown="mark"``); the report counts them
+  as ``n_cold_test_users`` / ``n_cold_test_items``.
+
+Invariants of every split: ``train``, ``test`` and ``dropped`` are disjoint row subsets of the
+input (same index, same columns, input order) whose union is exactly the input, so no
+(user, item) pair is on both sides; the same ``seed`` gives the same split; with ``"drop"``
+every test user and item appears in train. Input with duplicate (user, item) pairs is refused:
+run :func:`recsys.interactions.deduplicate` first.
+
+Everything is vectorised (no Python loop per user): per-user orderings come from
+:func:`_lex_order`, a lexicographic sort done as a few plain ``np.sort`` calls on packed int64
+keys, which is much faster than ``np.lexsort`` or a pandas group-by at MovieLens-20M scale.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import os
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+Unseen = Literal["drop", "keep"]
+_UNSEEN = ("drop", "keep")
+_RATING_DTYPES = {"user_id": np.int64, "item_id": np.int64, "rating": np.float32, "timestamp": np.int64}
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class Split:
+    """One train/test split plus the test rows removed by the ``unseen="drop"`` policy.
+
+    ``train``, ``test`` and ``dropped`` are row subsets of the input ratings (original index
+    kept). ``method`` and ``params`` record how the split was made, for the report.
+    """
+
+    train: pd.DataFrame
+    test: pd.DataFrame
+    dropped: pd.DataFrame
+    method: str = ""
+    params: dict = field(default_factory=dict)
+    unseen: str = "drop"
+
+    @property
+    def n_train(self) -> int:
+        return len(self.train)
+
+    @property
+    def n_test(self) -> int:
+        return len(self.test)
+
+    @property
+    def n_dropped_ratings(self) -> int:
+        """Test ratings removed because their user or item is absent from train."""
+        return len(self.dropped)
+
+    @cached_property
+    def _train_users(self) -> np.ndarray:
+        return pd.unique(self.train["user_id"].to_numpy())
+
+    @cached_property
+    def _train_items(self) -> np.ndarray:
+        return pd.unique(self.train["item_id"].to_numpy())
+
+    @cached_property
+    def n_dropped_users(self) -> int:
+        """Distinct users of the dropped rows that have no training rating."""
+        return _n_absent(self.dropped["user_id"], self._train_users)
+
+    @cached_property
+    def n_dropped_items(self) -> int:
+        """Distinct items of the dropped rows that have no training rating."""
+        return _n_absent(self.dropped["item_id"], self._train_items)
+
+    @cached_property
+    def n_cold_test_users(self) -> int:
+        """Distinct test users without a training rating (0 under ``unseen="drop"``)."""
+        return _n_absent(self.test["user_id"], self._train_users)
+
+    @cached_property
+    def n_cold_test_items(self) -> int:
+        """Distinct test items without a training rating (0 under ``unseen="drop"``)."""
+        return _n_absent(self.test["item_id"], self._train_items)
+
+    @property
+    def report(self) -> dict:
+        """The split's sizes and what the unseen policy did, as a JSON-ready dict."""
+        return {
+            "method": self.method,
+            **{k: _jsonable(v) for k, v in self.params.items()},
+            "unseen": self.unseen,
+            "n_train": self.n_train,
+            "n_test": self.n_test,
+            "n_dropped_ratings": self.n_dropped_ratings,
+            "n_dropped_users": self.n_dropped_users,
+            "n_dropped_items": self.n_dropped_items,
+            "n_cold_test_users": self.n_cold_test_users,
+            "n_cold_test_items": self.n_cold_test_items,
+        }
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
+        text = f"Split({self.method}({args}): train={self.n_train:,}, test={self.n_test:,}"
+        if self.unseen == "drop":
+            text += (
+                f", dropped={self.n_dropped_ratings:,} (unseen in train: {self.n_dropped_users:,} users,"
+                f" {self.n_dropped_items:,} items)"
+            )
+        else:
+            text += f", kept unseen in train: {self.n_cold_test_users:,} users, {self.n_cold_test_items:,} items"
+        return text + ")"
+
+
+# --------------------------------------------------------------------------------------------
+# splitters
+
+
+def random_holdout(
+    ratings: pd.DataFrame, test_size: float = 0.2, seed: int | np.random.Generator | None = 0, unseen: Unseen = "drop"
+) -> Split:
+    """A uniformly random ``ceil(test_size * n)`` ratings as the test set (scikit-learn's rounding)."""
+    _check_fraction("test_size", test_size)
+    _check_unseen(unseen)
+    codes = _Codes.of(ratings)
+    n = codes.n
+    n_test = _n_test(test_size, n)
+    rng = np.random.default_rng(seed)
+    test = np.zeros(n, dtype=bool)
+    test[rng.permutation(n)[:n_test]] = True
+    return _make_split(ratings, codes, ~test, "random_holdout", {"test_size": test_size, "seed": seed}, unseen)
+
+
+def stratified_holdout(
+    ratings: pd.DataFrame,
+    train_ratio: float = 0.75,
+    seed: int | np.random.Generator | None = 0,
+    min_ratings: int = 1,
+    unseen: Unseen = "drop",
+) -> Split:
+    """Per user, a random ``train_ratio`` share of the user's ratings in train, the rest in test.
+
+    Rounding follows Microsoft Recommenders' ``python_stratified_split``: the user's ratings are
+    put in random order and the ``r``-th of ``n_u`` goes to train iff ``r / n_u <= train_ratio``,
+    i.e. ``floor(train_ratio * n_u)`` ratings in train. Unlike that function, every user keeps
+    at least one rating in train (there, users with ``n_u < 1 / train_ratio`` go wholly to
+    test, where they cannot be scored), and users with fewer than ``min_ratings`` ratings stay
+    wholly in train instead of being removed, so every input rating lands on one side.
+    """
+    _check_fraction("train_ratio", train_ratio)
+    min_ratings = _check_int("min_ratings", min_ratings, 1)
+    _check_unseen(unseen)
+    codes = _Codes.of(ratings)
+    rng = np.random.default_rng(seed)
+    noise = rng.integers(0, 1 << 32, size=codes.n, dtype=np.int64)
+    rank, count = _rank_in_group(codes.users, noise)  # rank 1..count, in random order
+    train = (rank / count <= train_ratio) | (rank == 1) | (count < min_ratings)
+    params = {"train_ratio": train_ratio, "seed": seed, "min_ratings": min_ratings}
+    return _make_split(ratings, codes, train, "stratified_holdout", params, unseen)
+
+
+def temporal_split(
+    ratings: pd.DataFrame,
+    test_size: float | None = None,
+    *,
+    cutoff: int | None = None,
+    unseen: Unseen = "drop",
+) -> Split:
+    """One global time cutoff: every training rating is no newer than every test rating.
+
+    Give ``test_size`` (default 0.2) or ``cutoff`` (a Unix timestamp), not both.
+    With ``test_size``, the ratings are ordered by (timestamp, user_id, item_id) and the last
+    ``ceil(test_size * n)`` form the test set: the size is exact, and ratings sharing the
+    boundary second are split deterministically by user and then item id. With ``cutoff``,
+    ratings with ``timestamp >= cutoff`` are the test set. The cutoff used is in ``params``.
+    """
+    _check_unseen(unseen)
+    codes = _Codes.of(ratings, need_time=True)
+    ts = codes.timestamps
+    if cutoff is not None:
+        if test_size is not None:
+            raise ValueError(f"give test_size or cutoff, not both (got test_size={test_size!r}, cutoff={cutoff!r})")
+        if not _is_real(cutoff) or not math.isfinite(cutoff):
+            raise ValueError(f"cutoff must be a timestamp (a number), got {cutoff!r}")
+        train = ts < cutoff
+        if train.all() or not train.any():
+            raise ValueError(
+                f"cutoff={cutoff!r} leaves the {'test' if train.all() else 'training'} set empty: "
+                f"timestamps run from {ts.min()} to {ts.max()}"
+            )
+        params = {"cutoff": cutoff}
+    else:
+        test_size = 0.2 if test_size is None else test_size
+        _check_fraction("test_size", test_size)
+        n_test = _n_test(test_size, codes.n)
+        order = _lex_order(_sort_key(ts), codes.users, codes.items)
+        train = np.ones(codes.n, dtype=bool)
+        train[order[codes.n - n_test :]] = False
+        params = {"test_size": test_size, "cutoff": int(ts[order[codes.n - n_test]])}
+    return _make_split(ratings, codes, train, "temporal_split", params, unseen)
+
+
+def leave_last_k(ratings: pd.DataFrame, k: int = 1, unseen: Unseen = "drop") -> Split:
+    """Each user's last ``k`` ratings by timestamp are the test set.
+
+    Ratings at the same second are ordered by item id (the larger id counts as later). Users
+    with ``k`` or fewer ratings stay wholly in train: testing them would leave nothing to learn
+    them from. So every test user has training ratings; only items can be unseen.
+    """
+    k = _check_int("k", k, 1)
+    _check_unseen(unseen)
+    codes = _Codes.of(ratings, need_time=True)
+    rank, count = _rank_in_group(codes.users, _sort_key(codes.timestamps), codes.items)
+    train = (rank <= count - k) | (count <= k)
+    return _make_split(ratings, codes, train, "leave_last_k", {"k": k}, unseen)
+
+
+def kfold(
+    ratings: pd.DataFrame, n_folds: int = 5, seed: int | np.random.Generator | None = 0, unseen: Unseen = "drop"
+) -> list[Split]:
+    """``n_folds`` random folds of (nearly) equal size; fold ``f``'s test set is the ``f``-th fold.
+
+    The test sets (with their dropped rows) partition the ratings: each rating is tested once.
+    """
+    n_folds = _check_int("n_folds", n_folds, 2)
+    _check_unseen(unseen)
+    codes = _Codes.of(ratings)
+    if n_folds > codes.n:
+        raise ValueError(f"n_folds={n_folds} exceeds the number of ratings ({codes.n})")
+    rng = np.random.default_rng(seed)
+    fold = np.empty(codes.n, dtype=np.int64)
+    fold[rng.permutation(codes.n)] = np.arange(codes.n) % n_folds
+    return [
+        _make_split(ratings, codes, fold != f, "kfold", {"n_folds": n_folds, "fold": f, "seed": seed}, unseen)
+        for f in range(n_folds)
+    ]
+
+
+def ml100k_folds(path, unseen: Unseen = "drop") -> list[Split]:
+    """ML-100K's predefined five folds, from ``u1.base``/``u1.test`` ... ``u5.base``/``u5.test``.
+
+    ``path`` is the extracted ``ml-100k`` folder (a folder holding it, or a ``Dataset`` whose
+    ``path`` is it, also works). The files are tab-separated ``user item rating timestamp``;
+    the frames get the standard dtypes, train keeps the file's row numbers as index and test
+    continues after them. The five test files partition the 100,000 ratings; some test items
+    of each fold never occur in its ``.base`` file, which the ``unseen`` policy handles.
+    """
+    _check_unseen(unseen)
+    folder = _ml100k_folder(path)
+    splits = []
+    for f in range(1, 6):
+        base = _read_ml100k_file(folder / f"u{f}.base")
+        test = _read_ml100k_file(folder / f"u{f}.test")
+        test.index = pd.RangeIndex(len(base), len(base) + len(test))
+        both = pd.concat([base, test])
+        codes = _Codes.of(both)
+        train = np.zeros(len(both), dtype=bool)
+        train[: len(base)] = True
+        splits.append(_make_split(both, codes, train, "ml100k_folds", {"fold": f"u{f}"}, unseen))
+    return splits
+
+
+def time_leakage(split: Split, scope: Literal["global", "user"] = "global") -> float:
+    """How much of the training data lies in the future of the test ratings (0 = none).
+
+    For each test rating at time ``t``: the share of training ratings newer than ``t``, among
+    all of them (``scope="global"``) or among the same user's (``scope="user"``); the result is
+    the mean over test ratings (those of users without training ratings are skipped under
+    ``"user"``). A temporal split scores 0 under both; a random holdout about 0.5 under both;
+    leave-last-k 0 per user but well above 0 globally, since other users' later ratings are in
+    train. ``nan`` if there is nothing to average.
+    """
+    if scope not in ("global", "user"):
+        raise ValueError(f"scope must be 'global' or 'user', got {scope!r}")
+    train_ts = split.train["timestamp"].to_numpy()
+    test_ts = split.test["timestamp"].to_numpy()
+    if test_ts.size == 0 or train_ts.size == 0:
+        return float("nan")
+    if scope == "global":
+        newer = train_ts.size - np.searchsorted(np.sort(train_ts), test_ts, side="right")
+        return float(np.mean(newer / train_ts.size))
+    users = pd.factorize(np.concatenate([split.train["user_id"].to_numpy(), split.test["user_id"].to_numpy()]))[0]
+    times = _sort_key(np.concatenate([train_ts, test_ts]))
+    span = int(times.max()) + 1
+    if (int(users.max()) + 2) * span >= 1 << 62:  # dense-rank the times so the keys fit
+        times = np.unique(times, return_inverse=True)[1].astype(np.int64)
+        span = int(times.max()) + 1
+    keys = users * span + times
+    n_train = train_ts.size
+    train_keys = np.sort(keys[:n_train])
+    test_users = users[n_train:]
+    user_start = np.searchsorted(train_keys, test_users * span, side="left")
+    user_end = np.searchsorted(train_keys, (test_users + 1) * span, side="left")
+    not_newer_end = np.searchsorted(train_keys, keys[n_train:], side="right")
+    total = user_end - user_start
+    known = total > 0
+    if not known.any():
+        return float("nan")
+    return float(np.mean((user_end - not_newer_end)[known] / total[known]))
+
+
+# --------------------------------------------------------------------------------------------
+# helpers
+
+
+@dataclass(frozen=True)
+class _Codes:
+    """Non-negative integer codes of the id columns (order-preserving), checked for duplicates."""
+
+    users: np.ndarray
+    items: np.ndarray
+    n_users: int
+    n_items: int
+    timestamps: np.ndarray | None
+
+    @property
+    def n(self) -> int:
+        return self.users.size
+
+    @classmethod
+    def of(cls, ratings, need_time: bool = False) -> _Codes:
+        if not isinstance(ratings, pd.DataFrame):
+            raise TypeError(f"ratings must be a pandas DataFrame, got {type(ratings).__name__}")
+        needed = ["user_id", "item_id"] + (["timestamp"] if need_time else [])
+        missing = [c for c in needed if c not in ratings.columns]
+        if missing:
+            raise ValueError(f"ratings lacks column(s) {missing}; it has {list(ratings.columns)}")
+        if len(ratings) == 0:
+            raise ValueError("ratings is empty: there is nothing to split")
+        users, n_users = _dense_codes(ratings["user_id"].to_numpy())
+        items, n_items = _dense_codes(ratings["item_id"].to_numpy())
+        timestamps = None
+        if need_time:
+            timestamps = ratings["timestamp"].to_numpy()
+            if not (np.issubdtype(timestamps.dtype, np.number) and np.all(np.isfinite(timestamps))):
+                raise ValueError("ratings['timestamp'] must hold finite numbers")
+        _check_no_duplicates(users, items, n_items, ratings)
+        return cls(users, items, n_users, n_items, timestamps)
+
+
+def _dense_codes(ids: np.ndarray) -> tuple[np.ndarray, int]:
+    """Integer codes preserving the order of the ids; the ids themselves when small and >= 0."""
+    if np.issubdtype(ids.dtype, np.integer) and ids.size:
+        lo, hi = int(ids.min()), int(ids.max())
+        if lo >= 0 and hi < 4 * ids.size + (1 << 20):
+            return ids.astype(np.int64, copy=False), hi + 1
+    codes, uniques = pd.factorize(ids, sort=True)
+    if (codes < 0).any():
+        raise ValueError("ratings has missing (NaN/None) user or item ids")
+    return codes.astype(np.int64, copy=False), len(uniques)
+
+
+def _check_no_duplicates(users: np.ndarray, items: np.ndarray, n_items: int, ratings: pd.DataFrame) -> None:
+    keys = users * n_items + items
+    keys.sort()
+    dup = keys[1:] == keys[:-1]
+    if dup.any():
+        key = int(keys[1:][dup][0])
+        row = np.flatnonzero((users == key // n_items) & (items == key % n_items))[0]
+        user, item = ratings["user_id"].iloc[row], ratings["item_id"].iloc[row]
+        raise ValueError(
+            f"ratings hold {int(dup.sum())} duplicate (user, item) pair(s), e.g. user_id={user}, "
+            f"item_id={item}; keep one rating per pair with recsys.interactions.deduplicate() first"
+        )
+
+
+def _make_split(
+    ratings: pd.DataFrame, codes: _Codes, train: np.ndarray, method: str, params: dict, unseen: str
+) -> Split:
+    """Apply the unseen policy to the complement of ``train`` and package the three parts."""
+    test = ~train
+    dropped = np.zeros_like(test)
+    if unseen == "drop":
+        seen_users = np.bincount(codes.users[train], minlength=codes.n_users) > 0
+        seen_items = np.bincount(codes.items[train], minlength=codes.n_items) > 0
+        dropped = test & ~(seen_users[codes.users] & seen_items[codes.items])
+        test &= ~dropped
+    return Split(
+        train=ratings[train],
+        test=ratings[test],
+        dropped=ratings[dropped],
+        method=method,
+        params=params,
+        unseen=unseen,
+    )
+
+
+def _lex_order(*keys: np.ndarray) -> np.ndarray:
+    """Row order sorting by ``keys[0]``, then ``keys[1]``, ...; remaining ties by row position.
+
+    Keys are non-negative integer arrays. Same result as ``np.lexsort((positions, *keys[::-1]))``
+    (the reference path, used when a key is too wide), computed as a least-significant-key-first
+    radix sort: each pass packs (key, rank so far) into one int64 and uses a plain ``np.sort``.
+    """
+    n = keys[0].size
+    pos_bits = max(int(n - 1).bit_length(), 1)
+    widths = [max(int(k.max()).bit_length(), 1) if k.size else 1 for k in keys]
+    if any(w + pos_bits > 63 for w in widths):
+        return np.lexsort((np.arange(n),) + tuple(reversed(keys)))
+    order = np.arange(n, dtype=np.int64)  # rows in the order of the keys seen so far
+    rank = order.copy()  # rank[row] = its position in that order
+    mask = (1 << pos_bits) - 1
+    i = len(keys)
+    while i > 0:
+        # pack as many of the next-least-significant keys as fit beside the rank
+        j, used = i, pos_bits
+        while j > 0 and used + widths[j - 1] <= 63:
+            j -= 1
+            used += widths[j]
+        packed = np.zeros(n, dtype=np.int64)
+        for key, width in zip(keys[j:i], widths[j:i]):
+            packed <<= width
+            packed |= key
+        packed <<= pos_bits
+        packed |= rank
+        packed.sort()
+        order = order[packed & mask]
+        rank[order] = np.arange(n, dtype=np.int64)
+        i = j
+    return order
+
+
+def _rank_in_group(groups: np.ndarray, *keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(rank 1..count of each row within its group by ``keys``, size of its group)."""
+    order = _lex_order(groups, *keys)
+    counts = np.bincount(groups)
+    starts = np.cumsum(counts) - counts
+    rank = np.empty(groups.size, dtype=np.int64)
+    rank[order] = np.arange(groups.size, dtype=np.int64) - starts[groups[order]] + 1
+    return rank, counts[groups]
+
+
+def _sort_key(values: np.ndarray) -> np.ndarray:
+    """Non-negative int64 codes with the order of ``values`` (offsets for integers, ranks otherwise)."""
+    if np.issubdtype(values.dtype, np.integer):
+        lo = int(values.min())
+        if int(values.max()) - lo < 1 << 62:
+            return values.astype(np.int64) - lo
+    return np.unique(values, return_inverse=True)[1].astype(np.int64).ravel()
+
+
+def _n_test(test_size: float, n: int) -> int:
+    n_test = math.ceil(test_size * n)
+    if n_test >= n:
+        raise ValueError(
+            f"test_size={test_size!r} of {n} rating(s) leaves the training set empty; "
+            "use a smaller test_size or more ratings"
+        )
+    return n_test
+
+
+def _n_absent(ids: pd.Series, present: np.ndarray) -> int:
+    values = pd.unique(ids.to_numpy())
+    return int((~np.isin(values, present)).sum())
+
+
+def _read_ml100k_file(path: Path) -> pd.DataFrame:
+    if not path.is_file():
+        raise FileNotFoundError(f"ML-100K fold file {path} not found; expected the extracted ml-100k release there")
+    frame = pd.read_csv(path, sep="\t", header=None, names=list(_RATING_DTYPES), dtype=_RATING_DTYPES)
+    return frame
+
+
+def _ml100k_folder(path) -> Path:
+    folder = getattr(path, "path", path)
+    if folder is None:
+        raise ValueError("this Dataset has no path; ml100k_folds needs the extracted ml-100k folder")
+    if not isinstance(folder, (str, os.PathLike)):
+        raise TypeError(f"path must be a folder path or a Dataset, got {type(path).__name__}")
+    folder = Path(folder)
+    if not (folder / "u1.base").is_file() and (folder / "ml-100k" / "u1.base").is_file():
+        folder = folder / "ml-100k"
+    return folder
+
+
+def _is_real(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _check_fraction(name: str, value) -> None:
+    if not _is_real(value) or not 0 < value < 1:
+        raise ValueError(f"{name} must be a number strictly between 0 and 1, got {value!r}")
+
+
+def _check_int(name: str, value, minimum: int) -> int:
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def _check_unseen(unseen) -> None:
+    if unseen not in _UNSEEN:
+        raise ValueError(f"unseen must be 'drop' or 'keep', got {unseen!r}")
+
+
+def _jsonable(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (int, float, str, bool)) or value is None:
+        return value
+    return repr(value)

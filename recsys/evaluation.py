@@ -1,0 +1,169 @@
+"""The one evaluation every model goes through: rating error and top-k ranking quality.
+
+No model re-implements evaluation: anything with ``score(users)`` (and ``predict(users, items)``
+for rating error) following :mod:`recsys.models.base` is ranked and scored here, the same way.
+
+Protocol of :func:`evaluate_ranking`: for each user with at least one relevant test item, score
+every item, remove the user's training items (they are known, not recommendations), keep the top
+``k``, and compare with the relevant test items (all stored test entries, or those rated
+``>= relevance_threshold``). Means are over those users only.
+"""
+
+from __future__ import annotations
+
+from numbers import Integral
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.exceptions import NotFittedError
+
+from recsys.metrics import (
+    MapDenominator,
+    _check_k,
+    catalogue_coverage,
+    item_popularity,
+    mae,
+    mean_metrics,
+    mean_popularity,
+    ranking_metrics,
+    relevance_matrix,
+    rmse,
+    top_k,
+)
+from recsys.models.base import check_interactions
+
+#: Memory budget of one batch of dense scores (float64), in bytes.
+SCORE_BATCH_BYTES = 64 * 2**20
+
+
+def default_batch_size(n_items: int, budget_bytes: int = SCORE_BATCH_BYTES) -> int:
+    """Rows per batch so that one (rows, n_items) float64 score block fits ``budget_bytes`` (~64 MB)."""
+    return max(1, int(budget_bytes // (8 * max(int(n_items), 1))))
+
+
+def _model_shape(model) -> tuple[int, int]:
+    if not (hasattr(model, "n_users_") and hasattr(model, "n_items_")):
+        raise NotFittedError(f"{type(model).__name__} is not fitted yet (no n_users_/n_items_); call fit() first")
+    return int(model.n_users_), int(model.n_items_)
+
+
+def _check_matrix(X, name: str, shape: tuple[int, int]) -> sp.csr_matrix:
+    X = check_interactions(X, name)
+    if X.shape != shape:
+        raise ValueError(
+            f"{name} has shape {X.shape} but the model was fitted on {shape[0]} users x {shape[1]} items; "
+            "build both matrices with the model's IdMap"
+        )
+    return X
+
+
+def _check_users(users, n_users: int) -> np.ndarray:
+    if users is None:
+        return np.arange(n_users, dtype=np.int64)
+    users = np.asarray(users)
+    if users.ndim != 1:
+        raise ValueError(f"users must be a 1-D array of user indices, got shape {users.shape}")
+    if users.size and not np.issubdtype(users.dtype, np.integer):
+        raise TypeError(f"users must hold integer user indices, got dtype {users.dtype}")
+    users = users.astype(np.int64, copy=False)
+    bad = (users < 0) | (users >= n_users)
+    if bad.any():
+        raise IndexError(f"user index {users[bad][0]} out of range for a model fitted on {n_users} users")
+    if np.unique(users).size != users.size:
+        raise ValueError("users holds repeated indices; each user must be evaluated once")
+    return users
+
+
+def evaluate_ratings(model, test) -> dict:
+    """RMSE and MAE of ``model.predict`` on the stored (user, item, rating) entries of ``test``.
+
+    Returns ``{"rmse": float, "mae": float, "n": number of test ratings}``.
+    """
+    shape = _model_shape(model)
+    if not callable(getattr(model, "predict", None)):
+        raise TypeError(f"{type(model).__name__} has no predict(users, items); it cannot be scored on ratings")
+    test = _check_matrix(test, "test", shape)
+    if test.nnz == 0:
+        raise ValueError("test holds no ratings")
+    users = np.repeat(np.arange(shape[0], dtype=np.int64), np.diff(test.indptr))
+    items = test.indices.astype(np.int64)
+    predicted = np.asarray(model.predict(users, items), dtype=np.float64)
+    if predicted.shape != (test.nnz,):
+        raise ValueError(f"model.predict returned shape {predicted.shape} for {test.nnz} pairs")
+    return {"rmse": rmse(test.data, predicted), "mae": mae(test.data, predicted), "n": int(test.nnz)}
+
+
+def recommend(model, users, k: int, exclude=None, batch_size: int | None = None) -> np.ndarray:
+    """Top-``k`` item indices (``-1`` = empty slot) for ``users``, scoring them in batches.
+
+    ``exclude`` is an (n_users, n_items) CSR whose stored entries are never recommended (the
+    training matrix, usually). Batches keep the dense score block near :data:`SCORE_BATCH_BYTES`.
+    """
+    n_users, n_items = _model_shape(model)
+    users = _check_users(users, n_users)
+    k = _check_k(k)
+    if exclude is not None:
+        exclude = _check_matrix(exclude, "exclude", (n_users, n_items))
+    batch_size = default_batch_size(n_items) if batch_size is None else _check_k(batch_size, "batch_size")
+    out = np.empty((users.size, k), dtype=np.int64)
+    for start in range(0, users.size, batch_size):
+        batch = users[start : start + batch_size]
+        scores = np.asarray(model.score(batch))
+        if scores.shape != (batch.size, n_items):
+            raise ValueError(
+                f"{type(model).__name__}.score returned shape {scores.shape} for {batch.size} users, "
+                f"expected ({batch.size}, {n_items})"
+            )
+        out[start : start + batch.size] = top_k(scores, k, None if exclude is None else exclude[batch])
+    return out
+
+
+def evaluate_ranking(
+    model,
+    train,
+    test,
+    k: int = 10,
+    relevance_threshold: float | None = None,
+    users=None,
+    batch_size: int | None = None,
+    exclude_train: bool = True,
+    return_per_user: bool = False,
+    map_denominator: MapDenominator = "min_k_relevant",
+) -> dict:
+    """Top-``k`` ranking quality of ``model`` on ``test``, after removing ``train`` items.
+
+    Evaluates the users (all, or those in ``users``) with at least one relevant test item.
+    Returns the means ``precision@k``, ``recall@k``, ``ndcg@k``, ``map@k``, ``hit_rate@k``,
+    ``mrr@k`` (definitions in :mod:`recsys.metrics`; ``map_denominator`` is passed to
+    :func:`recsys.metrics.ranking_metrics`), plus, over the same users' lists:
+    ``coverage@k`` (fraction of the catalogue recommended to someone), ``mean_popularity@k``
+    (average number of training interactions of a recommended item), ``mean_popularity_norm@k``
+    (the same as a fraction of users), and ``n_users``. With ``return_per_user=True`` the dict
+    also holds ``"per_user"``: ``users``, ``recommended`` and one array per metric, row-aligned.
+    """
+    shape = _model_shape(model)
+    train = _check_matrix(train, "train", shape)
+    test = _check_matrix(test, "test", shape)
+    k = _check_k(k)
+    if not isinstance(exclude_train, (bool, np.bool_)):
+        raise TypeError(f"exclude_train must be True or False, got {exclude_train!r}")
+    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, Integral)):
+        raise ValueError(f"batch_size must be an integer >= 1 or None, got {batch_size!r}")
+    candidates = _check_users(users, shape[0])
+
+    relevant = relevance_matrix(test, relevance_threshold)
+    n_relevant = np.diff(relevant.indptr)
+    evaluated = candidates[n_relevant[candidates] > 0]
+
+    recommended = recommend(model, evaluated, k, exclude=train if exclude_train else None, batch_size=batch_size)
+    per_user = ranking_metrics(recommended, relevant[evaluated], k, map_denominator=map_denominator)
+
+    result: dict = {f"{name}@{k}": value for name, value in mean_metrics(per_user).items()}
+    popularity = item_popularity(train)
+    result[f"coverage@{k}"] = catalogue_coverage(recommended, shape[1])
+    result[f"mean_popularity@{k}"] = mean_popularity(recommended, popularity)
+    result[f"mean_popularity_norm@{k}"] = mean_popularity(recommended, popularity / max(shape[0], 1))
+    result["n_users"] = int(evaluated.size)
+    if return_per_user:
+        result["per_user"] = {"users": evaluated, "recommended": recommended, **per_user}
+    return result

@@ -1,0 +1,164 @@
+"""The notebook runner and the result recorder, on tiny throw-away notebooks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+from recsys import pipeline
+from recsys.__main__ import main
+from recsys.results import MIME_TYPE, compare_results, flatten, read_results, record, to_jsonable
+
+
+def make_notebook(path: Path, parameters: str, *body: str) -> Path:
+    params = new_code_cell(parameters)
+    params.metadata["tags"] = ["parameters"]
+    nb = new_notebook(cells=[new_markdown_cell("# test"), params, *(new_code_cell(src) for src in body)])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, str(path))
+    return path
+
+
+GOOD = (
+    "scale = 2\nlabel = 'x'",
+    "from recsys import params\nparams.integer('scale', scale, minimum=1)",
+    "from recsys.results import record\nimport matplotlib.pyplot as plt\n"
+    "record('metrics.rmse', 0.5 * scale)\nrecord('metrics.n', 3 * scale)\nrecord('label', label)\n"
+    "record('timing.seconds', 123.0, compare=False)\n"
+    "fig, ax = plt.subplots()\nax.plot([1, 2, 3])\nplt.show()",
+)
+
+
+@pytest.fixture
+def workspace(tmp_path):
+    notebooks = tmp_path / "notebooks"
+    make_notebook(notebooks / "01_first.ipynb", *GOOD)
+    make_notebook(notebooks / "02_second.ipynb", "factor = 1.5", "from recsys.results import record\nrecord('y', factor * 2)")
+    return notebooks, tmp_path / "build"
+
+
+def test_discover_and_select(workspace):
+    notebooks, _ = workspace
+    (notebooks / "README.ipynb").write_text("{}")  # not part of the sequence
+    found = pipeline.discover(notebooks)
+    assert [p.stem for p in found] == ["01_first", "02_second"]
+    assert [p.stem for p in pipeline.select(found, ["2"])] == ["02_second"]
+    assert [p.stem for p in pipeline.select(found, ["01_first", "02"])] == ["01_first", "02_second"]
+    with pytest.raises(pipeline.PipelineError, match="matches no notebook"):
+        pipeline.select(found, ["07"])
+
+
+@pytest.mark.parametrize(
+    "text, value",
+    [("10", 10), ("0.5", 0.5), ("true", True), ("False", False), ("none", None), ("[1, 2]", [1, 2]),
+     ("ml-100k", "ml-100k"), ("'quoted'", "quoted"), ("{\"a\": 1}", {"a": 1})],
+)
+def test_parse_value(text, value):
+    assert pipeline.parse_value(text) == value
+
+
+def test_run_writes_notebooks_html_figures_and_results(workspace):
+    notebooks, build = workspace
+    lines = []
+    runs = pipeline.run(parameters={"scale": 3}, notebooks_dir=notebooks, build_dir=build, progress=False, log=lines.append)
+    assert [r.ok for r in runs] == [True, True]
+    first = runs[0]
+    assert first.parameters == {"scale": 3, "label": "x"} and not first.defaults
+    payload = json.loads((build / "results" / "01_first.json").read_text())
+    assert payload["parameters"] == {"scale": 3, "label": "x"}
+    assert payload["results"] == {"metrics": {"rmse": 1.5, "n": 9}, "label": "x", "timing": {"seconds": 123.0}}
+    assert payload["wall_time_seconds"] > 0
+    assert payload["reproduces_committed"] is None  # non-default parameters are not compared
+    # the second notebook does not declare `scale`, so it runs on its defaults
+    assert json.loads((build / "results" / "02_second.json").read_text())["results"] == {"y": 3.0}
+    assert (build / "notebooks" / "01_first.ipynb").exists()
+    html = (build / "html" / "01_first.html").read_text()
+    assert "<img" in html or "image/png" in html
+    assert [p.name for p in first.figures] == ["figure_01.png"]
+    assert first.figures[0].read_bytes()[:4] == b"\x89PNG"
+    index = (build / "index.html").read_text()
+    assert "html/01_first.html" in index and "html/02_second.html" in index
+
+
+def test_failure_stops_the_run_and_keeps_the_partial_notebook(workspace):
+    notebooks, build = workspace
+    lines = []
+    runs = pipeline.run(
+        parameters={"scale": 0}, notebooks_dir=notebooks, build_dir=build, progress=False, log=lines.append
+    )
+    assert len(runs) == 1 and not runs[0].ok  # 02 never ran
+    text = "\n".join(lines)
+    assert "ParameterError" in text and "'scale'" in text and "params.integer" in text
+    assert (build / "notebooks" / "01_first.ipynb").exists()
+    assert not (build / "results" / "01_first.json").exists()
+
+
+def test_unknown_parameter_is_an_error(workspace):
+    notebooks, build = workspace
+    with pytest.raises(pipeline.PipelineError, match="scael"):
+        pipeline.run(parameters={"scael": 3}, notebooks_dir=notebooks, build_dir=build, progress=False, log=lambda _: None)
+
+
+def test_publish_then_check_reproduction(workspace):
+    notebooks, build = workspace
+    quiet = dict(notebooks_dir=notebooks, build_dir=build, progress=False, html=False, log=lambda _: None)
+    first = pipeline.run(only=["01"], publish=True, **quiet)[0]
+    assert first.defaults and first.reproduction is None  # nothing recorded in the source yet
+    assert read_results(notebooks / "01_first.ipynb")["metrics"] == {"rmse": 1.0, "n": 6}
+    again = pipeline.run(only=["01"], **quiet)[0]
+    assert again.reproduction == []
+    # tamper with the committed record: the check must notice
+    nb = nbformat.read(str(notebooks / "01_first.ipynb"), as_version=4)
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            payload = out.get("data", {}).get(MIME_TYPE)
+            if payload and payload["name"] == "metrics.rmse":
+                payload["value"] = 1.1
+    nbformat.write(nb, str(notebooks / "01_first.ipynb"))
+    tampered = pipeline.run(only=["01"], **quiet)[0]
+    assert tampered.reproduction == ["metrics.rmse: reference 1.1, now 1.0"]
+
+
+def test_cli_exit_codes(workspace, capsys):
+    notebooks, build = workspace
+    base = ["run", "--build-dir", str(build), "--quiet", "--no-html"]
+    pipeline_discover = pipeline.discover
+    try:
+        pipeline.discover = lambda folder=None: pipeline_discover(notebooks)
+        assert main(base + ["--only", "02", "-p", "factor", "2"]) == 0
+        assert json.loads((build / "results" / "02_second.json").read_text())["results"] == {"y": 4}
+        assert main(base + ["-p", "nope", "1"]) == 2
+        assert "nope" in capsys.readouterr().err
+        assert main(base + ["--only", "01", "-p", "scale", "-1"]) == 1
+    finally:
+        pipeline.discover = pipeline_discover
+
+
+def test_record_outside_a_notebook_returns_the_value():
+    import numpy as np
+
+    assert record("a.b", np.float32(1.5)) == np.float32(1.5)
+    with pytest.raises(ValueError, match="dotted"):
+        record("a..b", 1)
+    with pytest.raises(TypeError, match="cannot record"):
+        to_jsonable(object())
+    assert to_jsonable({"x": np.arange(3), "y": (np.int64(2), float("nan"))}) == {"x": [0, 1, 2], "y": [2, None]}
+
+
+def test_compare_results_tolerance_and_structure():
+    ref = {"a": {"x": 1.0, "n": 5}, "s": "ok", "l": [1.0, 2.0]}
+    assert compare_results(ref, {"a": {"x": 1.0 + 5e-4, "n": 5}, "s": "ok", "l": [1.0, 2.0]}) == []
+    problems = compare_results(ref, {"a": {"x": 1.01, "n": 6}, "l": [1.0], "new": 1})
+    assert problems == [
+        "a.n: reference 5, now 6",
+        "a.x: reference 1.0, now 1.01",
+        "l: reference [1.0, 2.0], now [1.0]",
+        "new: new result 1, not in the reference",
+        "s: recorded 'ok' before, missing now",
+    ]
+    assert flatten({"a": {"b": {"c": 1}}, "d": {}}) == {"a.b.c": 1, "d": {}}

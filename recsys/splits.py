@@ -324,6 +324,63 @@ def time_leakage(split: Split, scope: Literal["global", "user"] = "global") -> f
     return float(np.mean((user_end - not_newer_end)[known] / total[known]))
 
 
+#: The split kinds :func:`make` knows, for notebook parameters.
+KINDS = ("random", "stratified", "temporal", "leave_last_k", "kfold")
+
+
+def make(
+    kind: str,
+    ratings: pd.DataFrame,
+    *,
+    test_size: float = 0.2,
+    seed: int = 0,
+    k: int = 1,
+    unseen: Unseen = "drop",
+) -> Split:
+    """One split by name, so a notebook parameter can choose it.
+
+    ``test_size`` is the test share for ``random`` and ``temporal``, one minus the per-user train
+    ratio for ``stratified``, and ``1 / n_folds`` for ``kfold`` (whose first fold is returned);
+    ``k`` is used by ``leave_last_k``.
+    """
+    if kind == "random":
+        return random_holdout(ratings, test_size, seed, unseen)
+    if kind == "stratified":
+        _check_fraction("test_size", test_size)
+        return stratified_holdout(ratings, 1.0 - test_size, seed, unseen=unseen)
+    if kind == "temporal":
+        return temporal_split(ratings, test_size, unseen=unseen)
+    if kind == "leave_last_k":
+        return leave_last_k(ratings, k, unseen)
+    if kind == "kfold":
+        _check_fraction("test_size", test_size)
+        return kfold(ratings, max(2, round(1.0 / test_size)), seed, unseen)[0]
+    raise ValueError(f"unknown split kind {kind!r}; known: {', '.join(KINDS)}")
+
+
+def summary_table(splits: dict[str, Split]) -> pd.DataFrame:
+    """One row per named split: sizes, what the unseen policy dropped, and time leakage."""
+    rows = []
+    for name, split in splits.items():
+        total = split.n_train + split.n_test + split.n_dropped_ratings
+        rows.append(
+            {
+                "split": name,
+                "train": split.n_train,
+                "test": split.n_test,
+                "test_share": split.n_test / total,
+                "dropped_ratings": split.n_dropped_ratings,
+                "dropped_share": split.n_dropped_ratings / total,
+                "cold_users": split.n_dropped_users + split.n_cold_test_users,
+                "cold_items": split.n_dropped_items + split.n_cold_test_items,
+                "test_users": int(split.test["user_id"].nunique()),
+                "leakage_global": time_leakage(split, "global"),
+                "leakage_user": time_leakage(split, "user"),
+            }
+        )
+    return pd.DataFrame(rows).set_index("split")
+
+
 # --------------------------------------------------------------------------------------------
 # helpers
 

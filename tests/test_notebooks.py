@@ -1,0 +1,82 @@
+"""Every notebook runs through papermill with small parameters, and records sane results.
+
+Marked ``notebook`` so they can be run alone (``pytest -m notebook``) or skipped
+(``make test-fast``). The full default runs, and the check that they reproduce the committed
+notebooks, are the main job (``make notebooks``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from recsys import paths, pipeline
+from recsys.results import read_results
+
+pytestmark = pytest.mark.notebook
+
+NOTEBOOKS = {nb.stem[:2]: nb for nb in pipeline.discover()}
+
+
+def _ml100k_available() -> bool:
+    folder = paths.movielens_dir()
+    return folder is not None and (Path(folder) / "ml-100k" / "u.data").is_file()
+
+
+def execute(number: str, tmp_path: Path, **overrides) -> tuple[pipeline.NotebookRun, dict]:
+    runs = pipeline.run(
+        only=[number], parameters=overrides, build_dir=tmp_path, progress=False, html=False, check=False,
+        log=lambda _: None,
+    )
+    run = runs[0]
+    assert run.ok, run.error
+    saved = json.loads(run.results_file.read_text())
+    assert saved["parameters"] == run.parameters
+    return run, saved["results"]
+
+
+def test_every_notebook_has_a_test():
+    tested = {name[len("test_"):][:2] for name in globals() if name.startswith("test_0")}
+    assert set(NOTEBOOKS) <= tested, f"notebooks without a papermill test: {sorted(set(NOTEBOOKS) - tested)}"
+
+
+def test_committed_notebooks_carry_their_default_outputs():
+    for number, path in NOTEBOOKS.items():
+        results = read_results(path)
+        assert results, f"{path.name} has no recorded results: commit it executed (python -m recsys run --publish)"
+
+
+def test_01_data_prep_on_synthetic(tmp_path):
+    run, results = execute("01", tmp_path, dataset="synthetic", k_core=3, split_kind="temporal", seed=1)
+    data = results["data"]
+    assert data["n_ratings"] == 20_000 and 0 < data["density"] < 1
+    assert 0 < results["long_tail"]["item_top10_share"] < 1
+    k_core = results["k_core"]
+    assert k_core["1"]["ratings"] == data["n_ratings"] >= k_core["3"]["ratings"] >= k_core["20"]["ratings"]
+    splits = results["splits"]
+    assert splits["temporal"]["leakage_global"] == 0.0
+    assert 0.3 < splits["random"]["leakage_global"] < 0.7
+    for kind, s in splits.items():
+        assert s["train"] + s["test"] + s["dropped"] == data["n_ratings"], kind
+    assert results["chosen_split"]["method"] == "temporal_split"
+    assert len(run.figures) >= 5
+
+
+@pytest.mark.skipif(not _ml100k_available(), reason="needs MOVIELENS_DIR with ml-100k/ (CI sets it)")
+def test_01_data_prep_on_ml100k(tmp_path):
+    _, results = execute("01", tmp_path, dataset="ml-100k")
+    assert results["data"]["n_ratings"] == 100_000
+    assert results["data"]["n_users"] == 943 and results["data"]["n_items"] == 1682
+
+
+@pytest.mark.parametrize("name, value, message", [("k_core", -1, "k_core"), ("dataset", "ml-5k", "dataset")])
+def test_01_bad_parameter_fails_in_the_first_cell(tmp_path, name, value, message):
+    runs = pipeline.run(only=["01"], parameters={name: value}, build_dir=tmp_path, progress=False, html=False,
+                        check=False, log=lambda _: None)
+    run = runs[0]
+    assert not run.ok
+    assert "ParameterError" in run.error and repr(message) in run.error
+    assert "params.choice" in run.error  # the validation cell, right after the parameters

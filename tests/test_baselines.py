@@ -221,7 +221,7 @@ def test_sgd_is_seeded():
 def test_history(method):
     X = random_ratings(1, 40, 30, 0.3)
     X_val = random_ratings(2, 40, 30, 0.1)
-    model = BiasModel(method=method, n_epochs=6, reg_users=0.0, reg_items=0.0, reg=0.0).fit(X, X_val=X_val)
+    model = BiasModel(method=method, n_epochs=6, reg_users=0.0, reg_items=0.0, reg=0.0).fit(X, validation=X_val)
     assert [h["epoch"] for h in model.history_] == [1, 2, 3, 4, 5, 6]
     seconds = [h["seconds"] for h in model.history_]
     assert all(s >= 0 for s in seconds) and seconds == sorted(seconds)
@@ -352,8 +352,8 @@ def test_bad_inputs(cls):
 
 
 def test_bad_validation_matrix():
-    with pytest.raises(ValueError, match="X_val"):
-        BiasModel().fit(TINY, X_val=sp.csr_matrix((2, 3)))
+    with pytest.raises(ValueError, match="validation"):
+        BiasModel().fit(TINY, validation=sp.csr_matrix((2, 3)))
 
 
 def test_get_params_and_clone():

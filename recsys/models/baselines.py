@@ -104,8 +104,8 @@ class GlobalMean(_RankZero):
     ``score`` is constant, so it cannot rank; it is the floor every other model is measured from.
     """
 
-    def fit(self, X, y=None) -> GlobalMean:
-        """Learn ``mu`` from the stored ratings of the users x items CSR ``X``."""
+    def fit(self, X, validation=None) -> GlobalMean:
+        """Learn ``mu`` from the stored ratings of the users x items CSR ``X`` (``validation`` is ignored)."""
         X = _check_ratings(X, type(self).__name__)
         self._set_fitted(X, X.data.mean(dtype=np.float64), _check_rating_range(None, X.data))
         return self
@@ -120,8 +120,8 @@ class _GroupMean(_RankZero):
     def __init__(self, damping: float = 0.0):
         self.damping = damping
 
-    def fit(self, X, y=None):
-        """Learn ``mu`` and the damped per-user (or per-item) means from the users x items CSR ``X``."""
+    def fit(self, X, validation=None):
+        """Learn ``mu`` and the damped per-user (or per-item) means from the CSR ``X`` (``validation`` is ignored)."""
         check_non_negative(damping=self.damping)
         X = _check_ratings(X, type(self).__name__)
         users, items, ratings = _triplets(X)
@@ -247,7 +247,7 @@ class BiasModel(_RankZero):
     Fitted attributes: ``global_mean_``, ``user_bias_``, ``item_bias_``, ``rating_range_``,
     ``n_users_``, ``n_items_``, zero-width ``user_factors_``/``item_factors_``, and ``history_``:
     one dict per epoch with ``epoch``, ``seconds`` (cumulative fit time, RMSE computation
-    excluded), ``train_rmse`` (of the clipped predictions) and, with ``X_val``, ``val_rmse``.
+    excluded), ``train_rmse`` (of the clipped predictions) and, with ``validation``, ``val_rmse``.
     """
 
     def __init__(
@@ -270,10 +270,10 @@ class BiasModel(_RankZero):
         self.rating_range = rating_range
         self.random_state = random_state
 
-    def fit(self, X, y=None, X_val=None) -> BiasModel:
+    def fit(self, X, validation=None) -> BiasModel:
         """Learn ``mu``, ``b_u`` and ``b_i`` from the stored ratings of the users x items CSR ``X``.
 
-        ``X_val`` (same shape, optional) adds ``val_rmse`` to each epoch of ``history_``.
+        ``validation`` (same shape, optional) adds ``val_rmse`` to each epoch of ``history_``.
         """
         if self.method not in ("als", "sgd"):
             raise ValueError(f"method must be 'als' or 'sgd', got {self.method!r}")
@@ -287,11 +287,11 @@ class BiasModel(_RankZero):
         users, items, ratings = _triplets(X)
         rating_range = _check_rating_range(self.rating_range, ratings)
         val = None
-        if X_val is not None:
-            X_val = check_interactions(X_val, "X_val")
-            if X_val.shape != X.shape:
-                raise ValueError(f"X_val must have the shape of X {X.shape}, got {X_val.shape}")
-            val = _triplets(X_val)
+        if validation is not None:
+            validation = check_interactions(validation, "validation")
+            if validation.shape != X.shape:
+                raise ValueError(f"validation must have the shape of X {X.shape}, got {validation.shape}")
+            val = _triplets(validation)
 
         n_users, n_items = X.shape
         mu = float(ratings.mean())

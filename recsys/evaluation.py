@@ -75,22 +75,36 @@ def _check_users(users, n_users: int) -> np.ndarray:
 
 
 def evaluate_ratings(model, test) -> dict:
-    """RMSE and MAE of ``model.predict`` on the stored (user, item, rating) entries of ``test``.
+    """RMSE and MAE of ``model.predict`` on held-out ratings.
 
+    ``test`` is a CSR of the model's shape (its stored entries are the test ratings), or a tuple
+    ``(users, items, ratings)`` of index arrays in which ``-1`` marks a user or item the model
+    never saw (from :meth:`recsys.interactions.IdMap.encode` with ``unknown="mark"``); those are
+    predicted by the model's documented fallback, as Surprise does, so every test rating counts.
     Returns ``{"rmse": float, "mae": float, "n": number of test ratings}``.
     """
     shape = _model_shape(model)
     if not callable(getattr(model, "predict", None)):
         raise TypeError(f"{type(model).__name__} has no predict(users, items); it cannot be scored on ratings")
-    test = _check_matrix(test, "test", shape)
-    if test.nnz == 0:
+    if isinstance(test, tuple):
+        if len(test) != 3:
+            raise ValueError(f"test as a tuple must be (users, items, ratings), got {len(test)} arrays")
+        users, items, truth = (np.asarray(a).ravel() for a in test)
+        if not (users.size == items.size == truth.size):
+            raise ValueError(f"users, items and ratings differ in length: {users.size}, {items.size}, {truth.size}")
+        users, items = users.astype(np.int64), items.astype(np.int64)
+        truth = truth.astype(np.float64)
+    else:
+        test = _check_matrix(test, "test", shape)
+        users = np.repeat(np.arange(shape[0], dtype=np.int64), np.diff(test.indptr))
+        items = test.indices.astype(np.int64)
+        truth = test.data
+    if truth.size == 0:
         raise ValueError("test holds no ratings")
-    users = np.repeat(np.arange(shape[0], dtype=np.int64), np.diff(test.indptr))
-    items = test.indices.astype(np.int64)
     predicted = np.asarray(model.predict(users, items), dtype=np.float64)
-    if predicted.shape != (test.nnz,):
-        raise ValueError(f"model.predict returned shape {predicted.shape} for {test.nnz} pairs")
-    return {"rmse": rmse(test.data, predicted), "mae": mae(test.data, predicted), "n": int(test.nnz)}
+    if predicted.shape != truth.shape:
+        raise ValueError(f"model.predict returned shape {predicted.shape} for {truth.size} pairs")
+    return {"rmse": rmse(truth, predicted), "mae": mae(truth, predicted), "n": int(truth.size)}
 
 
 def recommend(model, users, k: int, exclude=None, batch_size: int | None = None) -> np.ndarray:

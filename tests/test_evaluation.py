@@ -198,3 +198,24 @@ def test_validation_errors(setup):
 def test_default_batch_size_bounds_memory():
     assert default_batch_size(1682) * 1682 * 8 <= 64 * 2**20 < (default_batch_size(1682) + 1) * 1682 * 8
     assert default_batch_size(10**9) == 1
+
+
+def test_evaluate_ratings_on_triplets_with_unknown_ids():
+    import scipy.sparse as sp
+
+    from recsys.models import BiasModel
+
+    X = sp.csr_matrix(np.array([[5.0, 3.0, 0.0], [4.0, 0.0, 1.0]]))
+    model = BiasModel(n_epochs=3, reg_users=0.0, reg_items=0.0).fit(X)
+    users = np.array([0, -1, 1, -1])
+    items = np.array([2, 0, -1, -1])
+    truth = np.array([2.0, 4.0, 3.0, 3.0])
+    predicted = model.predict(users, items)
+    out = evaluate_ratings(model, (users, items, truth))
+    assert out["n"] == 4
+    assert out["rmse"] == pytest.approx(np.sqrt(np.mean((predicted - truth) ** 2)))
+    assert predicted[3] == pytest.approx(model.global_mean_)  # both unknown: the global mean
+    with pytest.raises(ValueError, match="differ in length"):
+        evaluate_ratings(model, (users, items, truth[:2]))
+    with pytest.raises(ValueError, match="no ratings"):
+        evaluate_ratings(model, (users[:0], items[:0], truth[:0]))

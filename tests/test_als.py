@@ -1,0 +1,253 @@
+"""Tests of explicit ALS with biases (recsys.models.als)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+
+from recsys.models import als as als_module
+from recsys.models.als import ALS, _solve_rows, _solve_rows_reference
+
+from planted_data import NOISE, max_angle_degrees, planted, rmse
+
+
+@pytest.fixture(scope="module")
+def data():
+    return planted()
+
+
+@pytest.fixture(scope="module")
+def fitted(data):
+    train, test, _ = data
+    return ALS(factors=5, regularization=1.0, bias_regularization=1.0, iterations=10).fit(train, validation=test)
+
+
+# ----------------------------------------------------------------------------- recovery
+def test_recovers_planted_model(data, fitted):
+    train, test, truth = data
+    assert rmse(fitted, test) < 1.5 * NOISE
+    assert max_angle_degrees(fitted.item_factors_, truth["Q"]) < 10
+    assert max_angle_degrees(fitted.user_factors_, truth["P"]) < 10
+    # the biases are learned jointly: they track the planted ones up to a shared offset
+    assert np.corrcoef(fitted.item_bias_, truth["bi"])[0, 1] > 0.9
+    assert np.corrcoef(fitted.user_bias_, truth["bu"])[0, 1] > 0.9
+
+
+def test_weighted_regularization_recovers_too(data):
+    train, test, truth = data
+    model = ALS(factors=5, regularization=0.01, weighted_regularization=True, iterations=10).fit(train)
+    assert rmse(model, test) < 1.5 * NOISE
+    assert max_angle_degrees(model.item_factors_, truth["Q"]) < 10
+
+
+def test_overfits_without_enough_regularization(data):
+    """Too many factors and a tiny penalty fit the noise: train error drops below the noise
+    floor while test error rises well above it (the reason for regularisation)."""
+    train, test, _ = data
+    model = ALS(factors=60, regularization=1e-4, weighted_regularization=False, bias_regularization=0.0,
+                iterations=5).fit(train, validation=test)
+    assert model.history_[-1]["train_rmse"] < 0.8 * NOISE
+    assert model.history_[-1]["val_rmse"] > 2 * NOISE
+
+
+# ----------------------------------------------------------------------------- objective
+@pytest.mark.parametrize("weighted, lam", [(True, 0.05), (False, 2.0)])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_objective_never_increases(data, weighted, lam, dtype):
+    train, test, _ = data
+    model = ALS(factors=8, regularization=lam, weighted_regularization=weighted, bias_regularization=0.5,
+                iterations=8, init_std=1.0, dtype=dtype, random_state=3).fit(train, validation=test)
+    loss = np.array([h["train_loss"] for h in model.history_])
+    rtol = 1e-9 if dtype == np.float64 else 1e-5
+    assert np.all(np.diff(loss) <= rtol * loss[:-1]), loss
+    assert loss[-1] < loss[0]
+
+
+def test_history_records(fitted):
+    history = fitted.history_
+    assert [h["epoch"] for h in history] == list(range(1, 11))
+    seconds = np.array([h["seconds"] for h in history])
+    assert np.all(seconds > 0) and np.all(np.diff(seconds) >= 0)
+    for h in history:
+        assert set(h) == {"epoch", "seconds", "train_loss", "train_rmse", "val_rmse"}
+        assert h["train_rmse"] > 0 and h["val_rmse"] > 0
+
+
+def test_objective_matches_definition(data):
+    """train_loss is exactly SSE + lam * sum n_u |p_u|^2 + ... recomputed from the fitted state."""
+    train, _, _ = data
+    model = ALS(factors=4, regularization=0.03, weighted_regularization=True, bias_regularization=2.0,
+                iterations=2).fit(train)
+    coo = train.tocoo()
+    pred = (model.global_mean_ + model.user_bias_[coo.row] + model.item_bias_[coo.col]
+            + np.sum(model.user_factors_[coo.row] * model.item_factors_[coo.col], axis=1))
+    n_u, n_i = np.diff(train.indptr), np.diff(train.tocsc().indptr)
+    expected = (np.sum((coo.data - pred) ** 2)
+                + 0.03 * (n_u @ np.sum(model.user_factors_ ** 2, 1) + n_i @ np.sum(model.item_factors_ ** 2, 1))
+                + 2.0 * (np.sum(model.user_bias_ ** 2) + np.sum(model.item_bias_ ** 2)))
+    assert model.history_[-1]["train_loss"] == pytest.approx(expected, rel=1e-10)
+
+
+# ----------------------------------------------------------------------------- fast == reference
+def random_half_step(seed, n_rows=37, n_other=23, k=4, density=0.3):
+    """A random half-step problem whose rows have very different lengths (some empty, some full)."""
+    rng = np.random.default_rng(seed)
+    row_density = density * rng.random(n_rows) * 2  # lengths spread over several buckets
+    mask = rng.random((n_rows, n_other)) < row_density[:, None]
+    mask[::7] = False  # rows without observations
+    M = sp.csr_matrix(np.where(mask, rng.normal(size=mask.shape), 0.0))
+    M.sort_indices()
+    factors = rng.normal(size=(n_other, k))
+    return M.indptr, M.indices, M.data, factors
+
+
+@pytest.mark.parametrize("weighted", [True, False])
+def test_vectorised_solve_equals_reference_loop(weighted, monkeypatch):
+    indptr, indices, targets, factors = random_half_step(0)
+    assert np.any(np.diff(indptr) == 0), "the case should include rows without observations"
+    expected = _solve_rows_reference(indptr, indices, targets, factors, 0.3, 0.7, weighted)
+    got = _solve_rows(indptr, indices, targets, factors, 0.3, 0.7, weighted)
+    np.testing.assert_allclose(got[0], expected[0], rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(got[1], expected[1], rtol=1e-10, atol=1e-12)
+    # force tiny chunks so the chunking path runs too
+    monkeypatch.setattr(als_module, "_BLOCK_ELEMENTS", 8)
+    chunked = _solve_rows(indptr, indices, targets, factors, 0.3, 0.7, weighted)
+    np.testing.assert_allclose(chunked[0], expected[0], rtol=1e-10, atol=1e-12)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n_rows=st.integers(1, 40),
+    n_other=st.integers(1, 30),
+    k=st.integers(1, 6),
+    density=st.floats(0.0, 1.0),
+    lam=st.floats(1e-3, 10.0),
+    lam_b=st.floats(0.0, 10.0),
+    weighted=st.booleans(),
+)
+def test_vectorised_solve_property(seed, n_rows, n_other, k, density, lam, lam_b, weighted):
+    indptr, indices, targets, factors = random_half_step(seed, n_rows, n_other, k, density)
+    expected = _solve_rows_reference(indptr, indices, targets, factors, lam, lam_b, weighted)
+    got = _solve_rows(indptr, indices, targets, factors, lam, lam_b, weighted)
+    np.testing.assert_allclose(got[0], expected[0], rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(got[1], expected[1], rtol=1e-8, atol=1e-10)
+
+
+def test_half_step_is_the_exact_minimiser():
+    """The solved row sets the gradient of its ridge objective to zero."""
+    indptr, indices, targets, factors = random_half_step(1, n_rows=5, density=0.8)
+    P, b = _solve_rows(indptr, indices, targets, factors, 0.2, 0.4, True)
+    for r in range(5):
+        sl = slice(indptr[r], indptr[r + 1])
+        Q, y = factors[indices[sl]], targets[sl]
+        resid = y - Q @ P[r] - b[r]
+        n = sl.stop - sl.start
+        np.testing.assert_allclose(-Q.T @ resid + 0.2 * n * P[r], 0, atol=1e-10)
+        assert -resid.sum() + 0.4 * b[r] == pytest.approx(0, abs=1e-10)
+
+
+@pytest.mark.parametrize("weighted, lam", [(True, 0.05), (False, 2.0)])
+def test_fit_runs_the_reference_half_steps(data, weighted, lam):
+    """One iteration of fit = the reference user step from the seeded initial items, then the
+    reference item step given those users (targets: rating - mu - the other side's bias)."""
+    train, _, _ = data
+    k, seed = 4, 11
+    model = ALS(factors=k, regularization=lam, weighted_regularization=weighted, bias_regularization=0.5,
+                iterations=1, init_std=0.3, random_state=seed).fit(train)
+    Q0 = np.random.default_rng(seed).standard_normal((train.shape[1], k)) * 0.3
+    mu = train.data.mean()
+    P, bu = _solve_rows_reference(train.indptr, train.indices, train.data - mu, Q0, lam, 0.5, weighted)
+    np.testing.assert_allclose(model.user_factors_, P, atol=1e-10)
+    np.testing.assert_allclose(model.user_bias_, bu, atol=1e-10)
+    T = train.T.tocsr()
+    Q, bi = _solve_rows_reference(T.indptr, T.indices, T.data - mu - bu[T.indices], P, lam, 0.5, weighted)
+    np.testing.assert_allclose(model.item_factors_, Q, atol=1e-10)
+    np.testing.assert_allclose(model.item_bias_, bi, atol=1e-10)
+
+
+# ----------------------------------------------------------------------------- interface
+def test_deterministic_with_same_seed(data):
+    train, _, _ = data
+    a = ALS(factors=6, iterations=3, random_state=7).fit(train)
+    b = ALS(factors=6, iterations=3, random_state=7).fit(train)
+    c = ALS(factors=6, iterations=3, random_state=8).fit(train)
+    np.testing.assert_array_equal(a.user_factors_, b.user_factors_)
+    np.testing.assert_array_equal(a.item_factors_, b.item_factors_)
+    assert not np.allclose(a.item_factors_, c.item_factors_)
+
+
+@pytest.mark.parametrize(
+    "params, error, match",
+    [
+        ({"factors": 0}, ValueError, "factors"),
+        ({"factors": 2.5}, TypeError, "factors"),
+        ({"iterations": 0}, ValueError, "iterations"),
+        ({"regularization": -0.1}, ValueError, "regularization"),
+        ({"regularization": 0.0}, ValueError, "regularization"),
+        ({"bias_regularization": -1.0}, ValueError, "bias_regularization"),
+        ({"init_std": -1.0}, ValueError, "init_std"),
+        ({"dtype": np.int32}, ValueError, "dtype"),
+    ],
+)
+def test_invalid_hyperparameters(data, params, error, match):
+    with pytest.raises(error, match=match):
+        ALS(**params).fit(data[0])
+
+
+def test_invalid_inputs(data):
+    train, _, _ = data
+    with pytest.raises(TypeError, match="scipy.sparse"):
+        ALS().fit(train.toarray())
+    with pytest.raises(ValueError, match="validation has shape"):
+        ALS(iterations=1).fit(train, validation=train[:10])
+    with pytest.raises(ValueError, match="no ratings"):
+        ALS().fit(sp.csr_matrix((3, 4)))
+    with pytest.raises(NotFittedError):
+        ALS().predict([0], [0])
+
+
+def test_clone_and_get_params():
+    model = ALS(factors=12, regularization=0.2, weighted_regularization=False, random_state=5)
+    params = model.get_params()
+    assert params["factors"] == 12 and params["regularization"] == 0.2
+    assert params["weighted_regularization"] is False and params["random_state"] == 5
+    copy = clone(model)
+    assert copy.get_params() == params
+    assert not hasattr(copy, "user_factors_")
+
+
+def test_fitted_attributes(data, fitted):
+    train, _, _ = data
+    assert fitted.user_factors_.shape == (400, 5) and fitted.item_factors_.shape == (300, 5)
+    assert fitted.user_bias_.shape == (400,) and fitted.item_bias_.shape == (300,)
+    assert fitted.n_users_ == 400 and fitted.n_items_ == 300
+    assert fitted.global_mean_ == pytest.approx(train.data.mean())
+    assert fitted.rating_range_ == (train.data.min(), train.data.max())
+
+
+def test_unknown_users_and_items_fall_back_to_biases(fitted):
+    mu, bu, bi = fitted.global_mean_, fitted.user_bias_, fitted.item_bias_
+    lo, hi = fitted.rating_range_
+    pred = fitted.predict([-1, 3, -1, 3], [7, -1, -1, 7])
+    expected_full = mu + bu[3] + bi[7] + fitted.user_factors_[3] @ fitted.item_factors_[7]
+    np.testing.assert_allclose(pred, np.clip([mu + bi[7], mu + bu[3], mu, expected_full], lo, hi))
+
+
+def test_score_ranks_with_the_same_model(fitted):
+    scores = fitted.score([0, 5])
+    assert scores.shape == (2, 300)
+    np.testing.assert_allclose(np.clip(scores[1, :10], *fitted.rating_range_), fitted.predict([5] * 10, range(10)))
+
+
+def test_float32_matches_float64(data):
+    train, test, _ = data
+    a = ALS(factors=5, regularization=0.01, iterations=6).fit(train)
+    b = ALS(factors=5, regularization=0.01, iterations=6, dtype=np.float32).fit(train)
+    assert b.item_factors_.dtype == np.float32
+    assert rmse(b, test) == pytest.approx(rmse(a, test), rel=1e-3)

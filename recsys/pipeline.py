@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from recsys import paths
-from recsys.results import compare_results, read_results
+from recsys.results import compare_results, read_results, skipped
 
 
 class PipelineError(RuntimeError):
@@ -54,6 +54,7 @@ class NotebookRun:
     figures: list[Path] = field(default_factory=list)
     results_file: Path | None = None
     reproduction: list[str] | None = None  # None: not checked; []: reproduces; else the differences
+    skipped: dict[str, str] = field(default_factory=dict)  # sections this run could not compute
     error: str | None = None
 
 
@@ -249,6 +250,7 @@ def run_notebook(
 
     notebook = nbformat.read(str(executed), as_version=4)
     run.results = read_results(notebook)
+    run.skipped = skipped(notebook)
     if html:
         run.html = render_html(notebook, build / "html" / f"{source.stem}.html")
     if not run.ok:
@@ -257,7 +259,9 @@ def run_notebook(
     if check and is_default:
         committed = read_results(source, comparable_only=True)
         if committed:
-            run.reproduction = compare_results(committed, read_results(notebook, comparable_only=True))
+            run.reproduction = compare_results(
+                committed, read_results(notebook, comparable_only=True), skipped=run.skipped
+            )
     run.results_file = build / "results" / f"{source.stem}.json"
     run.results_file.parent.mkdir(parents=True, exist_ok=True)
     payload = {
@@ -270,6 +274,7 @@ def run_notebook(
         "machine": _machine(),
         "reproduces_committed": None if run.reproduction is None else not run.reproduction,
         "differences": run.reproduction or [],
+        "skipped": run.skipped,
     }
     tmp = run.results_file.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(payload, indent=2, sort_keys=False) + "\n")
@@ -320,8 +325,11 @@ def run(
                 log(f"  the partial executed notebook is kept at {result.executed}")
                 break
             log(f"  done in {result.seconds:.1f} s -> {result.results_file}")
+            for name, reason in result.skipped.items():
+                log(f"  skipped {name}: {reason}")
             if result.reproduction == []:
-                log("  reproduces the results recorded in the committed notebook")
+                log("  reproduces the results recorded in the committed notebook"
+                    + (" (skipped sections not compared)" if result.skipped else ""))
             elif result.reproduction:
                 log(f"  {len(result.reproduction)} result(s) differ from the committed notebook:")
                 for line in result.reproduction[:20]:

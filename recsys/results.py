@@ -7,14 +7,16 @@ Dotted names nest: ``record("rmse.als", x)`` and ``record("rmse.sgd", y)`` read 
 ``{"rmse": {"als": x, "sgd": y}}``.
 
 Timings and other machine-dependent values are recorded with ``compare=False``: they are kept,
-but the reproducibility check does not expect them to repeat.
+but the reproducibility check does not expect them to repeat. A section that cannot run here
+(optional data that is not on this machine, say) calls ``skip("ml100k", "why")``: the check then
+leaves the reference's ``ml100k.*`` results aside instead of calling them missing.
 """
 
 from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +71,24 @@ def record(name: str, value: Any, *, compare: bool = True) -> Any:
     return value
 
 
+def skip(name: str, reason: str) -> None:
+    """Say that the results under ``name`` were not computed in this run, and why."""
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"result name must be a non-empty dotted string, got {name!r}")
+    try:
+        from IPython import get_ipython
+        from IPython.display import display
+    except ImportError:  # pragma: no cover - IPython is a dependency
+        return
+    if get_ipython() is not None:
+        display({MIME_TYPE: {"name": name, "skipped": str(reason), "compare": False}}, raw=True)
+
+
+def skipped(notebook) -> dict[str, str]:
+    """``{name: reason}`` of the sections a notebook run skipped (see :func:`skip`)."""
+    return {p["name"]: p["skipped"] for p in iter_records(notebook) if "skipped" in p}
+
+
 def _set_nested(tree: dict, dotted: str, value: Any) -> None:
     parts = dotted.split(".")
     node = tree
@@ -99,7 +119,7 @@ def read_results(notebook, *, comparable_only: bool = False) -> dict:
     """The nested dict of results recorded in an executed notebook (later records win)."""
     tree: dict = {}
     for payload in iter_records(notebook):
-        if comparable_only and not payload.get("compare", True):
+        if "skipped" in payload or (comparable_only and not payload.get("compare", True)):
             continue
         _set_nested(tree, payload["name"], payload["value"])
     return tree
@@ -130,14 +150,22 @@ def _close(a: Any, b: Any, rel_tol: float, abs_tol: float) -> bool:
 
 
 def compare_results(
-    reference: Mapping, current: Mapping, *, rel_tol: float = REL_TOL, abs_tol: float = ABS_TOL
+    reference: Mapping,
+    current: Mapping,
+    *,
+    skipped: Iterable[str] = (),
+    rel_tol: float = REL_TOL,
+    abs_tol: float = ABS_TOL,
 ) -> list[str]:
     """Differences between two result trees, as readable lines (empty = they agree).
 
     Numbers agree when ``|current - reference| <= abs_tol + rel_tol * |reference|``; everything
-    else must be equal. A value missing on either side is a difference.
+    else must be equal. A value missing on either side is a difference, except reference values
+    under a name the current run ``skipped``.
     """
+    prefixes = tuple(skipped)
     ref, cur = flatten(reference), flatten(current)
+    ref = {k: v for k, v in ref.items() if not any(k == p or k.startswith(p + ".") for p in prefixes)}
     problems = []
     for name in sorted(ref.keys() | cur.keys()):
         if name not in cur:

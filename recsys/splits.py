@@ -8,6 +8,7 @@ Splitters (each returns a :class:`Split`; ``kfold`` and ``ml100k_folds`` a list 
 * :func:`temporal_split` -- one global time cutoff: train is the past, test the future.
 * :func:`leave_last_k` -- each user's last ``k`` ratings are the test set.
 * :func:`kfold` -- ``n_folds`` random folds whose test sets partition the ratings.
+* :func:`given_n` -- cold start: some users keep only ``n`` training ratings.
 * :func:`ml100k_folds` -- ML-100K's predefined u1..u5 folds, read from the release folder.
 
 :func:`time_leakage` measures how much of a split's training data lies in the future of its
@@ -259,6 +260,43 @@ def kfold(
         _make_split(ratings, codes, fold != f, "kfold", {"n_folds": n_folds, "fold": f, "seed": seed}, unseen)
         for f in range(n_folds)
     ]
+
+
+def given_n(
+    ratings: pd.DataFrame,
+    n: int,
+    *,
+    user_fraction: float = 0.2,
+    seed: int | np.random.Generator | None = 0,
+    unseen: Unseen = "keep",
+) -> Split:
+    """Cold-start protocol ("given-n", Breese et al. 1998): test users keep only ``n`` ratings in train.
+
+    A random ``user_fraction`` of the users with more than ``n`` ratings become test users; each
+    keeps ``n`` random ratings in train and has the rest in test. Everyone else is wholly in train.
+    The test users and each user's order depend only on ``seed``, not on ``n``, so splits for
+    several ``n`` form a curve over the same users. ``n=0`` makes the test users brand new
+    (like Eve in notebook 02): keep ``unseen="keep"`` (the default here) so they are scored by
+    the models' fallbacks instead of being dropped.
+    """
+    n = _check_int("n", n, 0)
+    _check_fraction("user_fraction", user_fraction)
+    _check_unseen(unseen)
+    codes = _Codes.of(ratings)
+    rng = np.random.default_rng(seed)
+    user_noise = rng.random(codes.n_users)
+    rating_noise = rng.integers(0, 1 << 32, size=codes.n, dtype=np.int64)
+    counts = np.bincount(codes.users, minlength=codes.n_users)
+    eligible = np.flatnonzero(counts > n)
+    if eligible.size == 0:
+        raise ValueError(f"no user has more than n={n} ratings")
+    n_test_users = max(1, int(round(user_fraction * eligible.size)))
+    chosen = np.zeros(codes.n_users, dtype=bool)
+    chosen[eligible[np.argsort(user_noise[eligible], kind="stable")[:n_test_users]]] = True
+    rank, _ = _rank_in_group(codes.users, rating_noise)
+    train = ~chosen[codes.users] | (rank <= n)
+    params = {"n": n, "user_fraction": user_fraction, "seed": seed}
+    return _make_split(ratings, codes, train, "given_n", params, unseen)
 
 
 def ml100k_folds(path, unseen: Unseen = "drop") -> list[Split]:

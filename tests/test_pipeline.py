@@ -162,3 +162,30 @@ def test_compare_results_tolerance_and_structure():
         "s: recorded 'ok' before, missing now",
     ]
     assert flatten({"a": {"b": {"c": 1}}, "d": {}}) == {"a.b.c": 1, "d": {}}
+
+
+def test_skipped_sections_are_not_called_missing(tmp_path):
+    notebooks = tmp_path / "notebooks"
+    make_notebook(
+        notebooks / "01_optional.ipynb",
+        "have_extra = True",
+        "from recsys.results import record, skip\nrecord('main', 1)\n"
+        "if have_extra:\n    record('extra.value', 2)\nelse:\n    skip('extra', 'extra data not on this machine')",
+    )
+    quiet = dict(notebooks_dir=notebooks, build_dir=tmp_path / "build", progress=False, html=False, log=lambda _: None)
+    pipeline.run(publish=True, **quiet)
+    assert read_results(notebooks / "01_optional.ipynb") == {"main": 1, "extra": {"value": 2}}
+    # the same default run on a machine without the extra data: the extra section is skipped
+    nb = nbformat.read(str(notebooks / "01_optional.ipynb"), as_version=4)
+    nb.cells[1].source = "have_extra = False"
+    committed_records = [c.outputs for c in nb.cells if c.cell_type == "code"]
+    nbformat.write(nb, str(notebooks / "01_optional.ipynb"))
+    assert committed_records  # outputs of the default run are still there
+    run = pipeline.run(**quiet)[0]
+    assert run.skipped == {"extra": "extra data not on this machine"}
+    assert run.reproduction == []
+    payload = json.loads(run.results_file.read_text())
+    assert payload["skipped"] == {"extra": "extra data not on this machine"}
+    assert compare_results({"extra": {"value": 2}, "main": 1}, {"main": 1}) == [
+        "extra.value: recorded 2 before, missing now"
+    ]

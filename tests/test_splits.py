@@ -396,3 +396,25 @@ def test_ml100k_folds_match_the_release_files(shared_datasets_dir):
     # the five test files partition u.data
     as_set = lambda a: set(map(tuple, a.tolist()))  # noqa: E731
     assert as_set(np.concatenate(tested)) == as_set(everything) and sum(map(len, tested)) == len(everything)
+
+
+def test_given_n_keeps_n_training_ratings_for_the_same_test_users():
+    rng = np.random.default_rng(5)
+    pairs = rng.choice(60 * 50, size=1200, replace=False)
+    frame = pd.DataFrame({"user_id": pairs // 50, "item_id": pairs % 50, "rating": np.float32(3.0),
+                          "timestamp": rng.integers(0, 10**6, 1200)})
+    test_users = None
+    for n in (0, 1, 3, 5):
+        split = splits.given_n(frame, n, user_fraction=0.25, seed=9)
+        assert split.n_train + split.n_test + split.n_dropped_ratings == len(frame)
+        users = set(split.test["user_id"])
+        if test_users is None:
+            test_users = users
+        assert users == test_users  # the same users for every n
+        per_user = split.train[split.train["user_id"].isin(users)].groupby("user_id").size()
+        assert (per_user.reindex(sorted(users), fill_value=0) == n).all()
+    assert splits.given_n(frame, 0, user_fraction=0.25, seed=9).n_cold_test_users == len(test_users)
+    with pytest.raises(ValueError, match="n"):
+        splits.given_n(frame, -1)
+    with pytest.raises(ValueError, match="more than n"):
+        splits.given_n(frame, 10_000)

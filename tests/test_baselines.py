@@ -428,3 +428,16 @@ def test_ml100k_u1_u5_rmse():
     assert mean["als"] <= 0.945  # Surprise's BaselineOnly: 0.946 on the same folds
     assert mean["sgd"] <= 0.95
     assert mean["global"] > mean["user"] > mean["item"] > max(mean["als"], mean["sgd"])
+
+
+def test_popularity_ranks_by_training_interactions():
+    from recsys.models import Popularity
+
+    X = sp.csr_matrix(np.array([[5.0, 0, 1.0, 0], [4.0, 0, 0, 2.0], [3.0, 0, 5.0, 0]]))
+    model = Popularity().fit(X)
+    assert model.item_popularity_.tolist() == [3, 0, 2, 1]
+    scores = model.score([2, 0])
+    assert scores.shape == (2, 4) and (scores == [3, 0, 2, 1]).all()
+    assert not hasattr(model, "predict")
+    with pytest.raises(IndexError):
+        model.score([3])

@@ -2,7 +2,7 @@
 
 from recsys.models.als import ALS
 from recsys.models.base import EmbeddingModel, RatingModel, Recommender
-from recsys.models.baselines import BiasModel, GlobalMean, ItemMean, UserMean
+from recsys.models.baselines import BiasModel, GlobalMean, ItemMean, Popularity, UserMean
 from recsys.models.implicit_models import BPR, ImplicitALS
 from recsys.models.sgd import SGD
 from recsys.models.svd import PureSVD, SVDImpute, damped_baseline
@@ -15,6 +15,7 @@ __all__ = [
     "GlobalMean",
     "ImplicitALS",
     "ItemMean",
+    "Popularity",
     "PureSVD",
     "RatingModel",
     "Recommender",

@@ -22,7 +22,7 @@ import numba
 import numpy as np
 import scipy.sparse as sp
 
-from recsys.models.base import EmbeddingModel, check_interactions, check_non_negative, check_positive
+from recsys.models.base import EmbeddingModel, Recommender, check_interactions, check_non_negative, check_positive
 
 __all__ = ["BiasModel", "GlobalMean", "ItemMean", "UserMean"]
 
@@ -344,3 +344,29 @@ class BiasModel(_RankZero):
             _sgd_epoch(users, items, ratings, order, mu, user_bias, item_bias, learning_rate, reg)
 
         return step
+
+
+# --------------------------------------------------------------------------------------------
+# popularity
+# --------------------------------------------------------------------------------------------
+
+
+class Popularity(Recommender):
+    """Recommends the items with the most training interactions, the same list to everyone.
+
+    Not personalised, yet hard to beat on MovieLens (notebook 01 shows why: a few items hold most
+    ratings). It is the ranking floor every personalised model is measured from. It only ranks
+    (no ``predict``). Fitted attributes: ``n_users_``, ``n_items_``, ``item_popularity_`` (the
+    number of users who interacted with each item).
+    """
+
+    def fit(self, X, validation=None) -> Popularity:
+        """Count each item's stored entries in the users x items CSR ``X`` (``validation`` is ignored)."""
+        X = _check_ratings(X, type(self).__name__)
+        self.n_users_, self.n_items_ = X.shape
+        self.item_popularity_ = np.bincount(X.indices, minlength=self.n_items_).astype(np.float64)
+        return self
+
+    def score(self, users) -> np.ndarray:
+        users = self._check_users(users)
+        return np.tile(self.item_popularity_, (users.size, 1))

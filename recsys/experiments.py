@@ -1,0 +1,237 @@
+"""The experiment harness the notebooks share: turn splits into matrices, then fit, time and
+evaluate many models the same way.
+
+Models are passed as unfitted estimators in a ``{name: model}`` dict; each fold gets a fresh
+``sklearn.base.clone``, so nothing leaks between folds. Rating models (:class:`RatingModel`) learn
+from the ratings; the implicit-feedback models learn from the interactions as 1s (every rating is
+a positive unless a threshold says otherwise). Everything is scored by :mod:`recsys.evaluation`.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from itertools import product
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from sklearn.base import clone
+from tqdm.auto import tqdm
+
+from recsys.evaluation import evaluate_ranking, evaluate_ratings
+from recsys.interactions import IdMap, to_csr
+from recsys.models.base import RatingModel, Recommender
+from recsys.splits import Split
+
+
+@dataclass(frozen=True)
+class Matrices:
+    """One split as model inputs, all indexed by the training ``idmap``.
+
+    ``train`` and ``test`` are users x items CSRs of ratings; test rows whose user or item is not
+    in ``idmap`` are left out of ``test`` but kept in ``test_triplets`` with index -1, so rating
+    error can count them through the models' fallbacks.
+    """
+
+    idmap: IdMap
+    train: sp.csr_matrix
+    test: sp.csr_matrix
+    test_triplets: tuple[np.ndarray, np.ndarray, np.ndarray]
+
+    @classmethod
+    def from_split(cls, split: Split) -> Matrices:
+        idmap = IdMap.from_ratings(split.train)
+        train = to_csr(split.train, idmap)
+        # the unseen rows of a split: in `test` when it kept them, in `dropped` when it dropped them
+        every_test = pd.concat([split.test, split.dropped]) if len(split.dropped) else split.test
+        users, items = idmap.encode(every_test, unknown="mark")
+        known = (users >= 0) & (items >= 0)
+        ratings = every_test["rating"].to_numpy(dtype=np.float64)
+        test = sp.csr_matrix((ratings[known], (users[known], items[known])), shape=idmap.shape)
+        test.sort_indices()
+        return cls(idmap, train, test, (users, items, ratings))
+
+
+def binarize(X: sp.csr_matrix, threshold: float | None = None) -> sp.csr_matrix:
+    """Interactions as 1s: every stored entry (``threshold=None``) or those ``>= threshold``."""
+    X = sp.csr_matrix(X, copy=True)
+    if threshold is not None:
+        X.data[X.data < threshold] = 0
+        X.eliminate_zeros()
+    X.data[:] = 1
+    return X.astype(np.float32)
+
+
+def fit_timed(model: Recommender, X: sp.csr_matrix, **fit_kwargs) -> float:
+    """Fit ``model`` and return the wall-clock seconds it took."""
+    start = time.perf_counter()
+    model.fit(X, **fit_kwargs)
+    return time.perf_counter() - start
+
+
+def model_input(model: Recommender, train: sp.csr_matrix, threshold: float | None = None) -> sp.csr_matrix:
+    """What a model learns from: ratings for rating models, 1s for implicit-feedback models."""
+    return train if isinstance(model, RatingModel) else binarize(train, threshold)
+
+
+def rating_table(
+    models: Mapping[str, Recommender],
+    folds: Sequence[Split],
+    *,
+    count_unseen: bool = True,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """RMSE, MAE and fit time of every rating model on every fold: one row per (model, fold).
+
+    With ``count_unseen`` every test rating counts, including those of users or items unseen in
+    training, predicted by the model's fallback (Surprise's protocol); otherwise only the test
+    ratings the split kept.
+    """
+    rows = []
+    bar = tqdm(total=len(models) * len(folds), desc="rating models", disable=not progress)
+    for f, split in enumerate(folds):
+        m = Matrices.from_split(split)
+        for name, prototype in models.items():
+            model = clone(prototype)
+            seconds = fit_timed(model, m.train)
+            scores = evaluate_ratings(model, m.test_triplets if count_unseen else m.test)
+            rows.append({"model": name, "fold": f, **scores, "fit_seconds": seconds})
+            bar.update()
+    bar.close()
+    return pd.DataFrame(rows)
+
+
+def summarise(table: pd.DataFrame, by: str = "model", order: Sequence[str] | None = None) -> pd.DataFrame:
+    """Mean and standard deviation over folds of each numeric column, one row per ``by``."""
+    numeric = table.drop(columns=[c for c in ("fold",) if c in table]).select_dtypes("number").columns
+    out = table.groupby(by, sort=False)[list(numeric)].agg(["mean", "std"])
+    out.columns = [f"{col}_{stat}" if stat == "std" else col for col, stat in out.columns]
+    return out.reindex(order) if order is not None else out
+
+
+def ranking_table(
+    models: Mapping[str, Recommender],
+    split: Split,
+    *,
+    k: int = 10,
+    positive_threshold: float | None = None,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """Top-``k`` ranking quality and fit time of every model on one split: one row per model.
+
+    Relevant test items are every test rating (``positive_threshold=None``), or those at or
+    above the threshold; implicit-feedback models learn from the training interactions as 1s
+    under the same rule. Each user's training items are excluded from their recommendations.
+    """
+    m = Matrices.from_split(split)
+    relevant = binarize(m.test, positive_threshold)
+    rows = []
+    for name, prototype in tqdm(models.items(), desc="ranking models", disable=not progress):
+        model = clone(prototype)
+        seconds = fit_timed(model, model_input(model, m.train, positive_threshold))
+        scores = evaluate_ranking(model, m.train, relevant, k=k)
+        rows.append({"model": name, **scores, "fit_seconds": seconds})
+    return pd.DataFrame(rows).set_index("model")
+
+
+def sweep(
+    prototype: Recommender,
+    grid: Mapping[str, Sequence],
+    split: Split,
+    *,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """Validation RMSE (and fit time) of ``prototype`` at every point of a parameter grid."""
+    m = Matrices.from_split(split)
+    names = list(grid)
+    rows = []
+    points = list(product(*(grid[n] for n in names)))
+    for values in tqdm(points, desc=f"{type(prototype).__name__} sweep", disable=not progress):
+        model = clone(prototype).set_params(**dict(zip(names, values)))
+        seconds = fit_timed(model, m.train)
+        rows.append({**dict(zip(names, values)), **evaluate_ratings(model, m.test_triplets), "fit_seconds": seconds})
+    return pd.DataFrame(rows)
+
+
+def validation_split(split: Split, *, train_ratio: float = 0.75, seed: int = 0) -> Split:
+    """A per-user stratified split *of the training part* of ``split``, for choosing hyperparameters.
+
+    The test part of ``split`` stays untouched until the chosen model is scored on it once.
+    """
+    from recsys.splits import stratified_holdout
+
+    return stratified_holdout(split.train, train_ratio, seed=seed)
+
+
+def tune_ranking(
+    prototype: Recommender,
+    grid: Mapping[str, Sequence],
+    split: Split,
+    *,
+    k: int = 10,
+    metric: str | None = None,
+    positive_threshold: float | None = None,
+    seed: int = 0,
+    progress: bool = True,
+) -> tuple[dict, pd.DataFrame]:
+    """Pick the grid point with the best validation ``metric`` (default ``ndcg@k``).
+
+    The validation split is carved from ``split.train`` (:func:`validation_split`), so the test
+    set is never looked at. Returns the best parameters and the table of every grid point.
+    """
+    metric = metric or f"ndcg@{k}"
+    inner = validation_split(split, seed=seed)
+    names = list(grid)
+    points = [dict(zip(names, values)) for values in product(*(grid[n] for n in names))]
+    models = {str(point): clone(prototype).set_params(**point) for point in points}
+    table = ranking_table(models, inner, k=k, positive_threshold=positive_threshold, progress=progress)
+    best = points[int(np.nanargmax(table[metric].to_numpy()))]
+    if len(names) == 1:
+        table.index = pd.Index([p[names[0]] for p in points], name=names[0])
+    else:
+        table.index = pd.MultiIndex.from_tuples([tuple(p.values()) for p in points], names=names)
+    return best, table
+
+
+def timing_table(
+    models: Mapping[str, Recommender],
+    split: Split,
+    *,
+    repeats: int = 3,
+    positive_threshold: float | None = None,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """Median fit time of every model over ``repeats`` fits, and the time per iteration.
+
+    Iterations are read from the fitted model's ``history_`` (epochs or ALS sweeps); models
+    without one (closed-form fits) show none. The fits interleave across models so that a busy
+    moment of the machine does not land on one model only.
+    """
+    if repeats < 1:
+        raise ValueError(f"repeats must be >= 1, got {repeats!r}")
+    m = Matrices.from_split(split)
+    times: dict[str, list[float]] = {name: [] for name in models}
+    iterations: dict[str, int | None] = {}
+    for _ in tqdm(range(repeats), desc="timing", disable=not progress):
+        for name, prototype in models.items():
+            model = clone(prototype)
+            times[name].append(fit_timed(model, model_input(model, m.train, positive_threshold)))
+            history = getattr(model, "history_", None)
+            iterations[name] = len(history) if history else None
+    rows = []
+    for name in models:
+        median = statistics.median(times[name])
+        n_iter = iterations[name]
+        rows.append(
+            {
+                "model": name,
+                "fit_seconds_median": median,
+                "fit_seconds_min": min(times[name]),
+                "iterations": n_iter,
+                "seconds_per_iteration": median / n_iter if n_iter else None,
+            }
+        )
+    return pd.DataFrame(rows).set_index("model")

@@ -251,3 +251,27 @@ def test_float32_matches_float64(data):
     b = ALS(factors=5, regularization=0.01, iterations=6, dtype=np.float32).fit(train)
     assert b.item_factors_.dtype == np.float32
     assert rmse(b, test) == pytest.approx(rmse(a, test), rel=1e-3)
+
+
+def test_unbiased_als_is_plain_mf(data):
+    train, test, _ = data
+    model = ALS(factors=5, regularization=1.0, biased=False, iterations=8).fit(train)
+    assert model.global_mean_ == 0.0
+    assert not model.user_bias_.any() and not model.item_bias_.any()
+    losses = [h["train_loss"] for h in model.history_]
+    assert all(b <= a * (1 + 1e-9) for a, b in zip(losses, losses[1:]))
+    # the fast half step equals the reference without the bias column
+    X = train.tocsr()
+    targets = X.data.astype(np.float64)
+    fast = _solve_rows(X.indptr, X.indices, targets, model.item_factors_, 1.0, 2.0, False, False)
+    slow = _solve_rows_reference(X.indptr, X.indices, targets, model.item_factors_, 1.0, 2.0, False, False)
+    np.testing.assert_allclose(fast[0], slow[0], rtol=1e-10, atol=1e-12)
+    assert not fast[1].any() and not slow[1].any()
+
+
+def test_unbiased_als_gives_a_user_without_ratings_a_zero_vector():
+    X = sp.csr_matrix(np.array([[5.0, 4.0, 1.0], [1.0, 2.0, 5.0], [0.0, 0.0, 0.0]]))
+    X.eliminate_zeros()  # user 2 has no ratings
+    model = ALS(factors=2, regularization=0.1, biased=False, iterations=20, random_state=0).fit(X)
+    assert np.all(model.user_factors_[2] == 0.0)
+    assert np.all(model.score([2]) == 0.0)

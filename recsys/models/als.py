@@ -21,15 +21,17 @@ over its block, so the objective never increases: ``history_`` records it to sho
 
 Two solvers sit side by side: :func:`_solve_rows_reference` is the textbook loop (read it first);
 :func:`_solve_rows` is the fast path used by :class:`ALS`. It groups the rows (users or items) into
-buckets of similar length, pads each bucket with zero rows, and builds all Gram matrices of a
-bucket with one batched matrix product and solves them with one batched ``np.linalg.solve``. Zero
-padding rows add nothing to ``Z^T Z`` or ``Z^T y``, so the result is exact; bucketing by powers of
-two keeps the padding under 2x the data.
+buckets of similar length, pads each bucket with zero rows (:func:`padded_blocks`, shared with
+the Gibbs sampler of :mod:`recsys.models.bpmf`), and builds all Gram matrices of a bucket with one
+batched matrix product and solves them with one batched ``np.linalg.solve``. Zero padding rows
+add nothing to ``Z^T Z`` or ``Z^T y``, so the result is exact; bucketing by powers of two keeps
+the padding under 2x the data.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 
 import numpy as np
 import scipy.sparse as sp
@@ -68,14 +70,17 @@ def _solve_rows_reference(
     regularization: float,
     bias_regularization: float,
     weighted: bool,
+    biased: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
     """One ALS half step, one row at a time (readable reference; use :func:`_solve_rows`).
 
     Row ``r`` has observed columns ``indices[indptr[r]:indptr[r+1]]`` with residual targets
     ``targets[indptr[r]:indptr[r+1]]`` (the ratings minus everything that is held fixed). Returns the row factors
-    (n_rows, k) and biases (n_rows,). Rows without observations get zeros.
+    (n_rows, k) and biases (n_rows,). Rows without observations get zeros. With ``biased=False``
+    there is no bias column: the biases stay 0 (plain MF).
     """
     n_rows, k = indptr.size - 1, other_factors.shape[1]
+    d = k + 1 if biased else k
     counts = np.diff(indptr)
     penalty = _regulariser(k, counts, regularization, bias_regularization, weighted, other_factors.dtype)
     solution = np.zeros((n_rows, k + 1), dtype=other_factors.dtype)
@@ -83,38 +88,36 @@ def _solve_rows_reference(
         lo, hi = indptr[r], indptr[r + 1]
         if lo == hi:
             continue
-        Z = np.hstack([other_factors[indices[lo:hi]], np.ones((hi - lo, 1), dtype=other_factors.dtype)])
-        A = Z.T @ Z + np.diag(penalty[r])
-        solution[r] = np.linalg.solve(A, Z.T @ targets[lo:hi])
+        Z = np.hstack([other_factors[indices[lo:hi]], np.ones((hi - lo, 1), dtype=other_factors.dtype)])[:, :d]
+        A = Z.T @ Z + np.diag(penalty[r, :d])
+        solution[r, :d] = np.linalg.solve(A, Z.T @ targets[lo:hi])
     return solution[:, :k], solution[:, k]
 
 
-def _solve_rows(
+def padded_blocks(
     indptr: np.ndarray,
     indices: np.ndarray,
     targets: np.ndarray,
     other_factors: np.ndarray,
-    regularization: float,
-    bias_regularization: float,
-    weighted: bool,
-) -> tuple[np.ndarray, np.ndarray]:
-    """The same half step as :func:`_solve_rows_reference`, vectorised over rows.
+) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """The padded-bucket machinery shared by ALS and BPMF: yield ``(rows, Zp, yp)`` blocks.
 
-    Rows are bucketed by ``ceil(log2(count))``; each bucket (in chunks bounded by
-    ``_BLOCK_ELEMENTS``) is gathered into a zero-padded (B, L, k+1) design tensor, whose Gram
-    matrices and right-hand sides come from two batched matrix products, solved at once.
+    Row ``r`` observes columns ``indices[indptr[r]:indptr[r+1]]`` with targets
+    ``targets[indptr[r]:indptr[r+1]]``. The non-empty rows are bucketed by
+    ``ceil(log2(count))``; each bucket, in chunks bounded by ``_BLOCK_ELEMENTS``, is gathered into
+    a zero-padded design tensor ``Zp`` (B, L, k+1) whose row ``j`` of block ``b`` is
+    ``[other_factors[c], 1]`` for the ``j``-th observed column ``c`` of ``rows[b]`` (zeros past
+    the row's end), and the matching targets ``yp`` (B, L) (zeros likewise). Padding rows add
+    nothing to ``Zp^T Zp`` or ``Zp^T yp``, so any per-row normal equations built from a block
+    are exact. Each non-empty row appears in exactly one block; empty rows in none.
     """
-    n_rows, k = indptr.size - 1, other_factors.shape[1]
+    k = other_factors.shape[1]
     dtype = other_factors.dtype
     counts = np.diff(indptr)
-    penalty = _regulariser(k, counts, regularization, bias_regularization, weighted, dtype)
-    solution = np.zeros((n_rows, k + 1), dtype=dtype)
-
     Z = _design(other_factors)                       # (n_other + 1, k+1); last row = padding
     col = np.append(indices, Z.shape[0] - 1)          # entry -> row of Z; one extra padding slot
     y = np.append(targets.astype(dtype, copy=False), dtype.type(0))
     pad_slot = indices.size                           # index of the padding slot in col / y
-    diag = np.arange(k + 1)
 
     nonempty = np.flatnonzero(counts)
     buckets = np.ceil(np.log2(counts[nonempty])).astype(np.int64)
@@ -127,12 +130,38 @@ def _solve_rows(
             offsets = np.arange(length)
             slots = indptr[rows][:, None] + offsets[None, :]
             slots = np.where(offsets[None, :] < counts[rows][:, None], slots, pad_slot)
-            Zp = Z[col[slots]]                        # (B, L, k+1), zero rows past each row's end
-            ZpT = Zp.transpose(0, 2, 1)
-            A = ZpT @ Zp                              # (B, k+1, k+1) Gram matrices
-            A[:, diag, diag] += penalty[rows]
-            rhs = ZpT @ y[slots][:, :, None]          # (B, k+1, 1)
-            solution[rows] = np.linalg.solve(A, rhs)[:, :, 0]
+            yield rows, Z[col[slots]], y[slots]       # (B,), (B, L, k+1), (B, L)
+
+
+def _solve_rows(
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    targets: np.ndarray,
+    other_factors: np.ndarray,
+    regularization: float,
+    bias_regularization: float,
+    weighted: bool,
+    biased: bool = True,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The same half step as :func:`_solve_rows_reference`, vectorised over rows.
+
+    For each block of :func:`padded_blocks`, the Gram matrices and right-hand sides come from two
+    batched matrix products, and one batched ``np.linalg.solve`` solves them all.
+    """
+    n_rows, k = indptr.size - 1, other_factors.shape[1]
+    dtype = other_factors.dtype
+    counts = np.diff(indptr)
+    penalty = _regulariser(k, counts, regularization, bias_regularization, weighted, dtype)
+    solution = np.zeros((n_rows, k + 1), dtype=dtype)
+    d = k + 1 if biased else k                        # without biases, drop the ones column
+    diag = np.arange(d)
+    for rows, Zp, yp in padded_blocks(indptr, indices, targets, other_factors):
+        Zp = Zp[:, :, :d]
+        ZpT = Zp.transpose(0, 2, 1)
+        A = ZpT @ Zp                                  # (B, d, d) Gram matrices
+        A[:, diag, diag] += penalty[rows, :d]
+        rhs = ZpT @ yp[:, :, None]                    # (B, d, 1)
+        solution[rows, :d] = np.linalg.solve(A, rhs)[:, :, 0]
     return solution[:, :k], solution[:, k]
 
 
@@ -152,6 +181,10 @@ class ALS(EmbeddingModel):
         init_std: standard deviation of the Gaussian initial factors (biases start at 0).
         random_state: int seed (or ``np.random.Generator``) for the initial factors.
         dtype: float64 (default) or float32 for the factors and solves.
+        biased: learn ``mu``, ``b_u`` and ``b_i`` (default). ``False`` fits plain MF,
+            ``r_ui ~ p_u . q_i`` with no mean and no biases: the "raw MF" of notebook 02, which
+            predicts 0 for a user with no ratings (her vector is 0); wrap it in
+            :class:`recsys.models.normalized.MeanNormalized` to fit it to residuals instead.
 
     The defaults were tuned on ML-100K's five predefined folds (u1..u5): mean test RMSE 0.911,
     about a second per fit (ALS-WR's best there, ``regularization=0.12``, gives 0.913); see
@@ -176,7 +209,9 @@ class ALS(EmbeddingModel):
         init_std: float = 0.1,
         random_state: int | np.random.Generator | None = 0,
         dtype=np.float64,
+        biased: bool = True,
     ):
+        self.biased = biased
         self.factors = factors
         self.regularization = regularization
         self.bias_regularization = bias_regularization
@@ -220,7 +255,8 @@ class ALS(EmbeddingModel):
         user_of = np.repeat(np.arange(n_users), np.diff(X.indptr))   # CSR entry -> user
         user_counts, item_counts = np.diff(X.indptr), np.diff(Xc.indptr)
 
-        self.global_mean_ = float(ratings.mean(dtype=np.float64))
+        biased = bool(self.biased)
+        self.global_mean_ = float(ratings.mean(dtype=np.float64)) if biased else 0.0
         self.rating_range_ = (float(ratings.min()), float(ratings.max()))
         self.n_users_, self.n_items_ = n_users, n_items
         self.user_factors_ = np.zeros((n_users, k), dtype=dtype)
@@ -239,11 +275,11 @@ class ALS(EmbeddingModel):
                 # users: targets r_ui - mu - b_i, design [q_i, 1]
                 targets = ratings - mu - self.item_bias_[X.indices]
                 self.user_factors_, self.user_bias_ = _solve_rows(
-                    X.indptr, X.indices, targets, self.item_factors_, lam, bias_reg, weighted)
+                    X.indptr, X.indices, targets, self.item_factors_, lam, bias_reg, weighted, biased)
                 # items: targets r_ui - mu - b_u, design [p_u, 1]
                 targets = ratings_c - mu - self.user_bias_[Xc.indices]
                 self.item_factors_, self.item_bias_ = _solve_rows(
-                    Xc.indptr, Xc.indices, targets, self.user_factors_, lam, bias_reg, weighted)
+                    Xc.indptr, Xc.indices, targets, self.user_factors_, lam, bias_reg, weighted, biased)
                 seconds += time.perf_counter() - start
 
                 fitted = self._raw_predictions(user_of, X.indices)

@@ -80,3 +80,28 @@ def test_01_bad_parameter_fails_in_the_first_cell(tmp_path, name, value, message
     assert not run.ok
     assert "ParameterError" in run.error and repr(message) in run.error
     assert "params.choice" in run.error  # the validation cell, right after the parameters
+
+
+def test_02_mean_normalization_small(tmp_path):
+    run, results = execute("02", tmp_path, dataset="synthetic", n_folds=2, dampings=[0, 5], given=[0, 2],
+                           mf_factors=4, use_ml100k=False)
+    toy = results["toy"]
+    assert toy["eve_raw"] == [0.0] * 5 and toy["eve_vector_norm_raw"] == 0.0
+    assert toy["eve_normalized"] == pytest.approx(toy["film_means"], abs=1e-9)
+    assert toy["film_means"] == pytest.approx([2.5, 2.5, 2.0, 2.25, 5 / 3])
+    base = results["baselines"]["synthetic"]
+    assert base["biases (ALS, damped)"]["rmse"] < base["item mean"]["rmse"] < base["global mean"]["rmse"]
+    assert "ml-100k" not in results["baselines"] and "baselines.ml-100k" in run.skipped
+    cold = results["cold_start"]["synthetic"]
+    assert len(cold["biases"]) == 2 and cold["MF on raw ratings"][0] > cold["biases"][0]
+    mf = results["mf"]["synthetic"]
+    assert mf["MF on bias residuals"]["rmse"] < mf["MF on raw ratings"]["rmse"]
+
+
+@pytest.mark.skipif(not _ml100k_available(), reason="needs MOVIELENS_DIR with ml-100k/ (CI sets it)")
+def test_02_damped_biases_on_ml100k_folds(tmp_path):
+    # the acceptance figure: damped biases reach mean RMSE <= 0.945 on u1-u5
+    _, results = execute("02", tmp_path, dataset="synthetic", n_folds=2, dampings=[5], given=[0], mf_factors=2)
+    ml100k = results["baselines"]["ml-100k"]
+    assert ml100k["biases (ALS, damped)"]["rmse"] <= 0.945
+    assert ml100k["biases (Surprise's settings)"]["rmse"] == pytest.approx(0.946, abs=0.001)

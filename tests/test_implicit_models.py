@@ -279,3 +279,17 @@ def test_bad_inputs_raise_clear_errors(planted, cls):
         cls().fit(negative)
     with pytest.raises(ValueError, match="no stored interactions"):
         cls().fit(sp.csr_matrix((4, 5)))
+
+
+@pytest.mark.parametrize("cls", [ImplicitALS, BPR])
+def test_validation_records_a_convergence_curve(planted, cls):
+    from recsys.evaluation import evaluate_ranking
+
+    train, test = planted["train"], sp.csr_matrix(planted["test"].astype(np.float32))
+    model = cls(factors=8, iterations=3, random_state=0).fit(train, validation=test)
+    assert [h["epoch"] for h in model.history_] == [1, 2, 3]
+    last = evaluate_ranking(model, train, test, k=10)
+    assert model.history_[-1]["val_ndcg@10"] == pytest.approx(last["ndcg@10"])
+    assert model.history_[-1]["val_precision@10"] == pytest.approx(last["precision@10"])
+    with pytest.raises(ValueError, match="shape"):
+        cls(factors=8, iterations=1).fit(train, validation=test[:, :10])

@@ -66,11 +66,37 @@ def _check_implicit_input(X) -> sp.csr_matrix:
     return X
 
 
+def _validation_callback(X: sp.csr_matrix, validation, inner: EvalCallback | None) -> EvalCallback:
+    """An eval callback adding validation nDCG@10 and precision@10 (then ``inner``'s metrics)."""
+    from recsys.evaluation import evaluate_ranking
+
+    validation = check_interactions(validation, "validation")
+    if validation.shape != X.shape:
+        raise ValueError(f"validation has shape {validation.shape}, X has {X.shape}")
+    relevant = validation.copy()
+    relevant.data[:] = 1.0
+
+    def callback(model, epoch):
+        scores = evaluate_ranking(model, X, relevant, k=10)
+        out = {"val_ndcg@10": scores["ndcg@10"], "val_precision@10": scores["precision@10"]}
+        out.update((inner(model, epoch) or {}) if inner is not None else {})
+        return out
+
+    return callback
+
+
 class _ImplicitWrapper(Recommender):
     """Shared fitting machinery: BLAS thread limits, per-iteration history, eval callbacks."""
 
-    def _run(self, model, X: sp.csr_matrix, eval_callback: EvalCallback | None, record) -> None:
-        """Fit ``model`` on ``X``; ``record(args)`` turns implicit's callback arguments into a dict."""
+    def _run(self, model, X: sp.csr_matrix, eval_callback: EvalCallback | None, record, validation=None) -> None:
+        """Fit ``model`` on ``X``; ``record(args)`` turns implicit's callback arguments into a dict.
+
+        With ``validation`` (a users x items CSR of held-out interactions), every iteration also
+        records ``val_ndcg@10`` and ``val_precision@10`` (training items excluded), so these models
+        get a convergence curve like the rating models' ``val_rmse``.
+        """
+        if validation is not None:
+            eval_callback = _validation_callback(X, validation, eval_callback)
         history: list[dict] = []
         clock = {"seconds": 0.0, "since": time.perf_counter()}
 
@@ -188,10 +214,11 @@ class ImplicitALS(_ImplicitWrapper):
         C.data = (1.0 + self.alpha * np.maximum(weights.data, 0.0)).astype(np.float32)
         return C
 
-    def fit(self, X, eval_callback: EvalCallback | None = None) -> ImplicitALS:
+    def fit(self, X, validation=None, eval_callback: EvalCallback | None = None) -> ImplicitALS:
         """Fit on the users x items CSR ``X`` of non-negative interaction strengths.
 
-        ``eval_callback(model, epoch)``, if given, runs after every iteration with this object
+        ``validation`` (held-out interactions, same shape) adds ``val_ndcg@10`` and
+        ``val_precision@10`` to every iteration of ``history_``. ``eval_callback(model, epoch)``, if given, runs after every iteration with this object
         holding the current factors, and may return metrics (e.g. a validation nDCG computed with
         :mod:`recsys.evaluation`) to add to that iteration's ``history_`` entry; its time is excluded.
         """
@@ -214,7 +241,7 @@ class ImplicitALS(_ImplicitWrapper):
         def record(loss=None):
             return {"train_loss": float(loss)} if loss is not None else {}
 
-        self._run(model, C, eval_callback, record)
+        self._run(model, C, eval_callback, record, validation)
         return self
 
     def _expose(self, model, copy: bool = False) -> None:
@@ -260,8 +287,8 @@ class BPR(_ImplicitWrapper):
         self.num_threads = num_threads
         self.random_state = random_state
 
-    def fit(self, X, eval_callback: EvalCallback | None = None) -> BPR:
-        """Fit on the users x items CSR ``X``; ``eval_callback`` as in :meth:`ImplicitALS.fit`."""
+    def fit(self, X, validation=None, eval_callback: EvalCallback | None = None) -> BPR:
+        """Fit on the users x items CSR ``X``; ``validation`` and ``eval_callback`` as in :meth:`ImplicitALS.fit`."""
         _check_count(factors=self.factors, iterations=self.iterations)
         _check_count(allow_zero=True, num_threads=self.num_threads)
         check_positive(learning_rate=self.learning_rate)
@@ -288,7 +315,7 @@ class BPR(_ImplicitWrapper):
                 "skipped": skipped / nnz,
             }
 
-        self._run(model, X, eval_callback, record)
+        self._run(model, X, eval_callback, record, validation)
         return self
 
     def _expose(self, model, copy: bool = False) -> None:

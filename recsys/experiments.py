@@ -156,6 +156,29 @@ def sweep(
     return pd.DataFrame(rows)
 
 
+def histories(
+    models: Mapping[str, Recommender],
+    split: Split,
+    *,
+    positive_threshold: float | None = None,
+    progress: bool = True,
+) -> dict[str, list[dict]]:
+    """Each model's ``history_`` when fitted with the split's test part as validation data.
+
+    Rating models record ``val_rmse`` per epoch; implicit-feedback models ``val_ndcg@10``.
+    """
+    m = Matrices.from_split(split)
+    out = {}
+    for name, prototype in tqdm(models.items(), desc="convergence", disable=not progress):
+        model = clone(prototype)
+        if isinstance(model, RatingModel):
+            model.fit(m.train, validation=m.test)
+        else:
+            model.fit(binarize(m.train, positive_threshold), validation=binarize(m.test, positive_threshold))
+        out[name] = list(model.history_)
+    return out
+
+
 def validation_split(split: Split, *, train_ratio: float = 0.75, seed: int = 0) -> Split:
     """A per-user stratified split *of the training part* of ``split``, for choosing hyperparameters.
 

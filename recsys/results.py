@@ -71,6 +71,17 @@ def record(name: str, value: Any, *, compare: bool = True) -> Any:
     return value
 
 
+def record_table(name: str, table, columns=None, *, compare: bool = True):
+    """Record a DataFrame as ``{name: {row label: {column: value}}}`` (chosen ``columns`` only)."""
+    columns = list(table.columns if columns is None else columns)
+    missing = [c for c in columns if c not in table.columns]
+    if missing:
+        raise KeyError(f"table has no column(s) {missing}; it has {list(table.columns)}")
+    rows = {str(label): {c: row[c] for c in columns} for label, row in table.iterrows()}
+    record(name, rows, compare=compare)
+    return table
+
+
 def skip(name: str, reason: str) -> None:
     """Say that the results under ``name`` were not computed in this run, and why."""
     if not isinstance(name, str) or not name:

@@ -97,3 +97,23 @@ def test_sweep_and_timing_tables(ratings):
     assert pd.isna(timing.loc["pop", "iterations"])
     with pytest.raises(ValueError, match="repeats"):
         experiments.timing_table({"pop": Popularity()}, split, repeats=0)
+
+
+def test_histories_use_the_test_part_as_validation(ratings):
+    split = splits.random_holdout(ratings, 0.2, seed=0)
+    out = experiments.histories({"als": ALS(factors=4, iterations=3), "ials": ImplicitALS(factors=4, iterations=2)},
+                                split, progress=False)
+    assert [h["epoch"] for h in out["als"]] == [1, 2, 3] and "val_rmse" in out["als"][-1]
+    m = experiments.Matrices.from_split(split)
+    als = ALS(factors=4, iterations=3).fit(m.train)
+    assert out["als"][-1]["val_rmse"] == pytest.approx(evaluate_ratings(als, m.test)["rmse"])
+    assert "val_ndcg@10" in out["ials"][-1]
+
+
+def test_record_table_outside_a_notebook():
+    from recsys.results import record_table
+
+    table = pd.DataFrame({"rmse": [0.9, 0.8], "mae": [0.7, 0.6]}, index=["a", "b"])
+    assert record_table("x", table, ["rmse"]) is table
+    with pytest.raises(KeyError, match="ndcg"):
+        record_table("x", table, ["ndcg"])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -10,6 +12,8 @@ from hypothesis import strategies as st
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
+from recsys import experiments, splits
+from recsys.datasets import load
 from recsys.models import als as als_module
 from recsys.models.als import ALS, _solve_rows, _solve_rows_reference
 
@@ -275,3 +279,153 @@ def test_unbiased_als_gives_a_user_without_ratings_a_zero_vector():
     model = ALS(factors=2, regularization=0.1, biased=False, iterations=20, random_state=0).fit(X)
     assert np.all(model.user_factors_[2] == 0.0)
     assert np.all(model.score([2]) == 0.0)
+
+
+# ----------------------------------------------------------------------------- dual (push-through) route
+def test_method_is_validated():
+    indptr, indices, targets, factors = random_half_step(0)
+    with pytest.raises(ValueError, match="method must be"):
+        _solve_rows(indptr, indices, targets, factors, 0.3, 0.7, False, method="cholesky")
+
+
+@pytest.mark.parametrize("biased", [True, False])
+@pytest.mark.parametrize("weighted", [True, False])
+@pytest.mark.parametrize("method", ["dual", "primal", "auto"])
+def test_both_routes_equal_reference_on_short_and_long_rows(method, weighted, biased):
+    """k = 6: rows with 1..30 observations, shorter and longer than d = k + 1, some empty."""
+    indptr, indices, targets, factors = random_half_step(2, n_rows=60, n_other=30, k=6, density=0.4)
+    counts = np.diff(indptr)
+    assert (counts == 0).any() and ((counts > 0) & (counts < 7)).any() and (counts > 7).any()
+    expected = _solve_rows_reference(indptr, indices, targets, factors, 0.3, 0.7, weighted, biased)
+    got = _solve_rows(indptr, indices, targets, factors, 0.3, 0.7, weighted, biased, method=method)
+    np.testing.assert_allclose(got[0], expected[0], rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(got[1], expected[1], rtol=1e-10, atol=1e-12)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n_rows=st.integers(1, 40),
+    n_other=st.integers(1, 40),
+    k=st.integers(1, 12),
+    density=st.floats(0.0, 1.0),
+    lam=st.floats(1e-3, 10.0),
+    lam_b=st.one_of(st.just(0.0), st.floats(0.0, 10.0)),
+    weighted=st.booleans(),
+    biased=st.booleans(),
+)
+def test_dual_route_property(seed, n_rows, n_other, k, density, lam, lam_b, weighted, biased):
+    """The dual route is exact for any row length (it is only faster when L < d), with or without
+    biases and count weights, and for lam_b = 0 (it never divides by lam_b)."""
+    indptr, indices, targets, factors = random_half_step(seed, n_rows, n_other, k, density)
+    expected = _solve_rows_reference(indptr, indices, targets, factors, lam, lam_b, weighted, biased)
+    for method in ("dual", "auto"):
+        got = _solve_rows(indptr, indices, targets, factors, lam, lam_b, weighted, biased, method=method)
+        np.testing.assert_allclose(got[0], expected[0], rtol=1e-8, atol=1e-10)
+        np.testing.assert_allclose(got[1], expected[1], rtol=1e-8, atol=1e-10)
+
+
+@pytest.mark.parametrize("biased", [True, False])
+def test_dual_block_ignores_zero_padding(biased):
+    """Zero design rows with zero targets (the padding of a bucket) leave the dual solution as it is,
+    and it equals the primal one."""
+    rng = np.random.default_rng(4)
+    B, L, k, pad = 5, 3, 8, 4
+    Z = np.concatenate([rng.normal(size=(B, L, k)), np.ones((B, L, 1))], axis=2)
+    y, lam = rng.normal(size=(B, L)), rng.uniform(0.5, 2.0, B)
+    Zpad = np.concatenate([Z, np.zeros((B, pad, k + 1))], axis=1)
+    ypad = np.concatenate([y, np.zeros((B, pad))], axis=1)
+    ones = lambda A: A[:, :, k] if biased else None  # noqa: E731
+    d = k + 1 if biased else k
+    plain = als_module._dual_block(Z[:, :, :k], y, lam, ones(Z), 0.7)
+    padded = als_module._dual_block(Zpad[:, :, :k], ypad, lam, ones(Zpad), 0.7)
+    np.testing.assert_allclose(padded, plain, rtol=1e-12)
+    penalty = np.column_stack([np.repeat(lam[:, None], k, axis=1), np.full(B, 0.7)])[:, :d]
+    primal = als_module._primal_block(Zpad[:, :, :d], ypad, penalty)
+    np.testing.assert_allclose(padded, primal, rtol=1e-10)
+
+
+def test_auto_takes_the_dual_route_exactly_for_short_blocks(monkeypatch):
+    """The speed-up depends on the dispatch: blocks padded to L < d go dual, the others primal."""
+    seen = {"dual": [], "primal": []}
+    for name in seen:
+        original = getattr(als_module, f"_{name}_block")
+        def spy(Zp, *args, _original=original, _name=name):
+            seen[_name].append(Zp.shape[1])
+            return _original(Zp, *args)
+        monkeypatch.setattr(als_module, f"_{name}_block", spy)
+    indptr, indices, targets, factors = random_half_step(2, n_rows=60, n_other=30, k=6, density=0.4)
+    _solve_rows(indptr, indices, targets, factors, 0.3, 0.7, False)
+    assert seen["dual"] and max(seen["dual"]) < 7
+    assert seen["primal"] and min(seen["primal"]) >= 7
+    seen["dual"].clear()
+    seen["primal"].clear()
+    _solve_rows(indptr, indices, targets, factors, 0.3, 0.7, False, biased=False)  # d = k
+    assert max(seen["dual"]) < 6 <= min(seen["primal"])
+
+
+@pytest.mark.parametrize("biased", [True, False])
+def test_residuals_are_targets_minus_fit(biased):
+    indptr, indices, targets, factors = random_half_step(3, n_rows=50, n_other=30, k=6, density=0.4)
+    P, b, resid = _solve_rows(indptr, indices, targets, factors, 0.3, 0.7, True, biased,
+                              return_residuals=True)
+    rows = np.repeat(np.arange(indptr.size - 1), np.diff(indptr))
+    expected = targets - np.einsum("ij,ij->i", P[rows], factors[indices]) - b[rows]
+    np.testing.assert_allclose(resid, expected, rtol=1e-10, atol=1e-12)
+
+
+def test_history_rmse_is_the_clipped_training_rmse(data, fitted):
+    train, test, _ = data
+    assert fitted.history_[-1]["train_rmse"] == pytest.approx(rmse(fitted, train), rel=1e-12)
+    assert fitted.history_[-1]["val_rmse"] == pytest.approx(rmse(fitted, test), rel=1e-12)
+
+
+def fit_both_routes(monkeypatch, X, **params):
+    """ALS fitted with the automatic route and with every row forced through the primal one (the
+    solver before the dual route existed)."""
+    auto = ALS(**params).fit(X)
+    monkeypatch.setattr(als_module, "_solve_rows", functools.partial(_solve_rows, method="primal"))
+    primal = ALS(**params).fit(X)
+    monkeypatch.undo()
+    return auto, primal
+
+
+def assert_same_fit(a, b, rtol):
+    for name in ("user_factors_", "item_factors_", "user_bias_", "item_bias_"):
+        x, y = getattr(a, name), getattr(b, name)
+        np.testing.assert_allclose(x, y, rtol=rtol, atol=rtol * np.abs(y).max(), err_msg=name)
+    for h, g in zip(a.history_, b.history_):
+        assert h["train_loss"] == pytest.approx(g["train_loss"], rel=rtol)
+        assert h["train_rmse"] == pytest.approx(g["train_rmse"], rel=rtol)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},
+        {"weighted_regularization": True, "regularization": 0.05},
+        {"bias_regularization": 0.0},
+        {"biased": False},
+    ],
+)
+def test_fit_is_unchanged_by_the_dual_route_on_sparse_planted_data(monkeypatch, params):
+    """About 10 ratings per user and 12 per item against d = 13: many rows go dual, many primal."""
+    train, _, _ = planted(n_users=200, n_items=150, density=0.07, seed=5)
+    auto, primal = fit_both_routes(monkeypatch, train, factors=12, iterations=6, **params)
+    assert_same_fit(auto, primal, rtol=1e-8)
+
+
+def test_fit_is_unchanged_by_the_dual_route_in_float32(monkeypatch):
+    train, _, _ = planted(n_users=200, n_items=150, density=0.07, seed=5)
+    auto, primal = fit_both_routes(monkeypatch, train, factors=12, iterations=6, dtype=np.float32)
+    assert auto.item_factors_.dtype == np.float32
+    assert_same_fit(auto, primal, rtol=1e-3)
+
+
+def test_fit_is_unchanged_by_the_dual_route_on_ml_latest_small(monkeypatch):
+    """The case the dual route is for: a 4/5 fold of the bundled ml-latest-small (median item: 3
+    ratings), default hyperparameters, a few sweeps."""
+    ratings = load("ml-latest-small", download=False).ratings
+    X = experiments.Matrices.from_split(splits.kfold(ratings, 5, seed=42, unseen="keep")[0]).train
+    auto, primal = fit_both_routes(monkeypatch, X, iterations=3)
+    assert_same_fit(auto, primal, rtol=1e-8)

@@ -35,10 +35,10 @@ notebooks: $(STAMP)
 	$(PY) -m recsys run $(RUN_ARGS)
 
 test: $(STAMP)
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n auto $(PYTEST_ARGS)
 
 test-fast: $(STAMP)
-	$(PY) -m pytest -m "not notebook" $(PYTEST_ARGS)
+	$(PY) -m pytest -n auto -m "not notebook" $(PYTEST_ARGS)
 
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab notebooks/

@@ -105,3 +105,38 @@ def test_02_damped_biases_on_ml100k_folds(tmp_path):
     ml100k = results["baselines"]["ml-100k"]
     assert ml100k["biases (ALS, damped)"]["rmse"] <= 0.945
     assert ml100k["biases (Surprise's settings)"]["rmse"] == pytest.approx(0.946, abs=0.001)
+
+
+SMALL_03 = dict(
+    dataset="synthetic", n_folds=2, als_factors=4, bpmf_samples=5,
+    ials_grid={"factors": [4, 8], "regularization": [1.0], "alpha": [1.0]},
+    bpr_grid={"factors": [4], "learning_rate": [0.05], "regularization": [0.01]},
+    puresvd_grid={"factors": [2, 4]}, sweep_factors=[2, 4], sweep_als_regularization=[10.0],
+    sweep_sgd_regularization=[0.05], timing_repeats=1, use_ml100k=False,
+)
+
+
+def test_03_als_svd_sgd_small(tmp_path):
+    run, results = execute("03", tmp_path, **SMALL_03)
+    rating = results["rating"]["synthetic"]
+    expected = {"global mean", "biases", "ALS", "PureSVD", "SVD-impute", "SGD", "BPMF"}
+    assert set(rating) == expected
+    assert all(0 < v["mae"] <= v["rmse"] for v in rating.values())
+    assert rating["ALS"]["rmse"] < rating["global mean"]["rmse"]
+    assert rating["BPMF"]["rmse"] < rating["global mean"]["rmse"]
+    ranking = results["ranking"]["synthetic"]
+    assert set(ranking) == {"popularity", "biases", "ALS", "SGD", "BPMF", "implicit ALS", "BPR", "PureSVD (top-N)"}
+    assert all(0 <= v["ndcg@10"] <= 1 and 0 <= v["precision@10"] <= 1 for v in ranking.values())
+    assert ranking["popularity"]["ndcg@10"] > 0
+    assert results["ranking_params"]["synthetic"]["implicit ALS"]["factors"] in (4, 8)
+    assert set(results["timing"]["synthetic"]) == expected - {"global mean"}
+    curves = results["convergence"]["synthetic"]
+    assert len(curves["ALS"]) == 15 and len(curves["BPMF"]) > 5
+    assert "ml100k" in run.skipped and "ml100k" not in results
+    assert len(run.figures) >= 5
+
+
+def test_03_bad_grid_fails_in_the_first_cell(tmp_path):
+    runs = pipeline.run(only=["03"], parameters={"ials_grid": {"factors": []}}, build_dir=tmp_path,
+                        progress=False, html=False, check=False, log=lambda _: None)
+    assert not runs[0].ok and "ParameterError" in runs[0].error and "ials_grid" in runs[0].error

@@ -18,8 +18,8 @@ routes are exact: only round-off differs).
     python benchmarks/als_speed.py --baseline /tmp/als_before.py
 
 Datasets: a 4/5 fold (``splits.kfold(..., 5, seed=42, unseen="keep")[0]``) of the bundled
-ml-latest-small, and ML-100K's ``u1.base`` from ``$MOVIELENS_DIR/ml-100k`` (default
-``/work/shared/datasets/ml-100k``; skipped with a message when absent, never copied).
+ml-latest-small, and ML-100K's ``u1`` fold, found by :func:`recsys.datasets.load` (cache or
+``$MOVIELENS_DIR``; never downloaded here: skipped with the loader's message when absent).
 """
 
 from __future__ import annotations
@@ -39,10 +39,9 @@ import numpy as np
 import scipy.sparse as sp
 
 from recsys import experiments, splits
-from recsys.datasets import load
+from recsys.datasets import DatasetUnavailableError, load
 from recsys.models import als as als_module
 
-DEFAULT_DIR = "/work/shared/datasets"
 DATASETS = ("ml-latest-small", "ml-100k-u1")
 
 
@@ -51,11 +50,12 @@ def load_train(name: str) -> sp.csr_matrix | None:
     if name == "ml-latest-small":
         split = splits.kfold(load("ml-latest-small", download=False).ratings, 5, seed=42, unseen="keep")[0]
     else:
-        folder = Path(os.environ.get("MOVIELENS_DIR") or DEFAULT_DIR) / "ml-100k"
-        if not (folder / "u1.base").exists():
-            print(f"skipping {name}: no u1.base in {folder} (set MOVIELENS_DIR)", file=sys.stderr)
+        try:
+            dataset = load("ml-100k", download=False)
+        except DatasetUnavailableError as error:
+            print(f"skipping {name}: {error}", file=sys.stderr)
             return None
-        split = splits.ml100k_folds(folder, unseen="keep")[0]
+        split = splits.ml100k_folds(dataset, unseen="keep")[0]
     return experiments.Matrices.from_split(split).train
 
 

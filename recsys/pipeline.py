@@ -19,7 +19,6 @@ from __future__ import annotations
 import ast
 import json
 import os
-import platform
 import shutil
 import sys
 import time
@@ -30,7 +29,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from recsys import paths
+from recsys import machine, paths
 from recsys.results import compare_results, read_results, skipped
 
 
@@ -136,10 +135,6 @@ def _kernel_dir(build: Path) -> Path:
     return root
 
 
-def _machine() -> str:
-    return f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
-
-
 def extract_figures(notebook, folder: Path) -> list[Path]:
     """Write every PNG output of an executed notebook to ``folder`` as ``figure_01.png``, ... in order."""
     if folder.exists():
@@ -196,7 +191,7 @@ def write_index(runs: list[NotebookRun], build: Path) -> Path:
         "<style>body{font-family:sans-serif;margin:2em}td,th{padding:.3em .8em;border-bottom:1px solid #ddd;"
         "text-align:left;vertical-align:top}code{font-size:.8em}</style></head><body>"
         "<h1>Vector-based retrieval for recommender systems: executed notebooks</h1>"
-        f"<p>Run {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC on {escape(_machine())}.</p>"
+        f"<p>Run {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC on {escape(machine.summary())}.</p>"
         "<table><tr><th>notebook</th><th>status</th><th>wall time</th><th>reproducibility</th>"
         "<th>parameters</th></tr>" + "".join(rows) + "</table></body></html>"
     )
@@ -271,7 +266,7 @@ def run_notebook(
         "results": run.results,
         "wall_time_seconds": round(run.seconds, 3),
         "executed_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "machine": _machine(),
+        "machine": machine.summary(),
         "reproduces_committed": None if run.reproduction is None else not run.reproduction,
         "differences": run.reproduction or [],
         "skipped": run.skipped,

@@ -189,3 +189,13 @@ def test_skipped_sections_are_not_called_missing(tmp_path):
     assert compare_results({"extra": {"value": 2}, "main": 1}, {"main": 1}) == [
         "extra.value: recorded 2 before, missing now"
     ]
+
+
+def test_machine_description():
+    import os
+
+    from recsys import machine
+
+    d = machine.describe()
+    assert d["cores"] == os.cpu_count() and d["python"].count(".") == 2
+    assert f"{os.cpu_count()} cores" in machine.summary()

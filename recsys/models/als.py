@@ -294,7 +294,7 @@ class ALS(EmbeddingModel):
 
     The defaults were tuned on ML-100K's five predefined folds (u1..u5): mean test RMSE 0.911,
     about a second per fit (ALS-WR's best there, ``regularization=0.12``, gives 0.913); see
-    ``benchmarks/ml100k_folds_als_svd.py``. Plain ridge with ``lam`` is the objective that
+    ``benchmarks/ml100k_rating_models.py --grid als``. Plain ridge with ``lam`` is the objective that
     :class:`recsys.models.svd.SVDImpute` minimises with ``shrinkage=lam``, by another route.
 
     Fitted attributes: ``user_factors_`` (n_users, k), ``item_factors_`` (n_items, k),

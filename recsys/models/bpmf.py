@@ -167,7 +167,7 @@ class BPMF(EmbeddingModel):
         dtype: float64 (default) or float32 for the factors and solves.
 
     The defaults were chosen on ML-100K's five predefined folds (u1..u5): mean test RMSE 0.897 in
-    about 2 s per fold (biased ALS: 0.911), see ``benchmarks/ml100k_folds_bpmf.py``. There the
+    about 2 s per fold (biased ALS: 0.911), see ``benchmarks/ml100k_rating_models.py --grid bpmf``. There the
     factors matter little (k = 5, 10, 20 with 100 samples: 0.899, 0.897, 0.897) and more samples
     help slowly (k = 10 with 25, 50, 100, 200 samples: 0.901, 0.899, 0.897, 0.897). A sampled
     ``alpha`` (posterior mean ~1.6) does as well as the best fixed value (1.5: 0.897) with no

@@ -1,0 +1,205 @@
+"""Smoke tests of the benchmark scripts on tiny synthetic folds, so they cannot silently rot.
+
+benchmarks/ is not a package: each script is loaded from its file. No test touches the network
+or needs ML-100K: the scripts' ``main(folds=...)`` takes the place of the u1..u5 folds.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from sklearn.base import clone
+
+from recsys import datasets
+from recsys.splits import kfold
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+DEFAULT_NAMES = ["BiasModel", "ALS", "PureSVD", "SVDImpute", "SGD", "BPMF"]
+
+
+@pytest.fixture(scope="module")
+def scripts():
+    """Both scripts as modules; benchmarks/ is on sys.path as when a script is run directly."""
+    sys.path.insert(0, str(BENCHMARKS))
+    modules = {}
+    try:
+        for name in ("ml100k_rating_models", "sgd_vs_surprise"):
+            spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[name] = module
+            spec.loader.exec_module(module)
+            modules[name] = module
+        yield modules
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+        for name in ("ml100k_rating_models", "sgd_vs_surprise"):
+            sys.modules.pop(name, None)
+
+
+@pytest.fixture(scope="module")
+def folds():
+    """Two random folds of a small synthetic dataset; every train part has 150 users x 120 items
+    (SVDImpute's default 100 factors need more than 100 of each)."""
+    ratings = datasets.load(
+        "synthetic", n_users=150, n_items=120, n_ratings=3000, popularity_exponent=0.3, seed=0
+    ).ratings
+    splits = kfold(ratings, 2, seed=0, unseen="keep")
+    for split in splits:
+        assert split.train["user_id"].nunique() > 100 and split.train["item_id"].nunique() > 100
+    return splits
+
+
+def _finite(value) -> bool:
+    return isinstance(value, float) and math.isfinite(value)
+
+
+# ---------------------------------------------------------------------------------- rating models
+
+
+def test_rating_models_defaults(scripts, folds, tmp_path, capsys):
+    out = tmp_path / "rows.json"
+    rows = scripts["ml100k_rating_models"].main(["--json", str(out)], folds=folds)
+    printed = capsys.readouterr().out
+
+    assert sorted({r["model"] for r in rows}) == sorted(DEFAULT_NAMES)
+    assert len(rows) == len(DEFAULT_NAMES) * len(folds)  # one seed, every fold
+    assert {r["fold"] for r in rows} == {"fold 0", "fold 1"}
+    for r in rows:
+        assert _finite(r["rmse"]) and 0 < r["rmse"] < 2, r
+        assert _finite(r["mae"]) and 0 < r["mae"] <= r["rmse"], r
+        assert r["n"] == 1500 and r["fit_seconds"] >= 0
+    # the header states the machine; the table names every model; no ML-100K targets on other data
+    assert f"{os.cpu_count()} cores" in printed
+    for name in DEFAULT_NAMES:
+        assert f"\n{name} " in printed
+    assert "target" not in printed
+    saved = json.loads(out.read_text())
+    assert len(saved["rows"]) == len(rows) and saved["machine"]["cores"] == os.cpu_count()
+
+
+def test_rating_models_grid_with_seeds(scripts, folds, capsys):
+    script = scripts["ml100k_rating_models"]
+    rows = script.main(["--grid", "sgd", "--no-defaults", "--seeds", "2", "--folds", "1"], folds=folds)
+    printed = capsys.readouterr().out
+
+    grid = script.grid_models("sgd")
+    assert [r["model"] for r in rows if r["seed"] == 0] == list(grid)
+    assert len(rows) == 2 * len(grid) and {r["fold"] for r in rows} == {"fold 0"}
+    assert all(_finite(r["rmse"]) for r in rows)
+    # different seeds give different SGD fits; the spread over seeds is reported
+    by_seed = {(r["model"], r["seed"]): r["rmse"] for r in rows}
+    assert by_seed[("SGD factors=100 regularization=0.02", 0)] != by_seed[("SGD factors=100 regularization=0.02", 1)]
+    assert "sd 2 seeds" in printed and "optimistic" in printed
+    assert "\ndefaults:" not in printed
+
+
+@pytest.mark.parametrize("grid", ["als", "svd", "bpmf", "sgd"])
+def test_grids_are_valid_estimators(scripts, grid):
+    models = scripts["ml100k_rating_models"].grid_models(grid)
+    assert len(models) >= 5
+    for name, model in models.items():
+        copy = clone(model).set_params(random_state=1)  # what run() does with every model
+        assert copy.get_params()["random_state"] == 1, name
+
+
+def test_unknown_grid(scripts):
+    with pytest.raises(ValueError, match="unknown grid 'knn'"):
+        scripts["ml100k_rating_models"].grid_models("knn")
+
+
+def test_per_model_summary(scripts):
+    table = pd.DataFrame(
+        {
+            "model": ["A", "A", "A", "A", "B", "B", "B", "B"],
+            "seed": [0, 0, 1, 1, 0, 0, 1, 1],
+            "fold": ["u1", "u2"] * 4,
+            "rmse": [1.0, 2.0, 3.0, 4.0, 0.5, 0.5, 0.5, 0.5],
+            "mae": [0.5, 1.0, 1.5, 2.0, 0.4, 0.4, 0.4, 0.4],
+            "fit_seconds": [1.0, 2.0, 9.0, 3.0, 0.1, 0.1, 0.1, 0.1],
+        }
+    )
+    summary = scripts["ml100k_rating_models"].per_model(table)
+    assert list(summary.index) == ["A", "B"]
+    assert summary.loc["A", ("RMSE", "u1")] == 2.0  # mean over seeds of fold u1
+    assert summary.loc["A", ("RMSE", "mean")] == 2.5
+    assert summary.loc["A", ("MAE", "mean")] == 1.25
+    assert summary.loc["A", ("RMSE", "sd 2 seeds")] == pytest.approx(math.sqrt(2.0))  # seed means 1.5, 3.5
+    assert summary.loc["A", ("fit s", "median")] == 2.5
+    assert summary.loc["B", ("RMSE", "sd 2 seeds")] == 0.0
+
+
+def test_rating_models_no_download_exits_cleanly(scripts, isolated_data_dir):
+    with pytest.raises(SystemExit) as exit_info:
+        scripts["ml100k_rating_models"].main(["--no-download"])
+    message = exit_info.value.code
+    assert isinstance(message, str)  # sys.exit(str): printed to stderr, exit status 1
+    assert "https://files.grouplens.org/datasets/movielens/ml-100k.zip" in message
+    assert str(isolated_data_dir / "ml-100k.zip") in message and "MOVIELENS_DIR" in message
+
+
+def test_rating_models_bad_arguments(scripts, folds, capsys):
+    with pytest.raises(SystemExit):
+        scripts["ml100k_rating_models"].main(["--seeds", "0"], folds=folds)
+    assert "--seeds must be >= 1, got 0" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        scripts["ml100k_rating_models"].main(["--folds", "3"], folds=folds)
+    assert "there are only 2 folds" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------------- SGD vs Surprise
+
+
+def test_sgd_vs_surprise_without_surprise(scripts, isolated_data_dir, monkeypatch):
+    monkeypatch.setitem(sys.modules, "surprise", None)  # makes `import surprise` raise ImportError
+    with pytest.raises(SystemExit) as exit_info:
+        scripts["sgd_vs_surprise"].main(["--no-download"])  # no data either: surprise is checked first
+    message = exit_info.value.code
+    assert isinstance(message, str) and "scikit-surprise is not installed" in message
+    assert "make bench" in message
+
+
+def test_sgd_vs_surprise_tiny_run(scripts, folds, tmp_path, capsys):
+    pytest.importorskip("surprise", reason="scikit-surprise is optional (`make bench` installs it)")
+    out = tmp_path / "result.json"
+    status = scripts["sgd_vs_surprise"].main(["--repeats", "1", "--json", str(out)], folds=folds)
+    printed = capsys.readouterr().out
+
+    assert status == 0
+    result = json.loads(out.read_text())
+    variants = scripts["sgd_vs_surprise"].VARIANTS
+    mean_rmse = result["summary"]["mean_rmse"]
+    assert set(mean_rmse) == {"surprise", *variants}
+    assert all(_finite(v) and 0 < v < 2 for v in mean_rmse.values())
+    # the same algorithm on the same data: RMSEs close, and bit-for-bit the same from the same start
+    assert abs(result["summary"]["rmse_minus_surprise"]["defaults"]) < 0.05
+    assert result["exactness_max_abs_diff"] < 1e-9
+    assert [f["fold"] for f in result["folds"]] == ["fold 0", "fold 1"]
+    assert all(r > 0 for r in result["summary"]["median_ratio_vs_surprise"].values())
+    assert "Surprise SVD" in printed and "Same-algorithm check" in printed
+    for name in variants:
+        assert name in printed
+
+
+def test_sgd_vs_surprise_as_a_script(isolated_data_dir):
+    """Run as the Makefile does (the sibling import must resolve); without data the user gets a
+    message, not a traceback: the install command, or where to put ML-100K."""
+    env = {k: v for k, v in os.environ.items() if k != "MOVIELENS_DIR"}
+    env["RECSYS_DATA_DIR"] = str(isolated_data_dir)
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "sgd_vs_surprise.py"), "--no-download"],
+        capture_output=True, text=True, env=env, timeout=120,
+    )
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    if importlib.util.find_spec("surprise") is None:
+        assert "scikit-surprise is not installed" in done.stderr
+    else:
+        assert "ml-100k.zip" in done.stderr and "MOVIELENS_DIR" in done.stderr

@@ -5,8 +5,6 @@ from __future__ import annotations
 import re
 import tomllib
 
-import pytest
-
 from recsys.paths import REPO_ROOT
 
 
@@ -29,8 +27,7 @@ def test_environment_yml_matches_pyproject():
     assert listed == wanted
 
 
-@pytest.mark.parametrize("name", ["pyproject.toml", "constraints.txt"])
-def test_constraints_pin_every_direct_dependency(name):
+def test_constraints_pin_every_direct_dependency():
     project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
     direct = {_split(r)[0] for r in project["dependencies"] + sum(project["optional-dependencies"].values(), [])}
     pins = {}

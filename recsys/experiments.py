@@ -219,6 +219,30 @@ def tune_ranking(
     return best, table
 
 
+def tune_all(
+    candidates: Mapping[str, tuple[Recommender, Mapping[str, Sequence]]],
+    split: Split,
+    *,
+    k: int = 10,
+    seed: int = 0,
+    enabled: bool = True,
+    progress: bool = True,
+) -> tuple[dict[str, Recommender], dict[str, pd.DataFrame]]:
+    """:func:`tune_ranking` for each ``name: (prototype, grid)``; returns the tuned models and tables.
+
+    With ``enabled=False`` every model takes the first value of each grid list (no fitting); an
+    empty grid means the model is used as it is.
+    """
+    chosen, tables = {}, {}
+    for name, (prototype, grid) in candidates.items():
+        if enabled and grid:
+            best, tables[name] = tune_ranking(prototype, grid, split, k=k, seed=seed, progress=progress)
+        else:
+            best = {key: values[0] for key, values in grid.items()}
+        chosen[name] = clone(prototype).set_params(**best)
+    return chosen, tables
+
+
 def timing_table(
     models: Mapping[str, Recommender],
     split: Split,

@@ -117,3 +117,14 @@ def test_record_table_outside_a_notebook():
     assert record_table("x", table, ["rmse"]) is table
     with pytest.raises(KeyError, match="ndcg"):
         record_table("x", table, ["ndcg"])
+
+
+def test_tune_all_returns_tuned_clones(ratings):
+    split = splits.stratified_holdout(ratings, 0.75, seed=0)
+    prototype = ImplicitALS(iterations=2, random_state=0)
+    candidates = {"ials": (prototype, {"factors": [2, 6]}), "pop": (Popularity(), {})}
+    chosen, tables = experiments.tune_all(candidates, split, k=5, progress=False)
+    assert chosen["ials"] is not prototype and prototype.factors == 100  # the prototype is untouched
+    assert chosen["ials"].factors == tables["ials"]["ndcg@5"].idxmax()
+    untuned, none = experiments.tune_all(candidates, split, enabled=False)
+    assert untuned["ials"].factors == 2 and none == {}

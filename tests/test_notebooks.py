@@ -8,7 +8,6 @@ notebooks, are the main job (``make notebooks``).
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -44,7 +43,7 @@ def test_every_notebook_has_a_test():
 
 
 def test_committed_notebooks_carry_their_default_outputs():
-    for number, path in NOTEBOOKS.items():
+    for path in NOTEBOOKS.values():
         results = read_results(path)
         assert results, f"{path.name} has no recorded results: commit it executed (python -m recsys run --publish)"
 

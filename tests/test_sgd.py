@@ -332,7 +332,7 @@ def test_bad_inputs_raise_clear_errors(planted):
     bad.data[0] = np.nan
     with pytest.raises(ValueError, match="NaN"):
         SGD().fit(bad)
-    with pytest.raises(ValueError, match="no stored ratings"):
+    with pytest.raises(ValueError, match="no ratings"):
         SGD().fit(sp.csr_matrix((3, 4)))
     with pytest.raises(ValueError, match="validation has shape"):
         SGD(epochs=1).fit(X, validation=X[:10])

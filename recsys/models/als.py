@@ -65,7 +65,7 @@ import numpy as np
 import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
-from recsys.models.base import EmbeddingModel, check_interactions, check_non_negative, check_positive
+from recsys.models.base import EmbeddingModel, check_fit_inputs, check_non_negative, check_positive
 
 #: Upper bound on the elements of one padded design block (B x L x (k+1)); bounds peak memory.
 _BLOCK_ELEMENTS = 1 << 22
@@ -343,13 +343,7 @@ class ALS(EmbeddingModel):
     def fit(self, X, validation=None) -> ALS:
         """Fit to the observed ratings in ``X`` (users x items CSR); ``validation`` adds ``val_rmse``."""
         bias_reg, dtype = self._validate_params()
-        X = check_interactions(X)
-        if X.nnz == 0:
-            raise ValueError("X holds no ratings")
-        if validation is not None:
-            validation = check_interactions(validation, "validation")
-            if validation.shape != X.shape:
-                raise ValueError(f"validation has shape {validation.shape}, X has {X.shape}")
+        X, validation = check_fit_inputs(X, validation)
         n_users, n_items = X.shape
         k = int(self.factors)
         rng = np.random.default_rng(self.random_state)

@@ -42,6 +42,22 @@ def check_interactions(X, name: str = "X") -> sp.csr_matrix:
     return X
 
 
+def check_fit_inputs(X, validation=None) -> tuple[sp.csr_matrix, sp.csr_matrix | None]:
+    """The training ratings and optional validation ratings of a ``fit``, checked together.
+
+    Both go through :func:`check_interactions`; ``X`` must hold at least one rating, and
+    ``validation`` must have ``X``'s shape (build both with the same IdMap).
+    """
+    X = check_interactions(X)
+    if X.nnz == 0:
+        raise ValueError("X holds no ratings (no stored entries to learn from)")
+    if validation is not None:
+        validation = check_interactions(validation, "validation")
+        if validation.shape != X.shape:
+            raise ValueError(f"validation has shape {validation.shape}, X has {X.shape}; build both with one IdMap")
+    return X, validation
+
+
 def check_positive(**values) -> None:
     """Raise ``ValueError`` naming the first hyperparameter that is not > 0."""
     for name, value in values.items():

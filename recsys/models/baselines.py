@@ -22,7 +22,7 @@ import numba
 import numpy as np
 import scipy.sparse as sp
 
-from recsys.models.base import EmbeddingModel, Recommender, check_interactions, check_non_negative, check_positive
+from recsys.models.base import EmbeddingModel, Recommender, check_fit_inputs, check_interactions, check_non_negative, check_positive
 
 __all__ = ["BiasModel", "GlobalMean", "ItemMean", "UserMean"]
 
@@ -286,12 +286,8 @@ class BiasModel(_RankZero):
         X = _check_ratings(X, type(self).__name__)
         users, items, ratings = _triplets(X)
         rating_range = _check_rating_range(self.rating_range, ratings)
-        val = None
-        if validation is not None:
-            validation = check_interactions(validation, "validation")
-            if validation.shape != X.shape:
-                raise ValueError(f"validation must have the shape of X {X.shape}, got {validation.shape}")
-            val = _triplets(validation)
+        X, validation = check_fit_inputs(X, validation)
+        val = None if validation is None else _triplets(validation)
 
         n_users, n_items = X.shape
         mu = float(ratings.mean())

@@ -44,7 +44,7 @@ import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
 from recsys.models.als import ALS, padded_blocks
-from recsys.models.base import EmbeddingModel, check_interactions, check_positive
+from recsys.models.base import EmbeddingModel, check_fit_inputs, check_positive
 
 #: Normal-Wishart hyperprior of the paper: beta0, and mu0 = 0, W0 = I, nu0 = D (set in code).
 BETA0 = 2.0
@@ -270,13 +270,7 @@ class BPMF(EmbeddingModel):
     def fit(self, X, validation=None) -> BPMF:
         """Run the chain on the ratings in ``X`` (users x items CSR); ``validation`` adds ``val_rmse``."""
         dtype = self._validate_params()
-        X = check_interactions(X)
-        if X.nnz == 0:
-            raise ValueError("X holds no ratings")
-        if validation is not None:
-            validation = check_interactions(validation, "validation")
-            if validation.shape != X.shape:
-                raise ValueError(f"validation has shape {validation.shape}, X has {X.shape}")
+        X, validation = check_fit_inputs(X, validation)
         n_users, n_items = X.shape
         k, S, thin, burn_in = int(self.factors), int(self.samples), int(self.thin), int(self.burn_in)
         rng = np.random.default_rng(self.random_state)

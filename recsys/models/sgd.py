@@ -51,7 +51,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numba
 import numpy as np
 
-from recsys.models.base import EmbeddingModel, check_interactions, check_non_negative, check_positive
+from recsys.models.base import EmbeddingModel, check_fit_inputs, check_non_negative, check_positive
 
 _DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -284,13 +284,7 @@ class SGD(EmbeddingModel):
         """
         params = self._validated_params()
         dtype = params["dtype"]
-        X = check_interactions(X)
-        if X.nnz == 0:
-            raise ValueError("X has no stored ratings to learn from")
-        if validation is not None:
-            validation = check_interactions(validation, "validation")
-            if validation.shape != X.shape:
-                raise ValueError(f"validation has shape {validation.shape}, expected {X.shape} like X")
+        X, validation = check_fit_inputs(X, validation)
         rng = np.random.default_rng(self.random_state)
         n_users, n_items = X.shape
 

@@ -30,7 +30,7 @@ import scipy.sparse as sp
 from scipy.sparse.linalg import LinearOperator, svds
 from threadpoolctl import threadpool_limits
 
-from recsys.models.base import EmbeddingModel, check_interactions, check_non_negative, check_positive
+from recsys.models.base import EmbeddingModel, check_fit_inputs, check_non_negative, check_positive
 
 Centering = Literal["none", "global", "bias"]
 _CENTERINGS = ("none", "global", "bias")
@@ -138,9 +138,7 @@ def _check_common(model, X) -> tuple[sp.csr_matrix, int]:
         raise ValueError(f"centering must be one of {_CENTERINGS}, got {model.centering!r}")
     if model.solver not in ("arpack", "randomized"):
         raise ValueError(f"solver must be 'arpack' or 'randomized', got {model.solver!r}")
-    X = check_interactions(X)
-    if X.nnz == 0:
-        raise ValueError("X holds no ratings")
+    X, _ = check_fit_inputs(X)
     if value >= min(X.shape):
         raise ValueError(f"factors must be < min(X.shape) = {min(X.shape)}, got {value}")
     return X, int(value)
@@ -211,10 +209,7 @@ class PureSVD(_SVDModel):
 
 
 def _check_validation(validation, X: sp.csr_matrix) -> sp.csr_matrix:
-    validation = check_interactions(validation, "validation")
-    if validation.shape != X.shape:
-        raise ValueError(f"validation has shape {validation.shape}, X has {X.shape}")
-    return validation
+    return check_fit_inputs(X, validation)[1]
 
 
 # ----------------------------------------------------------------------------------- SVDImpute

@@ -93,3 +93,14 @@ def boolean(name: str, value: Any) -> bool:
     if not isinstance(value, bool):
         _fail(name, "True or False", value)
     return value
+
+
+def grid(name: str, value: Any) -> dict[str, list]:
+    """``value`` if it is a hyperparameter grid: a non-empty dict of non-empty lists."""
+    if (
+        not isinstance(value, dict)
+        or not value
+        or not all(isinstance(k, str) and isinstance(v, list) and v for k, v in value.items())
+    ):
+        _fail(name, "a dict of non-empty lists (a hyperparameter grid)", value)
+    return value

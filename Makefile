@@ -1,22 +1,30 @@
 # The two commands:   make notebooks   (execute every notebook on the bundled data)
-#                     make test        (unit, property and notebook tests)
+#                     make test        (lint, then unit, property and notebook tests)
 # Both create .venv and install the project into it on first use.
 
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+# What the venv gets: the tests' tools (dev) and the optional libraries the notebooks use
+# (ann: approximate-search libraries for 06/07; see pyproject.toml).
+EXTRAS ?= dev,ann
 # Extra options for `python -m recsys run`, e.g.  make notebooks RUN_ARGS="--only 01 -p dataset ml-100k"
 RUN_ARGS ?=
 # Extra options for pytest, e.g.  make test PYTEST_ARGS="-k metrics"
 PYTEST_ARGS ?=
+# hnswlib builds from source; without this it is compiled for this very CPU (-march=native), and a
+# cached wheel then crashes on another machine (../shared/DEPENDENCIES.md).
+export HNSWLIB_NO_NATIVE := 1
 
-.PHONY: help venv notebooks test test-fast lab bench clean
+.PHONY: help venv notebooks test test-fast lint format lab bench clean
 
 help:
 	@echo "make notebooks   execute every notebook with papermill -> build/ (RUN_ARGS=... to pass options)"
-	@echo "make test        run all tests (creates .venv on first use)"
+	@echo "make test        lint, then run all tests (creates .venv on first use)"
 	@echo "make test-fast   the tests without notebook runs"
+	@echo "make lint        ruff check and ruff format --check"
+	@echo "make format      ruff format and ruff check --fix"
 	@echo "make lab         open JupyterLab with this environment's kernel"
 	@echo "make bench       benchmarks that need optional packages (scikit-surprise)"
 	@echo "make clean       remove build/ (keeps .venv and downloads)"
@@ -25,7 +33,7 @@ $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed; run: make PYTHON=python3.11 ...")'
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[$(EXTRAS)]'
 	$(PY) -m ipykernel install --sys-prefix --name recsys --display-name "Python (recsys)" > /dev/null
 	@touch $@
 
@@ -34,7 +42,15 @@ venv: $(STAMP)
 notebooks: $(STAMP)
 	$(PY) -m recsys run $(RUN_ARGS)
 
-test: $(STAMP)
+lint: $(STAMP)
+	$(VENV)/bin/ruff check recsys tests benchmarks
+	$(VENV)/bin/ruff format --check recsys tests benchmarks
+
+format: $(STAMP)
+	$(VENV)/bin/ruff format recsys tests benchmarks
+	$(VENV)/bin/ruff check --fix recsys tests benchmarks
+
+test: lint
 	$(PY) -m pytest -n auto $(PYTEST_ARGS)
 
 test-fast: $(STAMP)
@@ -44,7 +60,7 @@ lab: $(STAMP)
 	$(VENV)/bin/jupyter lab notebooks/
 
 bench: $(STAMP)
-	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev,bench]'
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[$(EXTRAS),bench]'
 	$(PY) benchmarks/sgd_vs_surprise.py
 
 clean:

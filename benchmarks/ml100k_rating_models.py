@@ -35,9 +35,9 @@ from sklearn.base import clone
 from recsys import datasets
 from recsys.experiments import Matrices, rating_table
 from recsys.interactions import to_csr
-from recsys.machine import describe as describe_machine
 from recsys.models import ALS, BPMF, SGD, BiasModel, PureSVD, Recommender, SVDImpute
-from recsys.results import to_jsonable
+from recsys.notebook.machine import describe as describe_machine
+from recsys.notebook.results import to_jsonable
 from recsys.splits import Split, ml100k_folds
 
 #: Targets the defaults are held to (mean test RMSE over u1..u5).
@@ -111,8 +111,8 @@ def grid_models(grid: str) -> dict[str, Recommender]:
             for reg in (0.02, 0.05, 0.1):
                 _add(models, SGD, factors=k, regularization=reg)
         _add(models, SGD, learning_rate=0.01)
-        _add(models, SGD, epochs=40)
-        _add(models, SGD, epochs=50, learning_rate=0.01, regularization=0.1)
+        _add(models, SGD, iterations=40)
+        _add(models, SGD, iterations=50, learning_rate=0.01, regularization=0.1)
         _add(models, SGD, biased=False)  # PMF: no mean, no biases
     else:
         raise ValueError(f"unknown grid {grid!r}; known: {', '.join(GRIDS)}")

@@ -17,7 +17,7 @@ trainset, our CSR matrix) is excluded for both.
 Variants of ours: the defaults (shuffled every epoch, float64, exact train RMSE after every epoch
 in ``history_``), then without that per-epoch RMSE pass (``eval_every=0``; Surprise computes
 none), and on top of that ``shuffle=False`` (Surprise's own unshuffled order), ``float32``,
-``parallel`` (Hogwild threads) and both.
+``num_threads=0`` (Hogwild threads) and both.
 
 It also checks that the two implement the same algorithm: started from Surprise's own initial
 factors and run in Surprise's order, our compiled loop must reproduce Surprise's fitted factors.
@@ -48,12 +48,13 @@ import pandas as pd
 # benchmarks/ is not a package: running this file puts its folder on sys.path, so the sibling
 # script's loader, fold labels and warm-up are shared rather than repeated.
 from ml100k_rating_models import fold_labels, load_folds, warm_up
-from recsys.machine import describe as describe_machine
+
 from recsys.evaluation import evaluate_ratings
 from recsys.experiments import Matrices
 from recsys.interactions import IdMap, to_csr
 from recsys.models.sgd import SGD, sgd_epoch
-from recsys.results import to_jsonable
+from recsys.notebook.machine import describe as describe_machine
+from recsys.notebook.results import to_jsonable
 from recsys.splits import Split
 
 SEED = 42
@@ -64,8 +65,8 @@ VARIANT_KWARGS = [
     {"eval_every": 0},
     {"eval_every": 0, "shuffle": False},
     {"eval_every": 0, "dtype": "float32"},
-    {"eval_every": 0, "parallel": True},
-    {"eval_every": 0, "dtype": "float32", "parallel": True},
+    {"eval_every": 0, "num_threads": 0},
+    {"eval_every": 0, "dtype": "float32", "num_threads": 0},
 ]
 VARIANTS = {(", ".join(f"{k}={v}" for k, v in kw.items()) or "defaults"): kw for kw in VARIANT_KWARGS}
 DEFAULT = "defaults"

@@ -1,11 +1,11 @@
-"""Command line: ``python -m recsys run`` executes the notebooks (see :mod:`recsys.pipeline`)."""
+"""Command line: ``python -m recsys run`` executes the notebooks (see :mod:`recsys.notebook.runner`)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from recsys import pipeline
+from recsys.notebook import runner
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,16 +38,16 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command == "list":
-            for nb in pipeline.discover():
-                defaults = pipeline.notebook_defaults(nb)
+            for nb in runner.discover():
+                defaults = runner.notebook_defaults(nb)
                 print(nb.stem)
                 for name, value in defaults.items():
                     print(f"    {name} = {value!r}")
             return 0
-        overrides = {name: pipeline.parse_value(value) for name, value in args.parameter}
+        overrides = {name: runner.parse_value(value) for name, value in args.parameter}
         if args.dataset:
             overrides["dataset"] = args.dataset
-        runs = pipeline.run(
+        runs = runner.run(
             only=args.only,
             parameters=overrides,
             build_dir=args.build_dir,
@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
             check=not args.no_check,
             publish=args.publish,
         )
-    except pipeline.PipelineError as error:
+    except runner.RunnerError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     if not all(r.ok for r in runs):

@@ -17,6 +17,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.exceptions import NotFittedError
 
+from recsys.interactions import check_interactions, row_indices
 from recsys.metrics import (
     MapDenominator,
     _check_k,
@@ -30,7 +31,6 @@ from recsys.metrics import (
     rmse,
     top_k,
 )
-from recsys.models.base import check_interactions
 
 #: Memory budget of one batch of dense scores (float64), in bytes.
 SCORE_BATCH_BYTES = 64 * 2**20
@@ -96,7 +96,7 @@ def evaluate_ratings(model, test) -> dict:
         truth = truth.astype(np.float64)
     else:
         test = _check_matrix(test, "test", shape)
-        users = np.repeat(np.arange(shape[0], dtype=np.int64), np.diff(test.indptr))
+        users = row_indices(test)
         items = test.indices.astype(np.int64)
         truth = test.data
     if truth.size == 0:

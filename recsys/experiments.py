@@ -2,9 +2,12 @@
 evaluate many models the same way.
 
 Models are passed as unfitted estimators in a ``{name: model}`` dict; each fold gets a fresh
-``sklearn.base.clone``, so nothing leaks between folds. Rating models (:class:`RatingModel`) learn
-from the ratings; the implicit-feedback models learn from the interactions as 1s (every rating is
-a positive unless a threshold says otherwise). Everything is scored by :mod:`recsys.evaluation`.
+``sklearn.base.clone``, so nothing leaks between folds. Each model declares what it learns from
+(``learns_from``, see :mod:`recsys.models.base`): rating models get the ratings, the
+implicit-feedback models the interactions as 1s (every rating is a positive unless a
+``relevance_threshold`` says otherwise), by :func:`model_input`. Everything is scored by
+:mod:`recsys.evaluation`; iterative models report validation quality per iteration through the
+callback of :func:`ranking_callback`.
 """
 
 from __future__ import annotations
@@ -22,8 +25,8 @@ from sklearn.base import clone
 from tqdm.auto import tqdm
 
 from recsys.evaluation import evaluate_ranking, evaluate_ratings
-from recsys.interactions import IdMap, to_csr
-from recsys.models.base import RatingModel, Recommender
+from recsys.interactions import IdMap, binarize, to_csr
+from recsys.models.base import FitCallback, Recommender
 from recsys.splits import Split
 
 
@@ -55,16 +58,6 @@ class Matrices:
         return cls(idmap, train, test, (users, items, ratings))
 
 
-def binarize(X: sp.csr_matrix, threshold: float | None = None) -> sp.csr_matrix:
-    """Interactions as 1s: every stored entry (``threshold=None``) or those ``>= threshold``."""
-    X = sp.csr_matrix(X, copy=True)
-    if threshold is not None:
-        X.data[X.data < threshold] = 0
-        X.eliminate_zeros()
-    X.data[:] = 1
-    return X.astype(np.float32)
-
-
 def fit_timed(model: Recommender, X: sp.csr_matrix, **fit_kwargs) -> float:
     """Fit ``model`` and return the wall-clock seconds it took."""
     start = time.perf_counter()
@@ -72,9 +65,39 @@ def fit_timed(model: Recommender, X: sp.csr_matrix, **fit_kwargs) -> float:
     return time.perf_counter() - start
 
 
-def model_input(model: Recommender, train: sp.csr_matrix, threshold: float | None = None) -> sp.csr_matrix:
-    """What a model learns from: ratings for rating models, 1s for implicit-feedback models."""
-    return train if isinstance(model, RatingModel) else binarize(train, threshold)
+def model_input(model: Recommender, train: sp.csr_matrix, relevance_threshold: float | None = None) -> sp.csr_matrix:
+    """What ``model`` learns from, by its declared ``learns_from``: the ratings, or 1s.
+
+    ``"positives"`` models get every training rating as a 1 (or those ``>= relevance_threshold``).
+    A model that declares nothing is an error, not a guess.
+    """
+    kind = getattr(model, "learns_from", None)
+    if kind == "ratings":
+        return train
+    if kind == "positives":
+        return binarize(train, relevance_threshold)
+    raise TypeError(
+        f"{type(model).__name__} does not declare what it learns from: set the class attribute "
+        "learns_from = 'ratings' or 'positives' (see recsys.models.base)"
+    )
+
+
+def ranking_callback(train: sp.csr_matrix, validation: sp.csr_matrix, *, k: int = 10,
+                     relevance_threshold: float | None = None) -> FitCallback:
+    """A fit callback recording validation ``ndcg@k`` and ``precision@k`` after every iteration.
+
+    ``train`` holds the items to exclude from each user's list (the training matrix), ``validation``
+    the held-out ratings (relevant: all, or those ``>= relevance_threshold``). Pass it as
+    ``model.fit(X, callback=...)`` to any iterative model; the history entries gain
+    ``val_ndcg@k`` and ``val_precision@k``.
+    """
+    relevant = binarize(validation, relevance_threshold)
+
+    def callback(model, iteration):
+        scores = evaluate_ranking(model, train, relevant, k=k)
+        return {f"val_ndcg@{k}": scores[f"ndcg@{k}"], f"val_precision@{k}": scores[f"precision@{k}"]}
+
+    return callback
 
 
 def rating_table(
@@ -117,21 +140,21 @@ def ranking_table(
     split: Split,
     *,
     k: int = 10,
-    positive_threshold: float | None = None,
+    relevance_threshold: float | None = None,
     progress: bool = True,
 ) -> pd.DataFrame:
     """Top-``k`` ranking quality and fit time of every model on one split: one row per model.
 
-    Relevant test items are every test rating (``positive_threshold=None``), or those at or
+    Relevant test items are every test rating (``relevance_threshold=None``), or those at or
     above the threshold; implicit-feedback models learn from the training interactions as 1s
     under the same rule. Each user's training items are excluded from their recommendations.
     """
     m = Matrices.from_split(split)
-    relevant = binarize(m.test, positive_threshold)
+    relevant = binarize(m.test, relevance_threshold)
     rows = []
     for name, prototype in tqdm(models.items(), desc="ranking models", disable=not progress):
         model = clone(prototype)
-        seconds = fit_timed(model, model_input(model, m.train, positive_threshold))
+        seconds = fit_timed(model, model_input(model, m.train, relevance_threshold))
         scores = evaluate_ranking(model, m.train, relevant, k=k)
         rows.append({"model": name, **scores, "fit_seconds": seconds})
     return pd.DataFrame(rows).set_index("model")
@@ -160,21 +183,25 @@ def histories(
     models: Mapping[str, Recommender],
     split: Split,
     *,
-    positive_threshold: float | None = None,
+    relevance_threshold: float | None = None,
     progress: bool = True,
 ) -> dict[str, list[dict]]:
-    """Each model's ``history_`` when fitted with the split's test part as validation data.
+    """Each model's ``history_`` when fitted with the split's test part as the held-out data.
 
-    Rating models record ``val_rmse`` per epoch; implicit-feedback models ``val_ndcg@10``.
+    Rating models record ``val_rmse`` per iteration (from ``fit(..., validation=...)``);
+    models that learn from positives record ``val_ndcg@10`` and ``val_precision@10`` through
+    :func:`ranking_callback`. Pass a split carved from training data
+    (:func:`validation_split`) when the curves are to choose anything.
     """
     m = Matrices.from_split(split)
     out = {}
     for name, prototype in tqdm(models.items(), desc="convergence", disable=not progress):
         model = clone(prototype)
-        if isinstance(model, RatingModel):
-            model.fit(m.train, validation=m.test)
+        X = model_input(model, m.train, relevance_threshold)
+        if model.learns_from == "ratings":
+            model.fit(X, validation=m.test)
         else:
-            model.fit(binarize(m.train, positive_threshold), validation=binarize(m.test, positive_threshold))
+            model.fit(X, callback=ranking_callback(X, m.test, relevance_threshold=relevance_threshold))
         out[name] = list(model.history_)
     return out
 
@@ -196,7 +223,7 @@ def tune_ranking(
     *,
     k: int = 10,
     metric: str | None = None,
-    positive_threshold: float | None = None,
+    relevance_threshold: float | None = None,
     seed: int = 0,
     progress: bool = True,
 ) -> tuple[dict, pd.DataFrame]:
@@ -210,7 +237,7 @@ def tune_ranking(
     names = list(grid)
     points = [dict(zip(names, values)) for values in product(*(grid[n] for n in names))]
     models = {str(point): clone(prototype).set_params(**point) for point in points}
-    table = ranking_table(models, inner, k=k, positive_threshold=positive_threshold, progress=progress)
+    table = ranking_table(models, inner, k=k, relevance_threshold=relevance_threshold, progress=progress)
     best = points[int(np.nanargmax(table[metric].to_numpy()))]
     if len(names) == 1:
         table.index = pd.Index([p[names[0]] for p in points], name=names[0])
@@ -248,7 +275,7 @@ def timing_table(
     split: Split,
     *,
     repeats: int = 3,
-    positive_threshold: float | None = None,
+    relevance_threshold: float | None = None,
     progress: bool = True,
 ) -> pd.DataFrame:
     """Median fit time of every model over ``repeats`` fits, and the time per iteration.
@@ -265,7 +292,7 @@ def timing_table(
     for _ in tqdm(range(repeats), desc="timing", disable=not progress):
         for name, prototype in models.items():
             model = clone(prototype)
-            times[name].append(fit_timed(model, model_input(model, m.train, positive_threshold)))
+            times[name].append(fit_timed(model, model_input(model, m.train, relevance_threshold)))
             history = getattr(model, "history_", None)
             iterations[name] = len(history) if history else None
     rows = []

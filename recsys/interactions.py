@@ -13,6 +13,8 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from recsys.checks import check_integer, check_number
+
 Unknown = Literal["raise", "mark"]
 
 
@@ -133,13 +135,15 @@ def deduplicate(ratings: pd.DataFrame, keep: Literal["first", "last"] = "last") 
     return ordered.drop_duplicates(["user_id", "item_id"], keep=keep).sort_index()
 
 
-def to_implicit(ratings: pd.DataFrame, threshold: float | None = 4.0) -> pd.DataFrame:
-    """Explicit ratings -> implicit positives: the rows with ``rating >= threshold``.
+def to_implicit(ratings: pd.DataFrame, relevance_threshold: float | None = 4.0) -> pd.DataFrame:
+    """Explicit ratings -> implicit positives: the rows with ``rating >= relevance_threshold``.
 
-    ``threshold=None`` keeps every rating (any interaction is a positive), the protocol of
-    Microsoft Recommenders' MovieLens benchmarks. The ``rating`` column is set to 1.
+    ``relevance_threshold=None`` keeps every rating (any interaction is a positive), the protocol
+    of Microsoft Recommenders' MovieLens benchmarks. The ``rating`` column is set to 1.
     """
-    kept = ratings if threshold is None else ratings[ratings["rating"] >= threshold]
+    if relevance_threshold is not None:
+        check_number("relevance_threshold", relevance_threshold)
+    kept = ratings if relevance_threshold is None else ratings[ratings["rating"] >= relevance_threshold]
     return kept.assign(rating=np.float32(1.0))
 
 
@@ -152,8 +156,7 @@ def k_core(ratings: pd.DataFrame, k: int = 5, user_k: int | None = None, item_k:
     user_k = k if user_k is None else user_k
     item_k = k if item_k is None else item_k
     for name, value in (("k", k), ("user_k", user_k), ("item_k", item_k)):
-        if int(value) != value or value < 0:
-            raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+        check_integer(name, value, 0)
     current = ratings
     while True:
         user_counts = current["user_id"].map(current["user_id"].value_counts())
@@ -162,3 +165,55 @@ def k_core(ratings: pd.DataFrame, k: int = 5, user_k: int | None = None, item_k:
         if keep.all():
             return current
         current = current[keep]
+
+
+def row_indices(X: sp.csr_matrix) -> np.ndarray:
+    """The row (user) index of every stored entry of the CSR ``X``, in storage order (int64)."""
+    return np.repeat(np.arange(X.shape[0], dtype=np.int64), np.diff(X.indptr))
+
+
+def entries(X: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
+    """(row, column) index arrays (int64) of the stored entries of the CSR ``X``, in storage order."""
+    return row_indices(X), X.indices.astype(np.int64)
+
+
+def check_interactions(X, name: str = "X") -> sp.csr_matrix:
+    """``X`` as a CSR matrix with float32/float64 data and sorted indices, or a clear error.
+
+    Every function that takes a users x items matrix (models, evaluation, metrics) goes through
+    this one check, so they accept the same inputs and fail the same way.
+    """
+    if not sp.issparse(X):
+        raise TypeError(f"{name} must be a scipy.sparse users x items matrix, got {type(X).__name__}")
+    X = sp.csr_matrix(X)
+    if X.ndim != 2:
+        raise ValueError(f"{name} must be 2-D, got shape {X.shape}")
+    if X.dtype not in (np.float32, np.float64):
+        X = X.astype(np.float64)
+    if not np.all(np.isfinite(X.data)):
+        raise ValueError(f"{name} holds NaN or infinite values")
+    if not X.has_sorted_indices:
+        X = X.copy()
+        X.sort_indices()
+    return X
+
+
+def binarize(X, relevance_threshold: float | None = None) -> sp.csr_matrix:
+    """The stored entries of ``X`` as 1s (a float32 CSR): all of them, or those ``>= relevance_threshold``.
+
+    This is how ratings become implicit positives for the models that learn from positives
+    (``learns_from = "positives"``, see :mod:`recsys.models.base`), and how test ratings become
+    the relevant items of a ranking evaluation. With ``relevance_threshold=None`` every stored
+    entry counts (explicit zeros included, as in :func:`to_csr`).
+    """
+    X = check_interactions(X)
+    if relevance_threshold is None:
+        keep = np.ones(X.nnz, dtype=bool)
+    else:
+        check_number("relevance_threshold", relevance_threshold)
+        keep = X.data >= relevance_threshold
+    rows = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))[keep]
+    indptr = np.zeros(X.shape[0] + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=X.shape[0]), out=indptr[1:])
+    data = np.ones(int(keep.sum()), dtype=np.float32)
+    return sp.csr_matrix((data, X.indices[keep], indptr), shape=X.shape)

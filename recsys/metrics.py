@@ -25,11 +25,13 @@ Users with no relevant items get NaN in every per-user array and are left out of
 
 from __future__ import annotations
 
-from numbers import Integral
 from typing import Literal
 
 import numpy as np
 import scipy.sparse as sp
+
+from recsys.checks import check_integer
+from recsys.interactions import binarize, row_indices
 
 MapDenominator = Literal["min_k_relevant", "n_relevant"]
 
@@ -70,9 +72,7 @@ def mae(y_true, y_pred) -> float:
 
 
 def _check_k(k, name: str = "k") -> int:
-    if isinstance(k, bool) or not isinstance(k, Integral) or k < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {k!r}")
-    return int(k)
+    return check_integer(name, k, 1)
 
 
 def _check_csr(X, name: str, shape: tuple[int, int] | None = None) -> sp.csr_matrix:
@@ -143,7 +143,7 @@ def top_k(scores, k: int, exclude: sp.spmatrix | None = None) -> np.ndarray:
         raise ValueError("scores hold NaN; a ranking needs comparable scores")
     if exclude is not None:
         exclude = _check_csr(exclude, "exclude", shape=(n, m))
-        rows = np.repeat(np.arange(n), np.diff(exclude.indptr))
+        rows = row_indices(exclude)
         neg[rows, exclude.indices] = np.inf
     out = np.full((n, k), -1, dtype=np.int64)
     kk = min(k, m)
@@ -177,25 +177,9 @@ def top_k(scores, k: int, exclude: sp.spmatrix | None = None) -> np.ndarray:
 # --------------------------------------------------------------------------- relevance
 
 
-def relevance_matrix(test, threshold: float | None = None) -> sp.csr_matrix:
-    """The relevant items of each user as a binary CSR matrix (float32 ones).
-
-    ``threshold=None`` makes every stored entry of ``test`` relevant (explicit zeros included, as
-    in :func:`recsys.interactions.to_csr`); otherwise only entries with value ``>= threshold``
-    (e.g. 4.0 for "liked" on a 1-5 scale).
-    """
-    test = _check_csr(test, "test")
-    if threshold is None:
-        keep = np.ones(test.nnz, dtype=bool)
-    else:
-        if isinstance(threshold, bool) or not np.isscalar(threshold) or not np.isfinite(threshold):
-            raise ValueError(f"relevance threshold must be a finite number or None, got {threshold!r}")
-        keep = test.data >= threshold
-    rows = np.repeat(np.arange(test.shape[0]), np.diff(test.indptr))[keep]
-    indptr = np.zeros(test.shape[0] + 1, dtype=np.int64)
-    np.cumsum(np.bincount(rows, minlength=test.shape[0]), out=indptr[1:])
-    data = np.ones(int(keep.sum()), dtype=np.float32)
-    return sp.csr_matrix((data, test.indices[keep], indptr), shape=test.shape)
+#: The relevant items of each user as a binary CSR (``relevance_threshold=None``: every stored
+#: entry); the same function that turns ratings into positives for training.
+relevance_matrix = binarize
 
 
 # --------------------------------------------------------------------------- ranking metrics
@@ -214,7 +198,7 @@ def hit_matrix(recommended, relevant) -> np.ndarray:
         raise ValueError(f"recommended has {rec.shape[0]} rows but relevant has {n_users} users")
     if relevant.nnz == 0 or rec.size == 0:
         return np.zeros(rec.shape, dtype=bool)
-    rows = np.repeat(np.arange(n_users, dtype=np.int64), np.diff(relevant.indptr))
+    rows = row_indices(relevant)
     keys = rows * n_items + relevant.indices.astype(np.int64)
     wanted = np.arange(n_users, dtype=np.int64)[:, None] * n_items + rec
     pos = np.minimum(np.searchsorted(keys, wanted), keys.size - 1)
@@ -294,8 +278,7 @@ def mean_metrics(per_user: dict[str, np.ndarray]) -> dict[str, float]:
 
 def catalogue_coverage(recommended, n_items: int) -> float:
     """Fraction of the ``n_items`` items recommended to at least one user (``-1`` slots ignored)."""
-    if isinstance(n_items, bool) or not isinstance(n_items, Integral) or n_items < 1:
-        raise ValueError(f"n_items must be an integer >= 1, got {n_items!r}")
+    n_items = check_integer("n_items", n_items, 1)
     rec = _check_recommended(recommended, int(n_items))
     seen = np.zeros(int(n_items), dtype=bool)
     seen[rec[rec >= 0]] = True

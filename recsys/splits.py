@@ -38,15 +38,14 @@ keys, which is much faster than ``np.lexsort`` or a pandas group-by at MovieLens
 from __future__ import annotations
 
 import math
-import numbers
-import os
 from dataclasses import dataclass, field
 from functools import cached_property
-from pathlib import Path
 from typing import Literal
 
 import numpy as np
 import pandas as pd
+
+from recsys.checks import check_choice, check_fraction, check_integer, check_number, check_seed, to_jsonable
 
 Unseen = Literal["drop", "keep"]
 _UNSEEN = ("drop", "keep")
@@ -114,7 +113,7 @@ class Split:
         """The split's sizes and what the unseen policy did, as a JSON-ready dict."""
         return {
             "method": self.method,
-            **{k: _jsonable(v) for k, v in self.params.items()},
+            **to_jsonable(self.params, fallback=repr),
             "unseen": self.unseen,
             "n_train": self.n_train,
             "n_test": self.n_test,
@@ -146,12 +145,12 @@ def random_holdout(
     ratings: pd.DataFrame, test_size: float = 0.2, seed: int | np.random.Generator | None = 0, unseen: Unseen = "drop"
 ) -> Split:
     """A uniformly random ``ceil(test_size * n)`` ratings as the test set (scikit-learn's rounding)."""
-    _check_fraction("test_size", test_size)
+    check_fraction("test_size", test_size)
     _check_unseen(unseen)
     codes = _Codes.of(ratings)
     n = codes.n
     n_test = _n_test(test_size, n)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed("seed", seed))
     test = np.zeros(n, dtype=bool)
     test[rng.permutation(n)[:n_test]] = True
     return _make_split(ratings, codes, ~test, "random_holdout", {"test_size": test_size, "seed": seed}, unseen)
@@ -173,11 +172,11 @@ def stratified_holdout(
     test, where they cannot be scored), and users with fewer than ``min_ratings`` ratings stay
     wholly in train instead of being removed, so every input rating lands on one side.
     """
-    _check_fraction("train_ratio", train_ratio)
-    min_ratings = _check_int("min_ratings", min_ratings, 1)
+    check_fraction("train_ratio", train_ratio)
+    min_ratings = check_integer("min_ratings", min_ratings, 1)
     _check_unseen(unseen)
     codes = _Codes.of(ratings)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed("seed", seed))
     noise = rng.integers(0, 1 << 32, size=codes.n, dtype=np.int64)
     rank, count = _rank_in_group(codes.users, noise)  # rank 1..count, in random order
     train = (rank / count <= train_ratio) | (rank == 1) | (count < min_ratings)
@@ -206,8 +205,7 @@ def temporal_split(
     if cutoff is not None:
         if test_size is not None:
             raise ValueError(f"give test_size or cutoff, not both (got test_size={test_size!r}, cutoff={cutoff!r})")
-        if not _is_real(cutoff) or not math.isfinite(cutoff):
-            raise ValueError(f"cutoff must be a timestamp (a number), got {cutoff!r}")
+        check_number("cutoff", cutoff)
         train = ts < cutoff
         if train.all() or not train.any():
             raise ValueError(
@@ -217,7 +215,7 @@ def temporal_split(
         params = {"cutoff": cutoff}
     else:
         test_size = 0.2 if test_size is None else test_size
-        _check_fraction("test_size", test_size)
+        check_fraction("test_size", test_size)
         n_test = _n_test(test_size, codes.n)
         order = _lex_order(_sort_key(ts), codes.users, codes.items)
         train = np.ones(codes.n, dtype=bool)
@@ -233,7 +231,7 @@ def leave_last_k(ratings: pd.DataFrame, k: int = 1, unseen: Unseen = "drop") -> 
     with ``k`` or fewer ratings stay wholly in train: testing them would leave nothing to learn
     them from. So every test user has training ratings; only items can be unseen.
     """
-    k = _check_int("k", k, 1)
+    k = check_integer("k", k, 1)
     _check_unseen(unseen)
     codes = _Codes.of(ratings, need_time=True)
     rank, count = _rank_in_group(codes.users, _sort_key(codes.timestamps), codes.items)
@@ -248,12 +246,12 @@ def kfold(
 
     The test sets (with their dropped rows) partition the ratings: each rating is tested once.
     """
-    n_folds = _check_int("n_folds", n_folds, 2)
+    n_folds = check_integer("n_folds", n_folds, 2)
     _check_unseen(unseen)
     codes = _Codes.of(ratings)
     if n_folds > codes.n:
         raise ValueError(f"n_folds={n_folds} exceeds the number of ratings ({codes.n})")
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed("seed", seed))
     fold = np.empty(codes.n, dtype=np.int64)
     fold[rng.permutation(codes.n)] = np.arange(codes.n) % n_folds
     return [
@@ -279,11 +277,11 @@ def given_n(
     (like Eve in notebook 02): keep ``unseen="keep"`` (the default here) so they are scored by
     the models' fallbacks instead of being dropped.
     """
-    n = _check_int("n", n, 0)
-    _check_fraction("user_fraction", user_fraction)
+    n = check_integer("n", n, 0)
+    check_fraction("user_fraction", user_fraction)
     _check_unseen(unseen)
     codes = _Codes.of(ratings)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed("seed", seed))
     user_noise = rng.random(codes.n_users)
     rating_noise = rng.integers(0, 1 << 32, size=codes.n, dtype=np.int64)
     counts = np.bincount(codes.users, minlength=codes.n_users)
@@ -303,17 +301,16 @@ def ml100k_folds(path, unseen: Unseen = "drop") -> list[Split]:
     """ML-100K's predefined five folds, from ``u1.base``/``u1.test`` ... ``u5.base``/``u5.test``.
 
     ``path`` is the extracted ``ml-100k`` folder (a folder holding it, or a ``Dataset`` whose
-    ``path`` is it, also works). The files are tab-separated ``user item rating timestamp``;
-    the frames get the standard dtypes, train keeps the file's row numbers as index and test
+    ``path`` is it, also works); the files are read and checked by
+    :func:`recsys.datasets.movielens.read_ml100k_folds`. The frames get the standard dtypes, train keeps the file's row numbers as index and test
     continues after them. The five test files partition the 100,000 ratings; some test items
     of each fold never occur in its ``.base`` file, which the ``unseen`` policy handles.
     """
+    from recsys.datasets.movielens import read_ml100k_folds
+
     _check_unseen(unseen)
-    folder = _ml100k_folder(path)
     splits = []
-    for f in range(1, 6):
-        base = _read_ml100k_file(folder / f"u{f}.base")
-        test = _read_ml100k_file(folder / f"u{f}.test")
+    for f, (base, test) in enumerate(read_ml100k_folds(path), start=1):
         test.index = pd.RangeIndex(len(base), len(base) + len(test))
         both = pd.concat([base, test])
         codes = _Codes.of(both)
@@ -384,14 +381,14 @@ def make(
     if kind == "random":
         return random_holdout(ratings, test_size, seed, unseen)
     if kind == "stratified":
-        _check_fraction("test_size", test_size)
+        check_fraction("test_size", test_size)
         return stratified_holdout(ratings, 1.0 - test_size, seed, unseen=unseen)
     if kind == "temporal":
         return temporal_split(ratings, test_size, unseen=unseen)
     if kind == "leave_last_k":
         return leave_last_k(ratings, k, unseen)
     if kind == "kfold":
-        _check_fraction("test_size", test_size)
+        check_fraction("test_size", test_size)
         return kfold(ratings, max(2, round(1.0 / test_size)), seed, unseen)[0]
     raise ValueError(f"unknown split kind {kind!r}; known: {', '.join(KINDS)}")
 
@@ -574,48 +571,5 @@ def _n_absent(ids: pd.Series, present: np.ndarray) -> int:
     return int((~np.isin(values, present)).sum())
 
 
-def _read_ml100k_file(path: Path) -> pd.DataFrame:
-    if not path.is_file():
-        raise FileNotFoundError(f"ML-100K fold file {path} not found; expected the extracted ml-100k release there")
-    frame = pd.read_csv(path, sep="\t", header=None, names=list(_RATING_DTYPES), dtype=_RATING_DTYPES)
-    return frame
-
-
-def _ml100k_folder(path) -> Path:
-    folder = getattr(path, "path", path)
-    if folder is None:
-        raise ValueError("this Dataset has no path; ml100k_folds needs the extracted ml-100k folder")
-    if not isinstance(folder, (str, os.PathLike)):
-        raise TypeError(f"path must be a folder path or a Dataset, got {type(path).__name__}")
-    folder = Path(folder)
-    if not (folder / "u1.base").is_file() and (folder / "ml-100k" / "u1.base").is_file():
-        folder = folder / "ml-100k"
-    return folder
-
-
-def _is_real(value) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
-
-
-def _check_fraction(name: str, value) -> None:
-    if not _is_real(value) or not 0 < value < 1:
-        raise ValueError(f"{name} must be a number strictly between 0 and 1, got {value!r}")
-
-
-def _check_int(name: str, value, minimum: int) -> int:
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
 def _check_unseen(unseen) -> None:
-    if unseen not in _UNSEEN:
-        raise ValueError(f"unseen must be 'drop' or 'keep', got {unseen!r}")
-
-
-def _jsonable(value):
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, (int, float, str, bool)) or value is None:
-        return value
-    return repr(value)
+    check_choice("unseen", unseen, _UNSEEN)

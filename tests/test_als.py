@@ -9,6 +9,7 @@ import pytest
 import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from planted_data import NOISE, max_angle_degrees, planted, rmse
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
@@ -16,8 +17,6 @@ from recsys import experiments, splits
 from recsys.datasets import load
 from recsys.models import als as als_module
 from recsys.models.als import ALS, _solve_rows, _solve_rows_reference
-
-from planted_data import NOISE, max_angle_degrees, planted, rmse
 
 
 @pytest.fixture(scope="module")
@@ -74,11 +73,11 @@ def test_objective_never_increases(data, weighted, lam, dtype):
 
 def test_history_records(fitted):
     history = fitted.history_
-    assert [h["epoch"] for h in history] == list(range(1, 11))
+    assert [h["iteration"] for h in history] == list(range(1, 11))
     seconds = np.array([h["seconds"] for h in history])
     assert np.all(seconds > 0) and np.all(np.diff(seconds) >= 0)
     for h in history:
-        assert set(h) == {"epoch", "seconds", "train_loss", "train_rmse", "val_rmse"}
+        assert set(h) == {"iteration", "seconds", "train_loss", "train_rmse", "val_rmse"}
         assert h["train_rmse"] > 0 and h["val_rmse"] > 0
 
 
@@ -210,7 +209,7 @@ def test_invalid_inputs(data):
         ALS().fit(train.toarray())
     with pytest.raises(ValueError, match="validation has shape"):
         ALS(iterations=1).fit(train, validation=train[:10])
-    with pytest.raises(ValueError, match="no ratings"):
+    with pytest.raises(ValueError, match="no entries"):
         ALS().fit(sp.csr_matrix((3, 4)))
     with pytest.raises(NotFittedError):
         ALS().predict([0], [0])

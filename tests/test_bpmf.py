@@ -7,14 +7,13 @@ import pytest
 import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from planted_data import NOISE, max_angle_degrees, planted, rmse
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
 from recsys.models import als as als_module
 from recsys.models.als import _solve_rows_reference
 from recsys.models.bpmf import BPMF, sample_normal_wishart, sample_rows, sample_wishart
-
-from planted_data import NOISE, max_angle_degrees, planted, rmse
 
 
 @pytest.fixture(scope="module")
@@ -203,12 +202,12 @@ def test_normal_wishart_posterior_concentrates_on_the_truth():
 # ----------------------------------------------------------------------------- fit bookkeeping
 def test_history_records(fitted):
     history = fitted.history_
-    assert [h["epoch"] for h in history] == list(range(1, 41))
+    assert [h["iteration"] for h in history] == list(range(1, 41))
     assert [h["samples"] for h in history] == [0] * 10 + list(range(1, 31))
     seconds = np.array([h["seconds"] for h in history])
     assert np.all(seconds > 0) and np.all(np.diff(seconds) > 0)
     for h in history:
-        assert set(h) == {"epoch", "seconds", "alpha", "samples", "train_rmse", "val_rmse"}
+        assert set(h) == {"iteration", "seconds", "alpha", "samples", "train_rmse", "val_rmse"}
         assert h["train_rmse"] > 0 and h["val_rmse"] > 0 and h["alpha"] > 0
 
 
@@ -281,7 +280,7 @@ def test_invalid_inputs(data):
         BPMF().fit(train.toarray())
     with pytest.raises(ValueError, match="validation has shape"):
         BPMF(samples=1).fit(train, validation=train[:10])
-    with pytest.raises(ValueError, match="no ratings"):
+    with pytest.raises(ValueError, match="no entries"):
         BPMF().fit(sp.csr_matrix((3, 4)))
     with pytest.raises(NotFittedError):
         BPMF().predict([0], [0])

@@ -26,7 +26,9 @@ from hypothesis import strategies as st
 
 from recsys import datasets
 from recsys.datasets import download as dl
-from recsys.datasets.movielens import MARKER, RELEASES, Release
+from recsys.datasets.cache import MARKER
+from recsys.datasets.registry import RELEASES
+from recsys.datasets.release import Release
 
 # ---------------------------------------------------------------------------------------------
 # A tiny ML-100K-shaped release

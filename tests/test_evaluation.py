@@ -206,7 +206,7 @@ def test_evaluate_ratings_on_triplets_with_unknown_ids():
     from recsys.models import BiasModel
 
     X = sp.csr_matrix(np.array([[5.0, 3.0, 0.0], [4.0, 0.0, 1.0]]))
-    model = BiasModel(n_epochs=3, reg_users=0.0, reg_items=0.0).fit(X)
+    model = BiasModel(iterations=3, user_damping=0.0, item_damping=0.0).fit(X)
     users = np.array([0, -1, 1, -1])
     items = np.array([2, 0, -1, -1])
     truth = np.array([2.0, 4.0, 3.0, 3.0])

@@ -9,6 +9,7 @@ import pytest
 from recsys import experiments, splits
 from recsys.datasets import load
 from recsys.evaluation import evaluate_ranking, evaluate_ratings
+from recsys.interactions import binarize
 from recsys.models import ALS, BiasModel, GlobalMean, ImplicitALS, Popularity
 
 
@@ -32,8 +33,8 @@ def test_binarize():
     import scipy.sparse as sp
 
     X = sp.csr_matrix(np.array([[5.0, 0, 3.0], [1.0, 4.0, 0]]))
-    assert experiments.binarize(X).toarray().tolist() == [[1, 0, 1], [1, 1, 0]]
-    assert experiments.binarize(X, 4.0).toarray().tolist() == [[1, 0, 0], [0, 1, 0]]
+    assert binarize(X).toarray().tolist() == [[1, 0, 1], [1, 1, 0]]
+    assert binarize(X, 4.0).toarray().tolist() == [[1, 0, 0], [0, 1, 0]]
     assert X.toarray()[0, 0] == 5.0  # the input is not modified
 
 
@@ -60,8 +61,8 @@ def test_ranking_table_feeds_implicit_models_ones(ratings):
     assert (table["n_users"] == table["n_users"].iloc[0]).all()
     # the implicit model learns from 1s, the rating model from ratings: check against direct calls
     m = experiments.Matrices.from_split(split)
-    relevant = experiments.binarize(m.test)
-    ials = ImplicitALS(factors=8, iterations=5, random_state=0).fit(experiments.binarize(m.train))
+    relevant = binarize(m.test)
+    ials = ImplicitALS(factors=8, iterations=5, random_state=0).fit(binarize(m.train))
     assert table.loc["ials", "ndcg@5"] == pytest.approx(evaluate_ranking(ials, m.train, relevant, k=5)["ndcg@5"])
     bias = BiasModel().fit(m.train)
     assert table.loc["bias", "ndcg@5"] == pytest.approx(evaluate_ranking(bias, m.train, relevant, k=5)["ndcg@5"])
@@ -103,7 +104,7 @@ def test_histories_use_the_test_part_as_validation(ratings):
     split = splits.random_holdout(ratings, 0.2, seed=0)
     out = experiments.histories({"als": ALS(factors=4, iterations=3), "ials": ImplicitALS(factors=4, iterations=2)},
                                 split, progress=False)
-    assert [h["epoch"] for h in out["als"]] == [1, 2, 3] and "val_rmse" in out["als"][-1]
+    assert [h["iteration"] for h in out["als"]] == [1, 2, 3] and "val_rmse" in out["als"][-1]
     m = experiments.Matrices.from_split(split)
     als = ALS(factors=4, iterations=3).fit(m.train)
     assert out["als"][-1]["val_rmse"] == pytest.approx(evaluate_ratings(als, m.test)["rmse"])
@@ -111,7 +112,7 @@ def test_histories_use_the_test_part_as_validation(ratings):
 
 
 def test_record_table_outside_a_notebook():
-    from recsys.results import record_table
+    from recsys.notebook.results import record_table
 
     table = pd.DataFrame({"rmse": [0.9, 0.8], "mae": [0.7, 0.6]}, index=["a", "b"])
     assert record_table("x", table, ["rmse"]) is table

@@ -279,9 +279,9 @@ def test_mean_metrics_ignores_nan_and_handles_all_nan():
 def test_relevance_matrix_threshold():
     test = sp.csr_matrix(np.array([[5.0, 0, 3.0], [0, 4.0, 1.0]]))
     np.testing.assert_array_equal(relevance_matrix(test).toarray(), [[1, 0, 1], [0, 1, 1]])
-    np.testing.assert_array_equal(relevance_matrix(test, threshold=4.0).toarray(), [[1, 0, 0], [0, 1, 0]])
+    np.testing.assert_array_equal(relevance_matrix(test, relevance_threshold=4.0).toarray(), [[1, 0, 0], [0, 1, 0]])
     with pytest.raises(ValueError, match="finite number"):
-        relevance_matrix(test, threshold=np.nan)
+        relevance_matrix(test, relevance_threshold=np.nan)
 
 
 # ----------------------------------------------------------------------------- beyond accuracy

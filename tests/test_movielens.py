@@ -12,15 +12,15 @@ import pandas as pd
 import pytest
 
 from recsys import datasets
+from recsys.datasets.cache import MARKER
 from recsys.datasets.dataset import RATING_COLUMNS, Dataset
 from recsys.datasets.movielens import (
-    MARKER,
-    RELEASES,
     read_csv_release,
     read_ml1m,
     read_ml10m,
     read_ml100k,
 )
+from recsys.datasets.registry import RELEASES
 
 
 def write(folder: Path, files: dict[str, str | bytes], encoding: str = "utf-8") -> Path:

@@ -5,12 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from planted_data import NOISE, planted, rmse
 from sklearn.base import clone
 
-from recsys.models import ALS, BiasModel, ItemMean, SGD
+from recsys.models import ALS, SGD, BiasModel, ItemMean
 from recsys.models.normalized import MeanNormalized
-
-from planted_data import NOISE, planted, rmse
 
 # The lecture-style toy: two romance fans, two action fans, and Eve (last row) with no ratings.
 # NaN = not rated; 0 is a real rating of 0 stars.
@@ -66,7 +65,7 @@ def test_prediction_is_baseline_plus_inner_model():
 
 def test_a_biased_inner_model_adds_its_terms_and_validation_is_residualised():
     train, test, _ = planted(seed=3)
-    model = MeanNormalized(SGD(factors=5, epochs=5, random_state=0), ItemMean()).fit(train, validation=test)
+    model = MeanNormalized(SGD(factors=5, iterations=5, random_state=0), ItemMean()).fit(train, validation=test)
     assert model.global_mean_ == pytest.approx(model.baseline_.global_mean_ + model.model_.global_mean_)
     np.testing.assert_allclose(model.item_bias_, model.baseline_.item_bias_ + model.model_.item_bias_)
     assert "val_rmse" in model.history_[-1]

@@ -8,16 +8,18 @@ notebooks, are the main job (``make notebooks``).
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 
-from recsys import paths, pipeline
-from recsys.results import read_results
+from recsys import paths
+from recsys.notebook import runner
+from recsys.notebook.results import read_results
 
 pytestmark = pytest.mark.notebook
 
-NOTEBOOKS = {nb.stem[:2]: nb for nb in pipeline.discover()}
+NOTEBOOKS = {nb.stem.split("_", 1)[0]: nb for nb in runner.discover()}
 
 
 def _ml100k_available() -> bool:
@@ -25,8 +27,8 @@ def _ml100k_available() -> bool:
     return folder is not None and (Path(folder) / "ml-100k" / "u.data").is_file()
 
 
-def execute(number: str, tmp_path: Path, **overrides) -> tuple[pipeline.NotebookRun, dict]:
-    runs = pipeline.run(
+def execute(number: str, tmp_path: Path, **overrides) -> tuple[runner.NotebookRun, dict]:
+    runs = runner.run(
         only=[number], parameters=overrides, build_dir=tmp_path, progress=False, html=False, check=False,
         log=lambda _: None,
     )
@@ -38,8 +40,11 @@ def execute(number: str, tmp_path: Path, **overrides) -> tuple[pipeline.Notebook
 
 
 def test_every_notebook_has_a_test():
-    tested = {name[len("test_"):][:2] for name in globals() if name.startswith("test_0")}
-    assert set(NOTEBOOKS) <= tested, f"notebooks without a papermill test: {sorted(set(NOTEBOOKS) - tested)}"
+    """Each notebook NN has a papermill test named ``test_nbNN_...`` in some file under tests/."""
+    pattern = re.compile(r"^def test_nb(\d+)_", re.MULTILINE)
+    tested = {int(n) for f in Path(__file__).parent.glob("test_*.py") for n in pattern.findall(f.read_text())}
+    missing = sorted(stem for number, stem in ((int(k), nb.stem) for k, nb in NOTEBOOKS.items()) if number not in tested)
+    assert not missing, f"notebooks without a papermill test (def test_nbNN_...): {missing}"
 
 
 def test_committed_notebooks_carry_their_default_outputs():
@@ -48,7 +53,7 @@ def test_committed_notebooks_carry_their_default_outputs():
         assert results, f"{path.name} has no recorded results: commit it executed (python -m recsys run --publish)"
 
 
-def test_01_data_prep_on_synthetic(tmp_path):
+def test_nb01_data_prep_on_synthetic(tmp_path):
     run, results = execute("01", tmp_path, dataset="synthetic", k_core=3, split_kind="temporal", seed=1)
     data = results["data"]
     assert data["n_ratings"] == 20_000 and 0 < data["density"] < 1
@@ -65,15 +70,15 @@ def test_01_data_prep_on_synthetic(tmp_path):
 
 
 @pytest.mark.skipif(not _ml100k_available(), reason="needs MOVIELENS_DIR with ml-100k/ (CI sets it)")
-def test_01_data_prep_on_ml100k(tmp_path):
+def test_nb01_data_prep_on_ml100k(tmp_path):
     _, results = execute("01", tmp_path, dataset="ml-100k")
     assert results["data"]["n_ratings"] == 100_000
     assert results["data"]["n_users"] == 943 and results["data"]["n_items"] == 1682
 
 
 @pytest.mark.parametrize("name, value, message", [("k_core", -1, "k_core"), ("dataset", "ml-5k", "dataset")])
-def test_01_bad_parameter_fails_in_the_first_cell(tmp_path, name, value, message):
-    runs = pipeline.run(only=["01"], parameters={name: value}, build_dir=tmp_path, progress=False, html=False,
+def test_nb01_bad_parameter_fails_in_the_first_cell(tmp_path, name, value, message):
+    runs = runner.run(only=["01"], parameters={name: value}, build_dir=tmp_path, progress=False, html=False,
                         check=False, log=lambda _: None)
     run = runs[0]
     assert not run.ok
@@ -81,7 +86,7 @@ def test_01_bad_parameter_fails_in_the_first_cell(tmp_path, name, value, message
     assert "params.choice" in run.error  # the validation cell, right after the parameters
 
 
-def test_02_mean_normalization_small(tmp_path):
+def test_nb02_mean_normalization_small(tmp_path):
     run, results = execute("02", tmp_path, dataset="synthetic", n_folds=2, dampings=[0, 5], given=[0, 2],
                            mf_factors=4, use_ml100k=False)
     toy = results["toy"]
@@ -98,7 +103,7 @@ def test_02_mean_normalization_small(tmp_path):
 
 
 @pytest.mark.skipif(not _ml100k_available(), reason="needs MOVIELENS_DIR with ml-100k/ (CI sets it)")
-def test_02_damped_biases_on_ml100k_folds(tmp_path):
+def test_nb02_damped_biases_on_ml100k_folds(tmp_path):
     # the issue's acceptance figure: damped biases reach mean RMSE <= 0.945 on u1-u5
     _, results = execute("02", tmp_path, dataset="synthetic", n_folds=2, dampings=[5], given=[0], mf_factors=2)
     ml100k = results["baselines"]["ml-100k"]
@@ -115,7 +120,7 @@ SMALL_03 = dict(
 )
 
 
-def test_03_als_svd_sgd_small(tmp_path):
+def test_nb03_als_svd_sgd_small(tmp_path):
     run, results = execute("03", tmp_path, **SMALL_03)
     rating = results["rating"]["synthetic"]
     expected = {"global mean", "biases", "ALS", "PureSVD", "SVD-impute", "SGD", "BPMF"}
@@ -135,7 +140,7 @@ def test_03_als_svd_sgd_small(tmp_path):
     assert len(run.figures) >= 5
 
 
-def test_03_bad_grid_fails_in_the_first_cell(tmp_path):
-    runs = pipeline.run(only=["03"], parameters={"ials_grid": {"factors": []}}, build_dir=tmp_path,
+def test_nb03_bad_grid_fails_in_the_first_cell(tmp_path):
+    runs = runner.run(only=["03"], parameters={"ials_grid": {"factors": []}}, build_dir=tmp_path,
                         progress=False, html=False, check=False, log=lambda _: None)
     assert not runs[0].ok and "ParameterError" in runs[0].error and "ials_grid" in runs[0].error

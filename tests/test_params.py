@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from recsys import params
-from recsys.params import ParameterError
+from recsys.notebook import params
+from recsys.notebook.params import ParameterError
 
 
 def test_good_values_pass_through():
@@ -27,8 +27,8 @@ def test_good_values_pass_through():
         (lambda: params.integer("k_core", -1, minimum=0), "'k_core' must be an integer >= 0"),
         (lambda: params.integer("k", 2.5), "'k' must be an integer"),
         (lambda: params.integer("k", True), "'k' must be an integer"),
-        (lambda: params.number("ratio", 1.0, 0, 1, exclusive=True), "'ratio' must be a number > 0 and < 1"),
-        (lambda: params.number("x", math.nan), "'x' must be a number"),
+        (lambda: params.number("ratio", 1.0, 0, 1, exclusive=True), "'ratio' must be a finite number > 0 and < 1"),
+        (lambda: params.number("x", math.nan), "'x' must be a finite number"),
         (lambda: params.integers("factors", [], minimum=1), "'factors' must be a non-empty list"),
         (lambda: params.integers("factors", [5, 0], minimum=1), "'factors\\[1\\]' must be an integer >= 1"),
         (lambda: params.numbers_list("regs", "0.1"), "'regs' must be a non-empty list"),

@@ -2,7 +2,7 @@
 
 This runs every notebook with its default parameters (the full, publishable run: a few minutes)
 and compares the results it records with those stored in the committed notebook, within the
-tolerance of :func:`recsys.results.compare_results` (relative 1e-3; timings are not compared).
+tolerance of :func:`recsys.notebook.results.compare_results` (relative 1e-3; timings are not compared).
 Sections that need data this machine lacks (ML-100K without ``MOVIELENS_DIR``) are skipped by
 the notebooks and left out of the comparison. Marked ``reproduce``; ``make test-fast`` skips it.
 """
@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import pytest
 
-from recsys import pipeline
+from recsys.notebook import runner
 
 pytestmark = [pytest.mark.reproduce, pytest.mark.notebook]
 
 
-@pytest.mark.parametrize("notebook", [nb.stem for nb in pipeline.discover()])
+@pytest.mark.parametrize("notebook", [nb.stem for nb in runner.discover()])
 def test_default_run_reproduces_the_committed_notebook(notebook, tmp_path):
-    run = pipeline.run(only=[notebook], build_dir=tmp_path, progress=False, html=False, log=lambda _: None)[0]
+    run = runner.run(only=[notebook], build_dir=tmp_path, progress=False, html=False, log=lambda _: None)[0]
     assert run.ok, run.error
     assert run.defaults
     assert run.reproduction is not None, f"{notebook}: the committed notebook records no results to compare"

@@ -8,13 +8,14 @@ import pytest
 import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from planted_data import NOISE
+from planted_data import planted as planted_ratings
+from planted_data import rmse as _test_rmse
 from scipy.linalg import subspace_angles
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
 from recsys.models.sgd import SGD, sgd_epoch, sgd_epoch_reference
-
-from planted_data import NOISE, planted as planted_ratings, rmse as _test_rmse
 
 RANK = 5
 
@@ -27,7 +28,7 @@ def planted():
 
 
 def _recovery_model(**kwargs) -> SGD:
-    params = dict(factors=RANK, epochs=60, learning_rate=0.02, regularization=0.005, random_state=0)
+    params = dict(factors=RANK, iterations=60, learning_rate=0.02, regularization=0.005, random_state=0)
     params.update(kwargs)
     # predictions must not be clipped to the training range when scoring the held-out ratings
     return SGD(rating_range=(-100.0, 100.0), **params)
@@ -59,25 +60,25 @@ def test_recovers_planted_subspaces(fitted, planted):
 
 def test_history_records_every_epoch(fitted, planted):
     history = fitted.history_
-    assert [h["epoch"] for h in history] == list(range(1, 61))
+    assert [h["iteration"] for h in history] == list(range(1, 61))
     seconds = [h["seconds"] for h in history]
     assert all(b >= a for a, b in zip(seconds, seconds[1:], strict=False))
     assert history[-1]["train_rmse"] < history[0]["train_rmse"]
     # val_rmse is the clipped-prediction RMSE on the validation matrix, as predict() gives it
     assert history[-1]["val_rmse"] == pytest.approx(_test_rmse(fitted, planted["test"]), rel=1e-9)
-    without_val = _recovery_model(epochs=2).fit(planted["train"])
+    without_val = _recovery_model(iterations=2).fit(planted["train"])
     assert "val_rmse" not in without_val.history_[-1]
 
 
 def test_eval_every_controls_which_epochs_are_evaluated(planted):
     X, val = planted["train"], planted["test"]
-    sparse = SGD(factors=4, epochs=5, eval_every=2, random_state=0).fit(X, validation=val)
-    assert [h["epoch"] for h in sparse.history_] == [1, 2, 3, 4, 5]
+    sparse = SGD(factors=4, iterations=5, eval_every=2, random_state=0).fit(X, validation=val)
+    assert [h["iteration"] for h in sparse.history_] == [1, 2, 3, 4, 5]
     assert [("train_rmse" in h, "val_rmse" in h) for h in sparse.history_] == [
         (False, False),
         (True, True),
     ] * 2 + [(True, True)]
-    last_only = SGD(factors=4, epochs=5, eval_every=0, random_state=0).fit(X)
+    last_only = SGD(factors=4, iterations=5, eval_every=0, random_state=0).fit(X)
     assert ["train_rmse" in h for h in last_only.history_] == [False] * 4 + [True]
     # evaluation never changes the fit itself
     np.testing.assert_array_equal(sparse.item_factors_, last_only.item_factors_)
@@ -92,7 +93,7 @@ def test_score_matches_unclipped_predict(fitted):
     np.testing.assert_allclose(scores.ravel(), expected, rtol=1e-12)
 
 
-@pytest.mark.parametrize("kwargs", [{"dtype": "float32"}, {"shuffle": False}, {"parallel": True}])
+@pytest.mark.parametrize("kwargs", [{"dtype": "float32"}, {"shuffle": False}, {"num_threads": 0}])
 def test_variants_also_learn(planted, kwargs):
     model = _recovery_model(**kwargs).fit(planted["train"])
     assert _test_rmse(model, planted["test"]) < 1.25 * NOISE
@@ -101,7 +102,7 @@ def test_variants_also_learn(planted, kwargs):
 
 
 def test_unbiased_model_has_no_bias_terms(planted):
-    model = _recovery_model(biased=False, epochs=3).fit(planted["train"])
+    model = _recovery_model(biased=False, iterations=3).fit(planted["train"])
     assert model.global_mean_ == 0.0 and model.user_bias_ is None and model.item_bias_ is None
     u, i = 3, 5
     expected = model.user_factors_[u] @ model.item_factors_[i]
@@ -124,13 +125,13 @@ def _small_problem(seed: int, n_users: int, n_items: int, k: int, nnz: int, dtyp
     return users, items, ratings, order, state
 
 
-def _run_both(problem, biased=True, epochs=3, dtype=np.float64):
+def _run_both(problem, biased=True, iterations=3, dtype=np.float64):
     users, items, ratings, order, state = problem
     fast = [a.copy() for a in state]
     slow = [a.astype(np.float64) for a in state]
     scalars = tuple(dtype(v) for v in (0.01, 0.02, 0.03, 0.05))  # distinct lr_b, lr_f, reg_b, reg_f
     mu = dtype(ratings.mean())
-    for _ in range(epochs):
+    for _ in range(iterations):
         sgd_epoch(users, items, ratings, order, mu, *fast, *scalars, biased)
         sgd_epoch_reference(
             users, items, ratings.astype(np.float64), order, float(mu), *slow, *map(float, scalars), biased
@@ -163,7 +164,7 @@ def test_compiled_epoch_float32_stays_close_to_reference():
     nnz=st.integers(1, 60),
 )
 def test_compiled_epoch_equals_reference_property(seed, n_users, n_items, k, nnz):
-    fast, slow = _run_both(_small_problem(seed, n_users, n_items, k, nnz), epochs=2)
+    fast, slow = _run_both(_small_problem(seed, n_users, n_items, k, nnz), iterations=2)
     for a, b in zip(fast, slow, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
 
@@ -174,10 +175,10 @@ def test_fit_runs_the_reference_algorithm(planted, shuffle):
     X = planted["train"][:40]
     model = SGD(
         factors=4,
-        epochs=2,
+        iterations=2,
         learning_rate=0.01,
         regularization=0.03,
-        lr_bias=0.02,
+        bias_learning_rate=0.02,
         shuffle=shuffle,
         random_state=7,
     )
@@ -240,18 +241,18 @@ def test_matches_surprise_svd_given_same_init_and_order():
 
 def test_defaults_are_surprise_svd_defaults():
     params = SGD().get_params()
-    assert params["factors"] == 100 and params["epochs"] == 20
+    assert params["factors"] == 100 and params["iterations"] == 20
     assert params["learning_rate"] == 0.005 and params["regularization"] == 0.02
     assert params["init_mean"] == 0 and params["init_std"] == 0.1 and params["biased"] is True
-    assert params["parallel"] is False  # exact reproducibility by default
+    assert params["num_threads"] == 1  # exact reproducibility by default
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_same_random_state_gives_identical_factors(planted, dtype):
     X = planted["train"]
-    a = SGD(factors=8, epochs=3, dtype=dtype, random_state=42).fit(X)
-    b = SGD(factors=8, epochs=3, dtype=dtype, random_state=42).fit(X)
-    c = SGD(factors=8, epochs=3, dtype=dtype, random_state=43).fit(X)
+    a = SGD(factors=8, iterations=3, dtype=dtype, random_state=42).fit(X)
+    b = SGD(factors=8, iterations=3, dtype=dtype, random_state=42).fit(X)
+    c = SGD(factors=8, iterations=3, dtype=dtype, random_state=43).fit(X)
     for name in ("user_factors_", "item_factors_", "user_bias_", "item_bias_"):
         np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
     assert not np.array_equal(a.item_factors_, c.item_factors_)
@@ -259,10 +260,10 @@ def test_same_random_state_gives_identical_factors(planted, dtype):
 
 
 def test_clone_and_params_are_unchanged_by_fit(planted):
-    model = SGD(factors=4, epochs=2, lr_bias=None, dtype="float32", random_state=1)
+    model = SGD(factors=4, iterations=2, bias_learning_rate=None, dtype="float32", random_state=1)
     before = model.get_params()
     model.fit(planted["train"])
-    assert model.get_params() == before  # hyperparameters stored unchanged (lr_bias stays None)
+    assert model.get_params() == before  # hyperparameters stored unchanged (bias_learning_rate stays None)
     fresh = clone(model)
     assert fresh.get_params() == before and not hasattr(fresh, "user_factors_")
     fresh.set_params(factors=6)
@@ -276,7 +277,7 @@ def test_fitted_attributes(fitted, planted):
     assert fitted.user_bias_.shape == (400,) and fitted.item_bias_.shape == (300,)
     assert fitted.global_mean_ == pytest.approx(X.data.mean())
     assert fitted.rating_range_ == (-100.0, 100.0)
-    default_range = SGD(factors=2, epochs=1, random_state=0).fit(X)
+    default_range = SGD(factors=2, iterations=1, random_state=0).fit(X)
     assert default_range.rating_range_ == (X.data.min(), X.data.max())
 
 
@@ -289,7 +290,7 @@ def test_unknown_ids_fall_back_to_biases(fitted):
 
 
 def test_predict_clips_to_rating_range(planted):
-    model = SGD(factors=4, epochs=5, rating_range=(2.9, 3.1), random_state=0).fit(planted["train"])
+    model = SGD(factors=4, iterations=5, rating_range=(2.9, 3.1), random_state=0).fit(planted["train"])
     preds = model.predict(np.arange(400), np.zeros(400, dtype=int))
     assert preds.min() >= 2.9 and preds.max() <= 3.1
     assert model.score([0]).max() > 3.1  # scores are never clipped
@@ -305,12 +306,12 @@ def test_predict_before_fit_raises():
     [
         ({"factors": 0}, "factors"),
         ({"factors": 2.5}, "factors"),
-        ({"epochs": -1}, "epochs"),
-        ({"epochs": True}, "epochs"),
+        ({"iterations": -1}, "iterations"),
+        ({"iterations": True}, "iterations"),
         ({"learning_rate": 0.0}, "learning_rate"),
-        ({"lr_bias": -0.1}, "lr_bias"),
+        ({"bias_learning_rate": -0.1}, "bias_learning_rate"),
         ({"regularization": -1.0}, "regularization"),
-        ({"reg_bias": float("nan")}, "reg_bias"),
+        ({"bias_regularization": float("nan")}, "bias_regularization"),
         ({"init_std": -0.1}, "init_std"),
         ({"eval_every": -1}, "eval_every"),
         ({"dtype": "int32"}, "dtype"),
@@ -320,7 +321,10 @@ def test_predict_before_fit_raises():
     ],
 )
 def test_bad_hyperparameters_are_named(planted, params, match):
-    with pytest.raises(ValueError, match=match):
+    # a value of the wrong type (2.5 or True for an integer) is a TypeError; a bad value a ValueError
+    value = next(iter(params.values()))
+    wrong_type = isinstance(value, bool) or (match in ("factors", "iterations") and isinstance(value, float))
+    with pytest.raises(TypeError if wrong_type else ValueError, match=match):
         SGD(**params).fit(planted["train"])
 
 
@@ -332,12 +336,12 @@ def test_bad_inputs_raise_clear_errors(planted):
     bad.data[0] = np.nan
     with pytest.raises(ValueError, match="NaN"):
         SGD().fit(bad)
-    with pytest.raises(ValueError, match="no ratings"):
+    with pytest.raises(ValueError, match="no entries"):
         SGD().fit(sp.csr_matrix((3, 4)))
     with pytest.raises(ValueError, match="validation has shape"):
-        SGD(epochs=1).fit(X, validation=X[:10])
+        SGD(iterations=1).fit(X, validation=X[:10])
 
 
 def test_divergence_is_reported(planted):
     with pytest.raises(FloatingPointError, match="learning_rate"):
-        SGD(factors=4, epochs=20, learning_rate=5.0, random_state=0).fit(planted["train"])
+        SGD(factors=4, iterations=20, learning_rate=5.0, random_state=0).fit(planted["train"])

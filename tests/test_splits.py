@@ -156,33 +156,33 @@ def test_bad_input_frames_are_refused():
 
 
 @pytest.mark.parametrize(
-    "call, name",
+    "call, name, error",
     [
-        (lambda r: random_holdout(r, test_size=0.0), "test_size"),
-        (lambda r: random_holdout(r, test_size=1.0), "test_size"),
-        (lambda r: random_holdout(r, test_size=1.5), "test_size"),
-        (lambda r: random_holdout(r, test_size=True), "test_size"),
-        (lambda r: random_holdout(r, test_size=0.99), "test_size"),  # would leave train empty
-        (lambda r: stratified_holdout(r, train_ratio=1.0), "train_ratio"),
-        (lambda r: stratified_holdout(r, train_ratio=-0.1), "train_ratio"),
-        (lambda r: stratified_holdout(r, min_ratings=0), "min_ratings"),
-        (lambda r: temporal_split(r, test_size=0.0), "test_size"),
-        (lambda r: temporal_split(r, test_size=0.2, cutoff=5), "not both"),
-        (lambda r: temporal_split(r, cutoff=0), "cutoff"),
-        (lambda r: temporal_split(r, cutoff=10**12), "cutoff"),
-        (lambda r: temporal_split(r, cutoff="2001"), "cutoff"),
-        (lambda r: leave_last_k(r, k=0), "k must"),
-        (lambda r: leave_last_k(r, k=1.5), "k must"),
-        (lambda r: kfold(r, n_folds=1), "n_folds"),
-        (lambda r: kfold(r, n_folds=50), "n_folds"),
-        (lambda r: random_holdout(r, unseen="ignore"), "unseen"),
-        (lambda r: kfold(r, unseen=None), "unseen"),
-        (lambda r: time_leakage(random_holdout(r), scope="item"), "scope"),
+        (lambda r: random_holdout(r, test_size=0.0), "test_size", ValueError),
+        (lambda r: random_holdout(r, test_size=1.0), "test_size", ValueError),
+        (lambda r: random_holdout(r, test_size=1.5), "test_size", ValueError),
+        (lambda r: random_holdout(r, test_size=True), "test_size", TypeError),
+        (lambda r: random_holdout(r, test_size=0.99), "test_size", ValueError),  # would leave train empty
+        (lambda r: stratified_holdout(r, train_ratio=1.0), "train_ratio", ValueError),
+        (lambda r: stratified_holdout(r, train_ratio=-0.1), "train_ratio", ValueError),
+        (lambda r: stratified_holdout(r, min_ratings=0), "min_ratings", ValueError),
+        (lambda r: temporal_split(r, test_size=0.0), "test_size", ValueError),
+        (lambda r: temporal_split(r, test_size=0.2, cutoff=5), "not both", ValueError),
+        (lambda r: temporal_split(r, cutoff=0), "cutoff", ValueError),
+        (lambda r: temporal_split(r, cutoff=10**12), "cutoff", ValueError),
+        (lambda r: temporal_split(r, cutoff="2001"), "cutoff", TypeError),
+        (lambda r: leave_last_k(r, k=0), "k must", ValueError),
+        (lambda r: leave_last_k(r, k=1.5), "k must", TypeError),
+        (lambda r: kfold(r, n_folds=1), "n_folds", ValueError),
+        (lambda r: kfold(r, n_folds=50), "n_folds", ValueError),
+        (lambda r: random_holdout(r, unseen="ignore"), "unseen", ValueError),
+        (lambda r: kfold(r, unseen=None), "unseen", ValueError),
+        (lambda r: time_leakage(random_holdout(r), scope="item"), "scope", ValueError),
     ],
 )
-def test_bad_parameters_are_named(call, name):
+def test_bad_parameters_are_named(call, name, error):
     ratings = frame([(u, i, 3.0, 10 * u + i) for u in range(1, 5) for i in range(1, 5)])
-    with pytest.raises(ValueError, match=name):
+    with pytest.raises(error, match=name):
         call(ratings)
 
 

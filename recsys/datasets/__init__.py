@@ -1,5 +1,14 @@
 """Datasets: every MovieLens release and the synthetic generator behind one ``load(name)`` call.
 
+The package, by concern: :mod:`~recsys.datasets.dataset` (the one ``Dataset`` type),
+:mod:`~recsys.datasets.readers` (strict text readers), :mod:`~recsys.datasets.movielens` (the
+MovieLens parsers and ML-100K's folds), :mod:`~recsys.datasets.release` and
+:mod:`~recsys.datasets.registry` (what a release is; the ones we know),
+:mod:`~recsys.datasets.download` (verified atomic downloads, safe extraction),
+:mod:`~recsys.datasets.cache` (the find-or-fetch ladder below) and
+:mod:`~recsys.datasets.synthetic` (planted data). Adding a dataset is one parser and one
+registry entry.
+
 >>> from recsys import datasets
 >>> ds = datasets.load("ml-latest-small")        # bundled, works offline
 >>> ds = datasets.load("ml-100k", download=False)  # cache or $MOVIELENS_DIR only, never the network
@@ -27,7 +36,8 @@ from typing import Any
 
 from recsys.datasets.dataset import Dataset, SyntheticTruth
 from recsys.datasets.download import ChecksumError, DatasetUnavailableError, DownloadError
-from recsys.datasets.movielens import RELEASES, Release, fetch, load_release, releases_table
+from recsys.datasets.registry import RELEASES, fetch, load_release, releases_table
+from recsys.datasets.release import Release
 
 __all__ = [
     "NAMES",

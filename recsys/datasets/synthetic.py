@@ -17,11 +17,11 @@ MovieLens), of which the low-rank part ``p_u . q_i`` has a standard deviation of
 from __future__ import annotations
 
 import math
-import numbers
 
 import numpy as np
 import pandas as pd
 
+from recsys.checks import check_integer, check_non_negative, check_number, check_seed, is_real
 from recsys.datasets.dataset import Dataset, SyntheticTruth
 
 #: The first possible rating time (2000-01-01T00:00:00Z) and the length of the whole period.
@@ -80,10 +80,10 @@ def generate(
     a few long ones) and rates at uniform times within it. ``truth`` holds the planted model for
     every user and item, including those who ended up with no rating.
     """
-    n_users = _check_int("n_users", n_users, 1)
-    n_items = _check_int("n_items", n_items, 1)
-    n_ratings = _check_int("n_ratings", n_ratings, 1)
-    rank = _check_int("rank", rank, 0)
+    n_users = check_integer("n_users", n_users, 1)
+    n_items = check_integer("n_items", n_items, 1)
+    n_ratings = check_integer("n_ratings", n_ratings, 1)
+    rank = check_integer("rank", rank, 0)
     lo, hi = _check_scale(rating_scale)
     step = _check_step(rating_step, lo, hi)
     for name, value in (
@@ -93,14 +93,14 @@ def generate(
         ("popularity_exponent", popularity_exponent),
         ("activity_exponent", activity_exponent),
     ):
-        _check_non_negative(name, value)
+        check_non_negative(**{name: value})
     if factor_std is None:
         factor_std = (INTERACTION_STD**2 / rank) ** 0.25 if rank > 0 else 0.0
-    _check_non_negative("factor_std", factor_std)
+    check_non_negative(factor_std=factor_std)
     if global_mean is None:
         global_mean = lo + 0.625 * (hi - lo)
-    elif not _is_real(global_mean) or not math.isfinite(global_mean):
-        raise ValueError(f"global_mean must be a finite number or None, got {global_mean!r}")
+    else:
+        check_number("global_mean", global_mean)
     if n_ratings > n_users * n_items:
         raise ValueError(
             f"n_ratings={n_ratings:,} exceeds the n_users * n_items = {n_users * n_items:,} "
@@ -108,7 +108,7 @@ def generate(
         )
     # One independent stream per component, so that changing e.g. ``rank`` or ``noise_std``
     # leaves the observed pairs, the timestamps and everything else unchanged.
-    streams = np.random.default_rng(seed).spawn(8)
+    streams = np.random.default_rng(check_seed("seed", seed)).spawn(8)
     rng_pu, rng_qi, rng_bu, rng_bi, rng_pairs, rng_time, rng_noise, rng_year = streams
 
     # The planted model, for every user and item.
@@ -252,21 +252,6 @@ def _timestamps(rng: np.random.Generator, users: np.ndarray, n_users: int) -> np
     return np.floor(t).astype(np.int64)
 
 
-def _is_real(value) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
-
-
-def _check_int(name: str, value, minimum: int) -> int:
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
-def _check_non_negative(name: str, value) -> None:
-    if not _is_real(value) or not math.isfinite(value) or value < 0:
-        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
-
-
 def _check_scale(rating_scale) -> tuple[float, float]:
     try:
         lo, hi = (float(v) for v in rating_scale)
@@ -278,9 +263,9 @@ def _check_scale(rating_scale) -> tuple[float, float]:
 
 
 def _check_step(rating_step, lo: float, hi: float) -> float:
-    if rating_step is None or (_is_real(rating_step) and rating_step == 0):
+    if rating_step is None or (is_real(rating_step) and rating_step == 0):
         return 0.0
-    if not _is_real(rating_step) or not math.isfinite(rating_step) or rating_step < 0:
+    if not is_real(rating_step) or not math.isfinite(rating_step) or rating_step < 0:
         raise ValueError(f"rating_step must be a number > 0, or None/0 for continuous ratings, got {rating_step!r}")
     n_steps = (hi - lo) / rating_step
     if abs(n_steps - round(n_steps)) > 1e-9 * max(1.0, n_steps):

@@ -1,7 +1,18 @@
-"""Recommender models behind one interface (see :mod:`recsys.models.base`)."""
+"""Recommender models behind one interface (see :mod:`recsys.models.base`).
+
+One module per family: :mod:`~recsys.models.baselines` (means, biases, popularity),
+:mod:`~recsys.models.als`, :mod:`~recsys.models.sgd`, :mod:`~recsys.models.svd`,
+:mod:`~recsys.models.bpmf` (matrix factorisation for ratings), :mod:`~recsys.models.normalized`
+(mean normalisation as a wrapper), :mod:`~recsys.models.implicit_models` (implicit ALS and BPR
+from the ``implicit`` library), :mod:`~recsys.models.autoencoders` and :mod:`~recsys.models.gnn`
+(notebook 07). A model module may import numpy/scipy/scikit-learn, :mod:`recsys.checks`,
+:mod:`recsys.interactions`, :mod:`recsys.metrics` (for its own training loss) and
+:mod:`recsys.models.base`; never :mod:`recsys.evaluation`, :mod:`recsys.experiments` or the
+notebook machinery.
+"""
 
 from recsys.models.als import ALS
-from recsys.models.base import EmbeddingModel, RatingModel, Recommender
+from recsys.models.base import EmbeddingModel, FactorModel, RatingModel, Recommender
 from recsys.models.baselines import BiasModel, GlobalMean, ItemMean, Popularity, UserMean
 from recsys.models.bpmf import BPMF
 from recsys.models.implicit_models import BPR, ImplicitALS
@@ -15,6 +26,7 @@ __all__ = [
     "BPR",
     "BiasModel",
     "EmbeddingModel",
+    "FactorModel",
     "GlobalMean",
     "ImplicitALS",
     "ItemMean",

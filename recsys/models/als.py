@@ -62,10 +62,12 @@ import time
 from collections.abc import Iterator
 
 import numpy as np
-import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
-from recsys.models.base import EmbeddingModel, check_fit_inputs, check_non_negative, check_positive
+from recsys.checks import check_integer, check_non_negative, check_positive
+from recsys.interactions import entries
+from recsys.metrics import rmse
+from recsys.models.base import EmbeddingModel, FitCallback, check_fit_inputs, run_callback
 
 #: Upper bound on the elements of one padded design block (B x L x (k+1)); bounds peak memory.
 _BLOCK_ELEMENTS = 1 << 22
@@ -299,7 +301,7 @@ class ALS(EmbeddingModel):
 
     Fitted attributes: ``user_factors_`` (n_users, k), ``item_factors_`` (n_items, k),
     ``global_mean_``, ``user_bias_``, ``item_bias_``, ``n_users_``, ``n_items_``,
-    ``rating_range_`` and ``history_`` (per iteration: ``epoch``, ``seconds``, ``train_loss`` =
+    ``rating_range_`` and ``history_`` (per iteration: ``iteration``, ``seconds``, ``train_loss`` =
     the objective above, ``train_rmse`` and, with ``validation``, ``val_rmse``; both RMSEs use
     clipped predictions, as :meth:`predict` does). Unknown users (index -1) are predicted
     ``mu + b_i``, unknown items ``mu + b_u``.
@@ -329,19 +331,21 @@ class ALS(EmbeddingModel):
 
     def _validate_params(self) -> tuple[float, np.dtype]:
         """Check the hyperparameters (scikit-learn style: at fit time); returns (lam_b, dtype)."""
-        for name in ("factors", "iterations"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-                raise TypeError(f"{name} must be an int, got {value!r}")
-        check_positive(factors=self.factors, iterations=self.iterations, regularization=self.regularization)
+        check_integer("factors", self.factors, 1)
+        check_integer("iterations", self.iterations, 1)
+        check_positive(regularization=self.regularization)
         check_non_negative(bias_regularization=self.bias_regularization, init_std=self.init_std)
         dtype = np.dtype(self.dtype)
         if dtype not in (np.float32, np.float64):
             raise ValueError(f"dtype must be float32 or float64, got {self.dtype!r}")
         return float(self.bias_regularization), dtype
 
-    def fit(self, X, validation=None) -> ALS:
-        """Fit to the observed ratings in ``X`` (users x items CSR); ``validation`` adds ``val_rmse``."""
+    def fit(self, X, validation=None, callback: FitCallback | None = None) -> ALS:
+        """Fit to the observed ratings in ``X`` (users x items CSR).
+
+        ``validation`` (same shape) adds ``val_rmse`` to each iteration of ``history_``;
+        ``callback`` (see :data:`~recsys.models.base.FitCallback`) may add more.
+        """
         bias_reg, dtype = self._validate_params()
         X, validation = check_fit_inputs(X, validation)
         n_users, n_items = X.shape
@@ -369,7 +373,7 @@ class ALS(EmbeddingModel):
         # The solves are many small BLAS calls: extra BLAS threads only add synchronisation (and
         # slow down badly on a busy machine), so they run single-threaded.
         with threadpool_limits(limits=1, user_api="blas"):
-            for epoch in range(1, int(self.iterations) + 1):
+            for iteration in range(1, int(self.iterations) + 1):
                 start = time.perf_counter()
                 # users: targets r_ui - mu - b_i, design [q_i, 1]
                 targets = ratings - mu - self.item_bias_[X.indices]
@@ -384,10 +388,11 @@ class ALS(EmbeddingModel):
                 seconds += time.perf_counter() - start
 
                 loss = self._objective(residuals, user_counts, item_counts, bias_reg)
-                record = {"epoch": epoch, "seconds": seconds, "train_loss": loss,
-                          "train_rmse": _rmse(Xc.data, self._clip(ratings_c - residuals))}
+                record = {"iteration": iteration, "seconds": seconds, "train_loss": loss,
+                          "train_rmse": rmse(Xc.data, self._clip(ratings_c - residuals))}
                 if validation is not None:
-                    record["val_rmse"] = _rmse(validation.data, self.predict(*_entries(validation)))
+                    record["val_rmse"] = rmse(validation.data, self.predict(*entries(validation)))
+                run_callback(callback, self, iteration, record)
                 self.history_.append(record)
         return self
 
@@ -403,12 +408,3 @@ class ALS(EmbeddingModel):
                    + bias_reg * (bu @ bu + bi @ bi))
         return float(residual.astype(np.float64) @ residual.astype(np.float64) + penalty)
 
-
-def _entries(X: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
-    """(row, column) index arrays of the stored entries of a CSR matrix, in storage order."""
-    return np.repeat(np.arange(X.shape[0]), np.diff(X.indptr)), X.indices
-
-
-def _rmse(truth: np.ndarray, predicted: np.ndarray) -> float:
-    diff = np.asarray(truth, dtype=np.float64) - predicted
-    return float(np.sqrt(np.mean(diff * diff)))

@@ -1,56 +1,91 @@
 """The one model interface (scikit-learn habits) that every recommender here follows.
 
-* Hyperparameters are set in ``__init__`` and stored unchanged (so ``get_params``/``clone`` work).
-* ``fit(X, ...)`` learns from a users x items ``scipy.sparse`` CSR matrix whose stored entries are
-  the observed interactions (ratings for explicit models), and returns ``self``.
-* Fitted state lives in attributes ending in ``_``: ``n_users_``, ``n_items_``, and for embedding
-  models ``user_factors_``, ``item_factors_`` and, where the model has them, ``global_mean_``,
-  ``user_bias_``, ``item_bias_``.
+* Hyperparameters are set in ``__init__`` and stored unchanged (so ``get_params``/``clone`` work);
+  they are checked in ``fit``.
+* ``fit(X, ...)`` learns from a users x items ``scipy.sparse`` matrix whose stored entries are
+  the observed interactions, and returns ``self``.
+* **What a model learns from is declared**, in the class attribute :attr:`Recommender.learns_from`:
+  ``"ratings"`` (the stored values are star ratings: :class:`RatingModel`) or ``"positives"``
+  (every stored entry is a positive, value 1: the implicit-feedback models). The experiment
+  harness reads it (:func:`recsys.experiments.model_input`) to feed each model the right matrix;
+  nothing is inferred from a model's class.
+* Fitted state lives in attributes ending in ``_``: ``n_users_``, ``n_items_`` and, for models
+  with vectors, the factor contract below.
 * ``score(users)`` gives a dense (len(users), n_items) array, higher = better, for ranking.
-* Rating models also ``predict(users, items)`` for pairs. Index ``-1`` means a user or item the
-  model never saw (see :meth:`recsys.interactions.IdMap.user_index` with ``unknown="mark"``); each
-  model documents its fallback for those.
-* Iterative models keep ``history_``: one dict per epoch with ``epoch``, ``seconds`` (cumulative
-  training wall time, evaluation excluded) and, where measured, ``train_loss``, ``train_rmse`` and
-  ``val_rmse``.
+  Rating models also ``predict(users, items)`` for pairs. Index ``-1`` means a user or item the
+  model never saw (see :meth:`recsys.interactions.IdMap.user_index` with ``unknown="mark"``);
+  each model documents its fallback for those.
+* Iterative models keep ``history_``: one dict per iteration with ``iteration`` (from 1),
+  ``seconds`` (cumulative training wall time, evaluation excluded) and, where measured,
+  ``train_loss``, ``train_rmse`` and ``val_rmse``. They accept ``callback=`` in ``fit``
+  (:data:`FitCallback`): the experiment harness passes one to measure validation ranking
+  quality per iteration, so that no model imports :mod:`recsys.evaluation`.
+
+**The factor contract** (:class:`FactorModel`). A model with vectors has ``user_factors_``
+(n_users, k) and ``item_factors_`` (n_items, k), and scores ``mu + b_u + b_i + p_u . q_i`` (any
+of ``global_mean_``, ``user_bias_``, ``item_bias_`` may be absent). Its
+:meth:`~FactorModel.inner_product_factors` returns matrices ``U``, ``V`` with
+``U[users] @ V.T == score(users)``: the biases and the mean folded into extra columns. Exact
+scoring, the similarity measures and every ANN index consume those, so any embedding model can
+be served by any index unchanged.
+
+**One vocabulary.** Every model spells the same idea the same way (American spelling, as
+scikit-learn and implicit do; snake_case; no abbreviations):
+
+=========================  =====================================================================
+``factors``                the latent dimension k
+``iterations``             sweeps (ALS), epochs (SGD, BPR), outer iterations (SVD-impute), Gibbs
+                           sweeps after burn-in are ``samples``
+``regularization``         the L2 (ridge) penalty on the factor vectors
+``bias_regularization``    the L2 penalty on the biases
+``damping``                the pseudo-count of a damped mean (``user_damping``/``item_damping``
+                           when users and items differ); for biases fitted by ALS it equals the
+                           ridge penalty on the bias
+``learning_rate``          SGD step size (``bias_learning_rate`` for the biases)
+``init_std``               standard deviation of the random initial factors
+``num_threads``            threads a model may use (1 = serial and reproducible, 0 = all cores)
+``random_state``           seed (int), ``numpy.random.Generator``, or ``None``; functions take
+                           ``seed`` with the same meaning
+``relevance_threshold``    a rating counts as relevant / positive when ``>=`` it (``None``: any)
+``validation``             held-out matrix a ``fit`` may report on (never learns from)
+``callback``               called after each iteration, see :data:`FitCallback`
+=========================  =====================================================================
 
 Evaluation never lives in a model: :mod:`recsys.evaluation` ranks and scores any of them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from typing import ClassVar, Literal
+
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 
+from recsys.interactions import check_interactions
 
-def check_interactions(X, name: str = "X") -> sp.csr_matrix:
-    """``X`` as a CSR matrix with float32/float64 data and sorted indices, or a clear error."""
-    if not sp.issparse(X):
-        raise TypeError(f"{name} must be a scipy.sparse users x items matrix, got {type(X).__name__}")
-    X = sp.csr_matrix(X)
-    if X.ndim != 2:
-        raise ValueError(f"{name} must be 2-D, got shape {X.shape}")
-    if X.dtype not in (np.float32, np.float64):
-        X = X.astype(np.float64)
-    if not np.all(np.isfinite(X.data)):
-        raise ValueError(f"{name} holds NaN or infinite values")
-    if not X.has_sorted_indices:
-        X = X.copy()
-        X.sort_indices()
-    return X
+#: What a model learns from: star ratings, or every stored entry as a positive (value 1).
+LearnsFrom = Literal["ratings", "positives"]
+LEARNS_FROM: tuple[str, ...] = ("ratings", "positives")
+
+#: ``callback(model, iteration) -> dict | None``: called by an iterative ``fit`` after every
+#: iteration, with ``model`` holding its current state (its ``score`` works). The returned
+#: entries are added to that iteration's ``history_`` record; the callback's time is excluded from
+#: ``seconds``. :func:`recsys.experiments.ranking_callback` builds the usual one.
+FitCallback = Callable[["Recommender", int], "Mapping | None"]
 
 
 def check_fit_inputs(X, validation=None) -> tuple[sp.csr_matrix, sp.csr_matrix | None]:
-    """The training ratings and optional validation ratings of a ``fit``, checked together.
+    """The training matrix and optional validation matrix of a ``fit``, checked together.
 
-    Both go through :func:`check_interactions`; ``X`` must hold at least one rating, and
-    ``validation`` must have ``X``'s shape (build both with the same IdMap).
+    Both go through :func:`recsys.interactions.check_interactions`; ``X`` must hold at least one
+    entry, and ``validation`` must have ``X``'s shape (build both with the same IdMap).
     """
     X = check_interactions(X)
     if X.nnz == 0:
-        raise ValueError("X holds no ratings (no stored entries to learn from)")
+        raise ValueError("X holds no entries to learn from (no stored ratings or interactions)")
     if validation is not None:
         validation = check_interactions(validation, "validation")
         if validation.shape != X.shape:
@@ -58,22 +93,26 @@ def check_fit_inputs(X, validation=None) -> tuple[sp.csr_matrix, sp.csr_matrix |
     return X, validation
 
 
-def check_positive(**values) -> None:
-    """Raise ``ValueError`` naming the first hyperparameter that is not > 0."""
-    for name, value in values.items():
-        if value is None or not np.isfinite(value) or value <= 0:
-            raise ValueError(f"{name} must be > 0, got {value!r}")
-
-
-def check_non_negative(**values) -> None:
-    """Raise ``ValueError`` naming the first hyperparameter that is < 0."""
-    for name, value in values.items():
-        if value is None or not np.isfinite(value) or value < 0:
-            raise ValueError(f"{name} must be >= 0, got {value!r}")
+def run_callback(callback: FitCallback | None, model: Recommender, iteration: int, record: dict) -> None:
+    """Call ``callback(model, iteration)`` if given and merge what it returns into ``record``."""
+    if callback is None:
+        return
+    extra = callback(model, iteration)
+    if extra:
+        record.update(extra)
 
 
 class Recommender(BaseEstimator):
     """Base class: anything that can score users against all items."""
+
+    #: ``"ratings"`` or ``"positives"``: what :meth:`fit` expects its matrix to hold.
+    learns_from: ClassVar[LearnsFrom]
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        declared = cls.__dict__.get("learns_from")
+        if declared is not None and declared not in LEARNS_FROM:
+            raise TypeError(f"{cls.__name__}.learns_from must be one of {LEARNS_FROM}, got {declared!r}")
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "n_items_"):
@@ -81,7 +120,10 @@ class Recommender(BaseEstimator):
 
     def _check_users(self, users) -> np.ndarray:
         self._check_fitted()
-        users = np.asarray(users, dtype=np.int64).ravel()
+        users = np.asarray(users)
+        if users.size and not np.issubdtype(users.dtype, np.integer):
+            raise TypeError(f"users must be integer user indices, got dtype {users.dtype}")
+        users = users.astype(np.int64, copy=False).ravel()
         bad = (users < 0) | (users >= self.n_users_)
         if bad.any():
             raise IndexError(
@@ -98,7 +140,9 @@ class Recommender(BaseEstimator):
 
 
 class RatingModel(Recommender):
-    """A recommender that also predicts ratings for (user, item) pairs."""
+    """A recommender that learns from star ratings and predicts them for (user, item) pairs."""
+
+    learns_from = "ratings"
 
     def predict(self, users, items) -> np.ndarray:  # pragma: no cover - interface
         """Predicted ratings of the pairs ``(users[j], items[j])``; index -1 = unknown (fallback)."""
@@ -112,21 +156,76 @@ class RatingModel(Recommender):
         )
 
 
-class EmbeddingModel(RatingModel):
-    """A latent-factor model: ``r_ui = mu + b_u + b_i + p_u . q_i`` (any term may be absent).
+class FactorModel(Recommender):
+    """The factor contract: vectors whose inner product (plus biases) is the score.
 
-    Subclasses set ``user_factors_`` (n_users, k) and ``item_factors_`` (n_items, k), and optionally
-    ``global_mean_``, ``user_bias_``, ``item_bias_``. Unknown users (index -1) get a zero vector and
-    zero bias, so they fall back to ``mu + b_i``; unknown items likewise fall back to ``mu + b_u``.
-    ``predict`` clips to ``rating_range_`` when the subclass sets it; ``score`` does not, since
-    clipping would create ties at the top of a ranking.
+    Subclasses set ``user_factors_`` (n_users, k), ``item_factors_`` (n_items, k) and, where the
+    model has them, ``global_mean_``, ``user_bias_``, ``item_bias_``; they inherit :meth:`score`
+    (``mu + b_u + b_i + P[users] @ Q.T``) and :meth:`inner_product_factors`.
     """
 
-    def _terms(self):
+    #: dtype of :meth:`score`'s output; ``None`` keeps the factors' dtype.
+    _score_dtype: ClassVar[type | None] = None
+
+    def _terms(self) -> tuple[float, np.ndarray | None, np.ndarray | None]:
+        """(mu, b_u or None, b_i or None) of the fitted model."""
         mu = float(getattr(self, "global_mean_", 0.0) or 0.0)
-        bu = getattr(self, "user_bias_", None)
-        bi = getattr(self, "item_bias_", None)
-        return mu, bu, bi
+        return mu, getattr(self, "user_bias_", None), getattr(self, "item_bias_", None)
+
+    def score(self, users) -> np.ndarray:
+        """``mu + b_u + b_i + p_u . q_i`` for ``users`` against every item (not clipped)."""
+        users = self._check_users(users)
+        mu, bu, bi = self._terms()
+        scores = self.user_factors_[users] @ self.item_factors_.T
+        if self._score_dtype is not None:
+            scores = scores.astype(self._score_dtype, copy=False)
+        if bu is not None:
+            scores += (mu + bu[users])[:, None]
+        elif mu:
+            scores += mu
+        if bi is not None:
+            scores += bi[None, :]
+        return scores
+
+    def inner_product_factors(self, *, ranking_only: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """``(U, V)`` with ``U[users] @ V.T == score(users)``: every term as an inner product.
+
+        ``U = [P, mu + b_u, 1]`` and ``V = [Q, 1, b_i]``, each extra column present only when the
+        model has that term. With ``ranking_only=True`` the user-constant column ``mu + b_u`` is
+        left out: it shifts a user's scores by one number, so it cannot change their ranking, and
+        an index then searches ``k + 1`` dimensions instead of ``k + 2``.
+        """
+        self._check_fitted()
+        P, Q = np.asarray(self.user_factors_), np.asarray(self.item_factors_)
+        mu, bu, bi = self._terms()
+        dtype = np.result_type(P, Q, *(b for b in (bu, bi) if b is not None))
+        n_users, n_items = P.shape[0], Q.shape[0]
+        user_cols, item_cols = [P], [Q]
+        if not ranking_only and (bu is not None or mu):
+            constant = np.full(n_users, mu, dtype=np.float64) + (0.0 if bu is None else bu)
+            user_cols.append(constant[:, None])
+            item_cols.append(np.ones((n_items, 1)))
+        if bi is not None:
+            user_cols.append(np.ones((n_users, 1)))
+            item_cols.append(np.asarray(bi)[:, None])
+        if len(user_cols) == 1:  # nothing to fold in: the factors themselves, not a copy
+            return P, Q
+        U = np.hstack(user_cols).astype(dtype, copy=False)
+        V = np.hstack(item_cols).astype(dtype, copy=False)
+        return U, V
+
+
+class EmbeddingModel(FactorModel, RatingModel):
+    """A latent-factor *rating* model: ``r_ui = mu + b_u + b_i + p_u . q_i`` (any term may be absent).
+
+    Unknown users (index -1) get a zero vector and zero bias, so they fall back to ``mu + b_i``;
+    unknown items likewise fall back to ``mu + b_u``. ``predict`` clips to ``rating_range_`` when
+    the subclass sets it; ``score`` does not, since clipping would create ties at the top of a
+    ranking. Scores are float64.
+    """
+
+    learns_from = "ratings"
+    _score_dtype = np.float64
 
     def _clip(self, values: np.ndarray) -> np.ndarray:
         rating_range = getattr(self, "rating_range_", None)
@@ -155,14 +254,3 @@ class EmbeddingModel(RatingModel):
         P, Q = self.user_factors_, self.item_factors_
         out[both] += np.einsum("ij,ij->i", P[users[both]], Q[items[both]], dtype=np.float64)
         return self._clip(out)
-
-    def score(self, users) -> np.ndarray:
-        users = self._check_users(users)
-        mu, bu, bi = self._terms()
-        scores = self.user_factors_[users] @ self.item_factors_.T
-        scores = scores.astype(np.float64, copy=False) + mu
-        if bu is not None:
-            scores += bu[users][:, None]
-        if bi is not None:
-            scores += bi[None, :]
-        return scores  # not clipped: clipping would tie the top of the ranking

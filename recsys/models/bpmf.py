@@ -43,8 +43,11 @@ import numpy as np
 import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
+from recsys.checks import check_integer, check_positive
+from recsys.interactions import entries, row_indices
+from recsys.metrics import rmse
 from recsys.models.als import ALS, padded_blocks
-from recsys.models.base import EmbeddingModel, check_fit_inputs, check_positive
+from recsys.models.base import EmbeddingModel, check_fit_inputs
 
 #: Normal-Wishart hyperprior of the paper: beta0, and mu0 = 0, W0 = I, nu0 = D (set in code).
 BETA0 = 2.0
@@ -141,14 +144,6 @@ def sample_rows(
     return out
 
 
-def _check_int(name: str, value, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
-    return int(value)
-
-
 class BPMF(EmbeddingModel):
     """Bayesian matrix factorisation with biases, fitted by Gibbs sampling (see the module docstring).
 
@@ -181,7 +176,7 @@ class BPMF(EmbeddingModel):
     that their inner product is the posterior-mean interaction; ``user_bias_``, ``item_bias_``
     (posterior means), ``global_mean_``, ``n_users_``, ``n_items_``, ``rating_range_``,
     ``n_samples_``, ``alpha_`` (mean of alpha over the kept sweeps) and ``history_`` (per sweep:
-    ``epoch``, ``seconds`` (cumulative, including the ALS initialisation, excluding the RMSE
+    ``iteration``, ``seconds`` (cumulative, including the ALS initialisation, excluding the RMSE
     evaluation), ``alpha``, ``samples`` (how many are averaged so far), ``train_rmse`` and, with
     ``validation``, ``val_rmse``: RMSEs of the clipped running posterior mean, or during the
     burn-in of the current sample). Unknown users (index -1) are predicted ``mu + b_i``, unknown
@@ -210,11 +205,11 @@ class BPMF(EmbeddingModel):
 
     def _validate_params(self) -> np.dtype:
         """Check the hyperparameters at fit time (scikit-learn style); returns the dtype."""
-        _check_int("factors", self.factors, 1)
-        _check_int("samples", self.samples, 1)
-        _check_int("burn_in", self.burn_in, 0)
-        _check_int("thin", self.thin, 1)
-        _check_int("init_iterations", self.init_iterations, 0)
+        check_integer("factors", self.factors, 1)
+        check_integer("samples", self.samples, 1)
+        check_integer("burn_in", self.burn_in, 0)
+        check_integer("thin", self.thin, 1)
+        check_integer("init_iterations", self.init_iterations, 0)
         if self.alpha is not None:
             check_positive(alpha=self.alpha)
         dtype = np.dtype(self.dtype)
@@ -234,7 +229,7 @@ class BPMF(EmbeddingModel):
         k, D = int(self.factors), int(self.factors) + 1
         Xc = X.tocsc()
         ratings, ratings_c = X.data.astype(dtype), Xc.data.astype(dtype)
-        user_of = np.repeat(np.arange(n_users), np.diff(X.indptr))
+        user_of = row_indices(X)
         mu = dtype.type(ratings.mean(dtype=np.float64))
 
         U = np.zeros((n_users, D), dtype=dtype)
@@ -268,7 +263,11 @@ class BPMF(EmbeddingModel):
             yield U, V, alpha
 
     def fit(self, X, validation=None) -> BPMF:
-        """Run the chain on the ratings in ``X`` (users x items CSR); ``validation`` adds ``val_rmse``."""
+        """Run the chain on the ratings in ``X`` (users x items CSR); ``validation`` adds ``val_rmse``.
+
+        There is no ``callback``: the model (the average of the kept samples) exists only once
+        the chain has ended; ``history_`` records the running posterior mean's RMSE instead.
+        """
         dtype = self._validate_params()
         X, validation = check_fit_inputs(X, validation)
         n_users, n_items = X.shape
@@ -278,9 +277,9 @@ class BPMF(EmbeddingModel):
         self.global_mean_ = float(X.data.mean(dtype=np.float64))
         self.rating_range_ = (float(X.data.min()), float(X.data.max()))
         self.n_users_, self.n_items_ = n_users, n_items
-        pairs = {"train": (_entries(X), X.data)}
+        pairs = {"train": (entries(X), X.data)}
         if validation is not None:
-            pairs["val"] = (_entries(validation), validation.data)
+            pairs["val"] = (entries(validation), validation.data)
         running = {name: np.zeros(truth.size) for name, (_, truth) in pairs.items()}
 
         P = np.empty((n_users, S, k), dtype=dtype)   # kept samples, concatenated at the end
@@ -307,14 +306,14 @@ class BPMF(EmbeddingModel):
                     kept += 1
                 seconds += time.perf_counter() - start
 
-                record = {"epoch": sweep, "seconds": seconds, "alpha": alpha, "samples": kept}
+                record = {"iteration": sweep, "seconds": seconds, "alpha": alpha, "samples": kept}
                 for name, ((users, items), truth) in pairs.items():
                     current = (self.global_mean_ + U[users, k] + V[items, k]
                                + np.einsum("ij,ij->i", U[users, :k], V[items, :k], dtype=np.float64))
                     if keep:
                         running[name] += current
                     mean = running[name] / kept if kept else current
-                    record[f"{name}_rmse"] = _rmse(truth, self._clip(mean))
+                    record[f"{name}_rmse"] = rmse(truth, self._clip(mean))
                 self.history_.append(record)
 
         scale = dtype.type(1.0 / np.sqrt(S))
@@ -338,13 +337,3 @@ class BPMF(EmbeddingModel):
         P = self.user_factors_.reshape(self.n_users_, S, -1).mean(axis=1) * root
         Q = self.item_factors_.reshape(self.n_items_, S, -1).mean(axis=1) * root
         return P.astype(self.user_factors_.dtype), Q.astype(self.item_factors_.dtype)
-
-
-def _entries(X: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
-    """(row, column) index arrays of the stored entries of a CSR matrix, in storage order."""
-    return np.repeat(np.arange(X.shape[0]), np.diff(X.indptr)), X.indices
-
-
-def _rmse(truth: np.ndarray, predicted: np.ndarray) -> float:
-    diff = np.asarray(truth, dtype=np.float64) - predicted
-    return float(np.sqrt(np.mean(diff * diff)))

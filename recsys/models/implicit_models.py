@@ -7,9 +7,12 @@
 * :class:`BPR`: Bayesian Personalised Ranking (Rendle et al. 2009): SGD on ``log sigmoid(x_ui - x_uj)``
   over sampled (user, liked item, other item) triples.
 
-Both take the users x items CSR matrix of interactions (implicit 0.7 wants users as rows) and
-expose ``user_factors_``, ``item_factors_`` (numpy arrays), ``n_users_``, ``n_items_``,
-``history_`` and ``score``. They have no rating scale, so they only score.
+Both learn from positives (``learns_from = "positives"``): the users x items CSR matrix of
+interactions (implicit 0.7 wants users as rows). They follow the factor contract of
+:mod:`recsys.models.base` (``user_factors_``, ``item_factors_``, BPR's ``item_bias_``,
+``score``, ``inner_product_factors``) plus ``n_users_``, ``n_items_`` and ``history_``. They have
+no rating scale, so they only score. ``fit(X, callback=...)`` calls the callback after every
+iteration with the current factors in place (the harness uses it for validation nDCG).
 
 Notes on the library, checked against implicit 0.7.3:
 
@@ -31,33 +34,19 @@ Notes on the library, checked against implicit 0.7.3:
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 
 import numpy as np
 import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
-from recsys.models.base import Recommender, check_interactions, check_non_negative, check_positive
-
-#: ``eval_callback(model, epoch)`` may return a dict of metrics to store in ``history_``.
-EvalCallback = Callable[[Recommender, int], "dict | None"]
+from recsys.checks import check_choice, check_fraction, check_integer, check_non_negative, check_positive
+from recsys.models.base import FactorModel, FitCallback, check_fit_inputs, run_callback
 
 _WEIGHTINGS = ("none", "bm25", "tfidf")
 
 
-def _check_count(allow_zero: bool = False, **values) -> None:
-    """Raise ``ValueError`` naming the first value that is not a positive (or >= 0) integer."""
-    for name, value in values.items():
-        ok = isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-        if not ok or value < (0 if allow_zero else 1):
-            kind = "a non-negative" if allow_zero else "a positive"
-            raise ValueError(f"{name} must be {kind} integer, got {value!r}")
-
-
 def _check_implicit_input(X) -> sp.csr_matrix:
-    X = check_interactions(X)
-    if X.nnz == 0:
-        raise ValueError("X has no stored interactions to learn from")
+    X, _ = check_fit_inputs(X)
     if (X.data < 0).any():
         raise ValueError(
             f"X holds negative values (min {X.data.min()!r}); implicit feedback must be >= 0 "
@@ -66,73 +55,36 @@ def _check_implicit_input(X) -> sp.csr_matrix:
     return X
 
 
-def _validation_callback(X: sp.csr_matrix, validation, inner: EvalCallback | None) -> EvalCallback:
-    """An eval callback adding validation nDCG@10 and precision@10 (then ``inner``'s metrics)."""
-    from recsys.evaluation import evaluate_ranking
+class _ImplicitWrapper(FactorModel):
+    """Shared fitting machinery: BLAS thread limits, per-iteration history, the callback."""
 
-    validation = check_interactions(validation, "validation")
-    if validation.shape != X.shape:
-        raise ValueError(f"validation has shape {validation.shape}, X has {X.shape}")
-    relevant = validation.copy()
-    relevant.data[:] = 1.0
+    learns_from = "positives"
 
-    def callback(model, epoch):
-        scores = evaluate_ranking(model, X, relevant, k=10)
-        out = {"val_ndcg@10": scores["ndcg@10"], "val_precision@10": scores["precision@10"]}
-        out.update((inner(model, epoch) or {}) if inner is not None else {})
-        return out
-
-    return callback
-
-
-class _ImplicitWrapper(Recommender):
-    """Shared fitting machinery: BLAS thread limits, per-iteration history, eval callbacks."""
-
-    def _run(self, model, X: sp.csr_matrix, eval_callback: EvalCallback | None, record, validation=None) -> None:
+    def _run(self, model, X: sp.csr_matrix, callback: FitCallback | None, record) -> None:
         """Fit ``model`` on ``X``; ``record(args)`` turns implicit's callback arguments into a dict.
 
-        With ``validation`` (a users x items CSR of held-out interactions), every iteration also
-        records ``val_ndcg@10`` and ``val_precision@10`` (training items excluded), so these models
-        get a convergence curve like the rating models' ``val_rmse``.
+        After every iteration ``callback(self, iteration)`` (if given) runs with this object
+        holding the current factors; what it returns joins that iteration's ``history_`` entry.
         """
-        if validation is not None:
-            eval_callback = _validation_callback(X, validation, eval_callback)
         history: list[dict] = []
         clock = {"seconds": 0.0, "since": time.perf_counter()}
+        self.n_users_, self.n_items_ = X.shape
 
-        def callback(iteration, _elapsed, *rest):
+        def on_iteration(iteration, _elapsed, *rest):
             clock["seconds"] += time.perf_counter() - clock["since"]
-            entry = {"epoch": iteration + 1, "seconds": clock["seconds"], **record(*rest)}
-            if eval_callback is not None:
+            entry = {"iteration": iteration + 1, "seconds": clock["seconds"], **record(*rest)}
+            if callback is not None:
                 self._expose(model)
-                self.n_users_, self.n_items_ = X.shape
-                entry.update(eval_callback(self, iteration + 1) or {})
+                run_callback(callback, self, iteration + 1, entry)
             history.append(entry)
-            clock["since"] = time.perf_counter()  # evaluation time is excluded
+            clock["since"] = time.perf_counter()  # the callback's time is excluded
 
         with threadpool_limits(1, "blas"):
             clock["since"] = time.perf_counter()
-            model.fit(X, show_progress=False, callback=callback)
+            model.fit(X, show_progress=False, callback=on_iteration)
         self._expose(model, copy=True)
-        self.n_users_, self.n_items_ = X.shape
         self.model_ = model
         self.history_ = history
-
-    def score(self, users) -> np.ndarray:
-        """Scores (dot products, plus BPR's item bias) of ``users`` against every item."""
-        users = self._check_users(users)
-        scores = self.user_factors_[users] @ self.item_factors_.T
-        bias = getattr(self, "item_bias_", None)
-        return scores + bias if bias is not None else scores
-
-    def inner_product_factors(self) -> tuple[np.ndarray, np.ndarray]:
-        """(U, V) with ``score(users) == U[users] @ V.T``: BPR's bias becomes a column (ANN-ready)."""
-        self._check_fitted()
-        bias = getattr(self, "item_bias_", None)
-        if bias is None:
-            return self.user_factors_, self.item_factors_
-        ones = np.ones((self.n_users_, 1), dtype=self.user_factors_.dtype)
-        return np.hstack([self.user_factors_, ones]), np.hstack([self.item_factors_, bias[:, None]])
 
 
 class ImplicitALS(_ImplicitWrapper):
@@ -144,10 +96,10 @@ class ImplicitALS(_ImplicitWrapper):
         alpha: confidence slope: an observed entry ``r_ui`` gets ``c_ui = 1 + alpha * r_ui``.
         iterations: ALS sweeps (each solves all users, then all items).
         weighting: transform the observed values before the confidences: ``"none"``, ``"bm25"``
-            (``implicit.nearest_neighbours.bm25_weight`` with ``K1``, ``B``) or ``"tfidf"``. Both
+            (``implicit.nearest_neighbours.bm25_weight`` with ``bm25_k1``, ``bm25_b``) or ``"tfidf"``. Both
             treat items as documents and users as terms, as implicit's own examples do, so heavy
             users and long item rows are damped. Negative weights are clipped to 0.
-        K1, B: BM25 term-saturation and length-normalisation parameters.
+        bm25_k1, bm25_b: BM25 term-saturation and length-normalisation parameters.
         use_cg: conjugate-gradient solver (fast, approximate) instead of exact Cholesky solves.
         calculate_training_loss: record implicit's training loss per iteration in ``history_``
             (the loss pass is counted in ``seconds``; it costs about one extra half-iteration).
@@ -155,7 +107,7 @@ class ImplicitALS(_ImplicitWrapper):
         random_state: seed, ``numpy.random.Generator`` or ``None`` for the initial factors.
 
     Fitted: ``user_factors_``, ``item_factors_`` (float32), ``n_users_``, ``n_items_``, ``model_``
-    (the implicit model, for its own API such as ``recommend``), and ``history_`` with ``epoch``,
+    (the implicit model, for its own API such as ``recommend``), and ``history_`` with ``iteration``,
     ``seconds`` and ``train_loss``.
     """
 
@@ -166,8 +118,8 @@ class ImplicitALS(_ImplicitWrapper):
         alpha: float = 1.0,
         iterations: int = 15,
         weighting: str = "none",
-        K1: float = 100.0,
-        B: float = 0.8,
+        bm25_k1: float = 100.0,
+        bm25_b: float = 0.8,
         use_cg: bool = True,
         calculate_training_loss: bool = True,
         num_threads: int = 0,
@@ -178,21 +130,20 @@ class ImplicitALS(_ImplicitWrapper):
         self.alpha = alpha
         self.iterations = iterations
         self.weighting = weighting
-        self.K1 = K1
-        self.B = B
+        self.bm25_k1 = bm25_k1
+        self.bm25_b = bm25_b
         self.use_cg = use_cg
         self.calculate_training_loss = calculate_training_loss
         self.num_threads = num_threads
         self.random_state = random_state
 
     def _validate(self) -> None:
-        _check_count(factors=self.factors, iterations=self.iterations)
-        _check_count(allow_zero=True, num_threads=self.num_threads)
-        check_non_negative(regularization=self.regularization, alpha=self.alpha, K1=self.K1)
-        if not 0 <= self.B <= 1:
-            raise ValueError(f"B must be in [0, 1], got {self.B!r}")
-        if self.weighting not in _WEIGHTINGS:
-            raise ValueError(f"weighting must be one of {_WEIGHTINGS}, got {self.weighting!r}")
+        check_integer("factors", self.factors, 1)
+        check_integer("iterations", self.iterations, 1)
+        check_integer("num_threads", self.num_threads, 0)
+        check_non_negative(regularization=self.regularization, alpha=self.alpha, bm25_k1=self.bm25_k1)
+        check_fraction("bm25_b", self.bm25_b, closed=True)
+        check_choice("weighting", self.weighting, _WEIGHTINGS)
 
     def confidence(self, X) -> sp.csr_matrix:
         """The confidence matrix ``C`` (float32, same pattern as ``X``) that ALS is fitted on."""
@@ -205,7 +156,7 @@ class ImplicitALS(_ImplicitWrapper):
 
             items_users = X.T.tocsr()
             if self.weighting == "bm25":
-                weighted = bm25_weight(items_users, K1=self.K1, B=self.B)
+                weighted = bm25_weight(items_users, K1=self.bm25_k1, B=self.bm25_b)
             else:
                 weighted = tfidf_weight(items_users)
             weights = sp.csr_matrix(weighted.T)
@@ -214,13 +165,13 @@ class ImplicitALS(_ImplicitWrapper):
         C.data = (1.0 + self.alpha * np.maximum(weights.data, 0.0)).astype(np.float32)
         return C
 
-    def fit(self, X, validation=None, eval_callback: EvalCallback | None = None) -> ImplicitALS:
-        """Fit on the users x items CSR ``X`` of non-negative interaction strengths.
+    def fit(self, X, callback: FitCallback | None = None) -> ImplicitALS:
+        """Fit on the users x items CSR ``X`` of non-negative interaction strengths (1s, usually).
 
-        ``validation`` (held-out interactions, same shape) adds ``val_ndcg@10`` and
-        ``val_precision@10`` to every iteration of ``history_``. ``eval_callback(model, epoch)``, if given, runs after every iteration with this object
-        holding the current factors, and may return metrics (e.g. a validation nDCG computed with
-        :mod:`recsys.evaluation`) to add to that iteration's ``history_`` entry; its time is excluded.
+        ``callback(model, iteration)`` (see :data:`~recsys.models.base.FitCallback`), if given,
+        runs after every iteration with this object holding the current factors, and may return
+        metrics (a validation nDCG, say) to add to that iteration's ``history_`` entry; its time
+        is excluded from ``seconds``.
         """
         C = self.confidence(X)
         from implicit.cpu.als import AlternatingLeastSquares
@@ -241,7 +192,7 @@ class ImplicitALS(_ImplicitWrapper):
         def record(loss=None):
             return {"train_loss": float(loss)} if loss is not None else {}
 
-        self._run(model, C, eval_callback, record, validation)
+        self._run(model, C, callback, record)
         return self
 
     def _expose(self, model, copy: bool = False) -> None:
@@ -264,7 +215,7 @@ class BPR(_ImplicitWrapper):
 
     Values in ``X`` are ignored: every stored entry is a positive. Fitted: ``user_factors_``,
     ``item_factors_`` (float32, ``factors`` columns), ``item_bias_``, ``n_users_``, ``n_items_``,
-    ``model_`` and ``history_`` with ``epoch``, ``seconds``, ``train_auc`` (the share of the
+    ``model_`` and ``history_`` with ``iteration``, ``seconds``, ``train_auc`` (the share of the
     epoch's sampled pairs ranked right before their update) and ``skipped`` (share of samples
     dropped because the negative was in fact liked).
     """
@@ -287,10 +238,11 @@ class BPR(_ImplicitWrapper):
         self.num_threads = num_threads
         self.random_state = random_state
 
-    def fit(self, X, validation=None, eval_callback: EvalCallback | None = None) -> BPR:
-        """Fit on the users x items CSR ``X``; ``validation`` and ``eval_callback`` as in :meth:`ImplicitALS.fit`."""
-        _check_count(factors=self.factors, iterations=self.iterations)
-        _check_count(allow_zero=True, num_threads=self.num_threads)
+    def fit(self, X, callback: FitCallback | None = None) -> BPR:
+        """Fit on the users x items CSR ``X``; ``callback`` as in :meth:`ImplicitALS.fit`."""
+        check_integer("factors", self.factors, 1)
+        check_integer("iterations", self.iterations, 1)
+        check_integer("num_threads", self.num_threads, 0)
         check_positive(learning_rate=self.learning_rate)
         check_non_negative(regularization=self.regularization)
         X = _check_implicit_input(X).astype(np.float32)
@@ -315,7 +267,7 @@ class BPR(_ImplicitWrapper):
                 "skipped": skipped / nnz,
             }
 
-        self._run(model, X, eval_callback, record, validation)
+        self._run(model, X, callback, record)
         return self
 
     def _expose(self, model, copy: bool = False) -> None:

@@ -19,12 +19,13 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.base import clone
 
-from recsys.models.base import EmbeddingModel, check_interactions
+from recsys.interactions import check_interactions, row_indices
+from recsys.models.base import EmbeddingModel
 
 
 def _residuals(X: sp.csr_matrix, baseline: EmbeddingModel) -> sp.csr_matrix:
     """``X`` with the baseline's (unclipped) prediction subtracted from every stored entry."""
-    rows = np.repeat(np.arange(X.shape[0], dtype=np.int64), np.diff(X.indptr))
+    rows = row_indices(X)
     mu, bu, bi = baseline._terms()
     fitted = np.full(X.nnz, mu, dtype=np.float64)
     if bu is not None:
@@ -57,7 +58,13 @@ class MeanNormalized(EmbeddingModel):
         self.model = model
         self.baseline = baseline
 
-    def fit(self, X, validation=None) -> MeanNormalized:
+    def fit(self, X, validation=None, callback=None) -> MeanNormalized:
+        """Fit the baseline to ``X``, then ``model`` to the residuals.
+
+        ``validation`` becomes residuals too and goes to the inner model (its ``val_rmse`` is then
+        the RMSE on ratings); ``callback`` goes to the inner model's ``fit`` unchanged (it sees
+        the inner model, whose scores are residual scores).
+        """
         from recsys.models.baselines import ItemMean
 
         X = check_interactions(X)
@@ -69,10 +76,10 @@ class MeanNormalized(EmbeddingModel):
             validation = check_interactions(validation, "validation")
             residual_validation = _residuals(validation, baseline)
         inner = clone(self.model)
-        if residual_validation is None:
-            inner.fit(_residuals(X, baseline))
-        else:
-            inner.fit(_residuals(X, baseline), validation=residual_validation)
+        extra = {} if residual_validation is None else {"validation": residual_validation}
+        if callback is not None:
+            extra["callback"] = callback
+        inner.fit(_residuals(X, baseline), **extra)
 
         mu_b, bu_b, bi_b = baseline._terms()
         mu_m, bu_m, bi_m = inner._terms()

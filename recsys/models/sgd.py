@@ -14,20 +14,20 @@ matrix_factorization.pyx``, ``SVD.sgd``), in the same order, with the same initi
 (biases 0, factors ~ Normal(init_mean, init_std)) and the same defaults, so the two can be compared
 like for like. Parameter names map to Surprise's as follows:
 
-===================  =================================================
-``SGD``              Surprise ``SVD``
-===================  =================================================
-``factors``          ``n_factors`` (100)
-``epochs``           ``n_epochs`` (20)
-``learning_rate``    ``lr_all``, i.e. ``lr_pu`` = ``lr_qi`` (0.005)
-``regularization``   ``reg_all``, i.e. ``reg_pu`` = ``reg_qi`` (0.02)
-``lr_bias``          ``lr_bu`` = ``lr_bi`` (``None``: same as ``learning_rate``)
-``reg_bias``         ``reg_bu`` = ``reg_bi`` (``None``: same as ``regularization``)
-``init_mean``        ``init_mean`` (0)
-``init_std``         ``init_std_dev`` (0.1)
-``biased``           ``biased`` (True; False drops mu, b_u, b_i: plain PMF)
-``random_state``     ``random_state`` (a numpy Generator seed here, a RandomState seed there)
-===================  =================================================
+=======================  =============================================
+``SGD``                  Surprise ``SVD``
+=======================  =============================================
+``factors``              ``n_factors`` (100)
+``iterations``           ``n_epochs`` (20)
+``learning_rate``        ``lr_all``, i.e. ``lr_pu`` = ``lr_qi`` (0.005)
+``regularization``       ``reg_all``, i.e. ``reg_pu`` = ``reg_qi`` (0.02)
+``bias_learning_rate``   ``lr_bu`` = ``lr_bi`` (``None``: same as ``learning_rate``)
+``bias_regularization``  ``reg_bu`` = ``reg_bi`` (``None``: same as ``regularization``)
+``init_mean``            ``init_mean`` (0)
+``init_std``             ``init_std_dev`` (0.1)
+``biased``               ``biased`` (True; False drops mu, b_u, b_i: plain PMF)
+``random_state``         ``random_state`` (a numpy Generator seed here, a RandomState seed there)
+=======================  =============================================
 
 One deliberate difference: Surprise never shuffles; it visits the ratings grouped by user (users
 in order of first appearance, each user's ratings in file order). ``shuffle=True`` (our default)
@@ -38,7 +38,7 @@ training file is sorted by user and item, as MovieLens' ``u1.base`` ... ``u5.bas
 The epoch loop is compiled with numba (:func:`sgd_epoch`, ``fastmath`` off so results are
 reproducible); :func:`sgd_epoch_reference` is the same algorithm in readable numpy, and the tests
 check that the two agree, and that from Surprise's own start and order the loop ends where
-Surprise does. For speed there are ``dtype="float32"``, ``parallel=True`` (Hogwild threads) and
+Surprise does. For speed there are ``dtype="float32"``, ``num_threads=0`` (Hogwild threads) and
 ``eval_every=0`` (skip the per-epoch RMSE pass); ``benchmarks/sgd_vs_surprise.py`` times them.
 """
 
@@ -51,7 +51,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numba
 import numpy as np
 
-from recsys.models.base import EmbeddingModel, check_fit_inputs, check_non_negative, check_positive
+from recsys.checks import check_integer, check_non_negative, check_number, check_positive
+from recsys.models.base import EmbeddingModel, FitCallback, check_fit_inputs, run_callback
 
 _DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -175,22 +176,23 @@ class SGD(EmbeddingModel):
 
     Args:
         factors: latent dimension k.
-        epochs: passes over the training ratings.
+        iterations: epochs, i.e. passes over the training ratings.
         learning_rate: step size for the factor vectors (Surprise ``lr_all``).
         regularization: L2 weight for the factor vectors (Surprise ``reg_all``).
-        lr_bias: step size for the biases; ``None`` = ``learning_rate``.
-        reg_bias: L2 weight for the biases; ``None`` = ``regularization``.
+        bias_learning_rate: step size for the biases; ``None`` = ``learning_rate``.
+        bias_regularization: L2 weight for the biases; ``None`` = ``regularization``.
         init_mean, init_std: factors start ~ Normal(init_mean, init_std); biases start at 0.
         biased: learn ``mu + b_u + b_i``; ``False`` fits ``p_u . q_i`` alone (PMF).
         shuffle: visit ratings in a new random order each epoch (``False``: CSR order, which is
             Surprise's order for files sorted by user and item).
         dtype: ``"float64"`` (as Surprise) or ``"float32"`` (faster, about half the memory).
-        parallel: lock-free Hogwild SGD, one thread per available core, each on a shard of the
-            epoch's order. Concurrent updates race, so results are **not** bit-reproducible even
-            with a fixed ``random_state``; keep ``False`` (default) for exact reruns.
+        num_threads: 1 (default) runs the serial, reproducible loop; more (0 = one per available
+            core) runs lock-free Hogwild SGD, each thread on a shard of the epoch's order.
+            Concurrent updates race, so results are then **not** bit-reproducible even with a
+            fixed ``random_state``; keep 1 for exact reruns.
         rating_range: (low, high) that :meth:`predict` clips to; ``None`` = min and max of the
             training ratings. Scores are never clipped.
-        eval_every: record train (and validation) RMSE in ``history_`` every this many epochs,
+        eval_every: record train (and validation) RMSE in ``history_`` every this many iterations,
             and always after the last; 0 = after the last only. Each evaluation is a pass over the
             data costing about a third of an epoch: it is left out of ``seconds`` but not of
             the wall time of :meth:`fit`.
@@ -199,7 +201,7 @@ class SGD(EmbeddingModel):
 
     Fitted attributes: ``user_factors_`` (n_users, k), ``item_factors_`` (n_items, k),
     ``global_mean_``, ``user_bias_``, ``item_bias_``, ``n_users_``, ``n_items_``,
-    ``rating_range_`` and ``history_`` (one dict per epoch: ``epoch`` counted from 1,
+    ``rating_range_`` and ``history_`` (one dict per epoch: ``iteration`` counted from 1,
     ``seconds`` of cumulative training time excluding evaluation and, on evaluated epochs,
     ``train_rmse`` and, with validation data, ``val_rmse``; both RMSEs use clipped predictions,
     as :meth:`predict` does).
@@ -209,33 +211,33 @@ class SGD(EmbeddingModel):
     def __init__(
         self,
         factors: int = 100,
-        epochs: int = 20,
+        iterations: int = 20,
         learning_rate: float = 0.005,
         regularization: float = 0.02,
-        lr_bias: float | None = None,
-        reg_bias: float | None = None,
+        bias_learning_rate: float | None = None,
+        bias_regularization: float | None = None,
         init_mean: float = 0.0,
         init_std: float = 0.1,
         biased: bool = True,
         shuffle: bool = True,
         dtype: str = "float64",
-        parallel: bool = False,
+        num_threads: int = 1,
         rating_range: tuple[float, float] | None = None,
         eval_every: int = 1,
         random_state: int | np.random.Generator | None = None,
     ) -> None:
         self.factors = factors
-        self.epochs = epochs
+        self.iterations = iterations
         self.learning_rate = learning_rate
         self.regularization = regularization
-        self.lr_bias = lr_bias
-        self.reg_bias = reg_bias
+        self.bias_learning_rate = bias_learning_rate
+        self.bias_regularization = bias_regularization
         self.init_mean = init_mean
         self.init_std = init_std
         self.biased = biased
         self.shuffle = shuffle
         self.dtype = dtype
-        self.parallel = parallel
+        self.num_threads = num_threads
         self.rating_range = rating_range
         self.eval_every = eval_every
         self.random_state = random_state
@@ -244,17 +246,13 @@ class SGD(EmbeddingModel):
 
     def _validated_params(self) -> dict:
         """The hyperparameters checked and resolved (bias rates default to the factor rates)."""
-        for name, smallest in (("factors", 1), ("epochs", 1), ("eval_every", 0)):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < smallest:
-                kind = "a positive" if smallest else "a non-negative"
-                raise ValueError(f"{name} must be {kind} integer, got {value!r}")
-        lr_b = self.learning_rate if self.lr_bias is None else self.lr_bias
-        reg_b = self.regularization if self.reg_bias is None else self.reg_bias
-        check_positive(learning_rate=self.learning_rate, lr_bias=lr_b)
-        check_non_negative(regularization=self.regularization, reg_bias=reg_b, init_std=self.init_std)
-        if not np.isfinite(self.init_mean):
-            raise ValueError(f"init_mean must be finite, got {self.init_mean!r}")
+        for name, smallest in (("factors", 1), ("iterations", 1), ("eval_every", 0), ("num_threads", 0)):
+            check_integer(name, getattr(self, name), smallest)
+        lr_b = self.learning_rate if self.bias_learning_rate is None else self.bias_learning_rate
+        reg_b = self.regularization if self.bias_regularization is None else self.bias_regularization
+        check_positive(learning_rate=self.learning_rate, bias_learning_rate=lr_b)
+        check_non_negative(regularization=self.regularization, bias_regularization=reg_b, init_std=self.init_std)
+        check_number("init_mean", self.init_mean)
         try:
             dtype = np.dtype(self.dtype)
         except TypeError:
@@ -277,7 +275,7 @@ class SGD(EmbeddingModel):
         Q = rng.normal(self.init_mean, self.init_std, size=(n_items, self.factors)).astype(dtype)
         return np.zeros(n_users, dtype), np.zeros(n_items, dtype), P, Q
 
-    def fit(self, X, validation=None) -> SGD:
+    def fit(self, X, validation=None, callback: FitCallback | None = None) -> SGD:
         """Learn from the observed ratings in ``X`` (users x items CSR); ``validation`` is optional.
 
         ``validation`` (same shape) only adds ``val_rmse`` to ``history_``; it never steers training.
@@ -313,12 +311,19 @@ class SGD(EmbeddingModel):
             return float(np.sqrt(_squared_error_sum(u, i, r, mu, bu, bi, P, Q, low, high) / r.size))
 
         state = (mu, bu, bi, P, Q, *scalars, bool(self.biased))
-        n_shards = _available_cores() if self.parallel else 1
+        n_shards = int(self.num_threads) or _available_cores()
         pool = ThreadPoolExecutor(n_shards) if n_shards > 1 else None
-        history = []
+        # the fitted attributes share the arrays the loop updates in place, so a callback sees
+        # the current model
+        self.n_users_, self.n_items_ = n_users, n_items
+        self.user_factors_, self.item_factors_ = P, Q
+        self.global_mean_ = float(mu)
+        self.user_bias_, self.item_bias_ = (bu, bi) if self.biased else (None, None)
+        self.rating_range_ = (low, high)
+        self.history_ = []
         seconds = 0.0
         try:
-            for epoch in range(1, self.epochs + 1):
+            for iteration in range(1, self.iterations + 1):
                 start = time.perf_counter()
                 if self.shuffle:
                     rng.shuffle(order)  # a uniform permutation whatever order it starts from
@@ -327,26 +332,19 @@ class SGD(EmbeddingModel):
                 else:
                     sgd_epoch_hogwild(pool, n_shards, users, items, ratings, order, *state)
                 seconds += time.perf_counter() - start
-                entry = {"epoch": epoch, "seconds": seconds}
-                history.append(entry)
-                if epoch != self.epochs and (self.eval_every == 0 or epoch % self.eval_every):
-                    continue
-                entry["train_rmse"] = rmse(users, items, ratings)
-                if val is not None:
-                    entry["val_rmse"] = rmse(*val)
-                if not np.isfinite(entry["train_rmse"]):
-                    raise FloatingPointError(
-                        f"SGD diverged at epoch {epoch} (train RMSE {entry['train_rmse']}); "
-                        f"lower learning_rate={self.learning_rate!r}"
-                    )
+                entry = {"iteration": iteration, "seconds": seconds}
+                self.history_.append(entry)
+                if iteration == self.iterations or (self.eval_every and iteration % self.eval_every == 0):
+                    entry["train_rmse"] = rmse(users, items, ratings)
+                    if val is not None:
+                        entry["val_rmse"] = rmse(*val)
+                    if not np.isfinite(entry["train_rmse"]):
+                        raise FloatingPointError(
+                            f"SGD diverged at iteration {iteration} (train RMSE {entry['train_rmse']}); "
+                            f"lower learning_rate={self.learning_rate!r}"
+                        )
+                run_callback(callback, self, iteration, entry)
         finally:
             if pool is not None:
                 pool.shutdown()
-
-        self.n_users_, self.n_items_ = n_users, n_items
-        self.user_factors_, self.item_factors_ = P, Q
-        self.global_mean_ = float(mu)
-        self.user_bias_, self.item_bias_ = (bu, bi) if self.biased else (None, None)
-        self.rating_range_ = (low, high)
-        self.history_ = history
         return self

@@ -30,7 +30,11 @@ import scipy.sparse as sp
 from scipy.sparse.linalg import LinearOperator, svds
 from threadpoolctl import threadpool_limits
 
-from recsys.models.base import EmbeddingModel, check_fit_inputs, check_non_negative, check_positive
+from recsys.checks import check_choice, check_integer, check_non_negative
+from recsys.interactions import entries
+from recsys.metrics import rmse
+from recsys.models.base import EmbeddingModel, FitCallback, check_fit_inputs, run_callback
+from recsys.models.baselines import damped_mean
 
 Centering = Literal["none", "global", "bias"]
 _CENTERINGS = ("none", "global", "bias")
@@ -52,7 +56,7 @@ def damped_baseline(X: sp.csr_matrix, centering: Centering = "bias", damping: fl
     mu = float(X.data.mean(dtype=np.float64))
     if centering == "global":
         return mu, bu, bi
-    users, items = _entries(X)
+    users, items = entries(X)
     bu, bi = _damped_biases(X.data.astype(np.float64) - mu, users, items, bu, n_items, damping)
     return mu, bu, bi
 
@@ -63,24 +67,9 @@ def _damped_biases(resid: np.ndarray, users: np.ndarray, items: np.ndarray, bu: 
     biases given ``bu``, then user biases given those. Each is the exact minimiser of
     ``sum (resid - b_u - b_i)^2 + damping * b^2`` over its block, the other held fixed.
     A user or item without ratings gets 0."""
-
-    def damped_mean(index, values, n):
-        total, count = np.bincount(index, values, n), np.bincount(index, minlength=n) + damping
-        return np.divide(total, count, out=np.zeros(n), where=count > 0)
-
-    bi = damped_mean(items, resid - bu[users], n_items)
-    bu = damped_mean(users, resid - bi[items], bu.size)
+    bi = damped_mean(items, resid - bu[users], n_items, damping)
+    bu = damped_mean(users, resid - bi[items], bu.size, damping)
     return bu, bi
-
-
-def _entries(X: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
-    """(row, column) index arrays of the stored entries of a CSR matrix, in storage order."""
-    return np.repeat(np.arange(X.shape[0]), np.diff(X.indptr)), X.indices
-
-
-def _rmse(truth: np.ndarray, predicted: np.ndarray) -> float:
-    diff = np.asarray(truth, dtype=np.float64) - predicted
-    return float(np.sqrt(np.mean(diff * diff)))
 
 
 def _fix_signs(U: np.ndarray, s: np.ndarray, Vt: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -129,15 +118,10 @@ def _as_operator(A: sp.spmatrix) -> LinearOperator:
 
 def _check_common(model, X) -> tuple[sp.csr_matrix, int]:
     """Validate the hyperparameters shared by the SVD models and ``X``; returns (X, k)."""
-    value = model.factors
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"factors must be an int, got {value!r}")
-    check_positive(factors=value)
+    value = check_integer("factors", model.factors, 1)
     check_non_negative(damping=model.damping)
-    if model.centering not in _CENTERINGS:
-        raise ValueError(f"centering must be one of {_CENTERINGS}, got {model.centering!r}")
-    if model.solver not in ("arpack", "randomized"):
-        raise ValueError(f"solver must be 'arpack' or 'randomized', got {model.solver!r}")
+    check_choice("centering", model.centering, _CENTERINGS)
+    check_choice("solver", model.solver, ("arpack", "randomized"))
     X, _ = check_fit_inputs(X)
     if value >= min(X.shape):
         raise ValueError(f"factors must be < min(X.shape) = {min(X.shape)}, got {value}")
@@ -153,7 +137,7 @@ class _SVDModel(EmbeddingModel):
         self.global_mean_, self.user_bias_, self.item_bias_ = mu, bu, bi
         self.n_users_, self.n_items_ = X.shape
         self.rating_range_ = (float(X.data.min()), float(X.data.max()))
-        users, items = _entries(X)
+        users, items = entries(X)
         return X.data.astype(np.float64) - mu - bu[users] - bi[items]
 
 
@@ -199,11 +183,11 @@ class PureSVD(_SVDModel):
         self.singular_values_ = s
         self.user_factors_ = U * s
         self.item_factors_ = np.ascontiguousarray(Vt.T)
-        record = {"epoch": 1, "seconds": time.perf_counter() - start,
-                  "train_rmse": _rmse(X.data, self.predict(*_entries(X)))}
+        record = {"iteration": 1, "seconds": time.perf_counter() - start,
+                  "train_rmse": rmse(X.data, self.predict(*entries(X)))}
         if validation is not None:
             validation = _check_validation(validation, X)
-            record["val_rmse"] = _rmse(validation.data, self.predict(*_entries(validation)))
+            record["val_rmse"] = rmse(validation.data, self.predict(*entries(validation)))
         self.history_ = [record]
         return self
 
@@ -242,42 +226,39 @@ class SVDImpute(_SVDModel):
             on ML-100K, where the default 13 was tuned (u1..u5 folds, mean RMSE ~0.911).
         centering, damping: as for :class:`PureSVD`.
         refit_biases: re-estimate the biases every iteration (``centering="bias"`` only).
-        max_iter: maximum number of outer iterations.
+        iterations: maximum number of outer iterations (fewer when ``tol`` is reached).
         tol: stop when ``||Z_new - Z_old||_F^2 / ||Z_old||_F^2 < tol``.
         solver: ``"randomized"`` (warm-started) or ``"arpack"``.
-        n_power_iter: power iterations per outer iteration (``"randomized"`` only).
+        power_iterations: power iterations per outer iteration (``"randomized"`` only).
         random_state: seed of the starting vectors.
 
-    Fitted: as :class:`PureSVD`, plus ``n_iter_`` and ``history_`` (per iteration ``epoch``,
+    Fitted: as :class:`PureSVD`, plus ``n_iter_`` and ``history_`` (per iteration ``iteration``,
     ``seconds``, ``train_loss`` = the objective above, ``train_rmse`` on the observed entries,
     ``val_rmse`` with ``validation``, and ``rank`` = singular values left above zero). Both RMSEs
     use clipped predictions, as :meth:`predict` does.
     """
 
     def __init__(self, factors: int = 100, shrinkage: float = 13.0, centering: Centering = "bias",
-                 damping: float = 5.0, refit_biases: bool = True, max_iter: int = 100,
+                 damping: float = 5.0, refit_biases: bool = True, iterations: int = 100,
                  tol: float = 1e-5, solver: Literal["arpack", "randomized"] = "randomized",
-                 n_power_iter: int = 1, random_state: int | np.random.Generator | None = 0):
+                 power_iterations: int = 1, random_state: int | np.random.Generator | None = 0):
         self.factors = factors
         self.shrinkage = shrinkage
         self.centering = centering
         self.damping = damping
         self.refit_biases = refit_biases
-        self.max_iter = max_iter
+        self.iterations = iterations
         self.tol = tol
         self.solver = solver
-        self.n_power_iter = n_power_iter
+        self.power_iterations = power_iterations
         self.random_state = random_state
 
-    def fit(self, X, validation=None) -> SVDImpute:
+    def fit(self, X, validation=None, callback: FitCallback | None = None) -> SVDImpute:
         """Alternate imputation and truncated SVD until ``Z`` stops changing."""
         X, k = _check_common(self, X)
-        for name in ("max_iter", "n_power_iter"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-                raise TypeError(f"{name} must be an int, got {value!r}")
-        check_positive(max_iter=self.max_iter)
-        check_non_negative(shrinkage=self.shrinkage, tol=self.tol, n_power_iter=self.n_power_iter)
+        check_integer("iterations", self.iterations, 1)
+        check_integer("power_iterations", self.power_iterations, 0)
+        check_non_negative(shrinkage=self.shrinkage, tol=self.tol)
         if validation is not None:
             validation = _check_validation(validation, X)
         rng = np.random.default_rng(self.random_state)
@@ -287,7 +268,7 @@ class SVDImpute(_SVDModel):
 
         clock = time.perf_counter()
         centred = self._set_centre(X)                  # R on the observed entries
-        users, items = _entries(X)
+        users, items = entries(X)
         S = sp.csr_matrix((centred.copy(), X.indices, X.indptr), shape=X.shape)  # P_obs(R - Z)
         St = S.T                                       # a CSC view sharing S.data
         U, s, V = np.zeros((n_users, k)), np.zeros(k), np.zeros((n_items, k))
@@ -305,12 +286,12 @@ class SVDImpute(_SVDModel):
         self.history_ = []
         seconds = time.perf_counter() - clock
         with threadpool_limits(limits=1, user_api="blas"):  # small dense blocks: threads only hurt
-            for epoch in range(1, int(self.max_iter) + 1):
+            for iteration in range(1, int(self.iterations) + 1):
                 clock = time.perf_counter()
-                if self.solver == "randomized" and epoch > 1:
+                if self.solver == "randomized" and iteration > 1:
                     start_block = np.hstack([V, start_block[:, k:]])  # warm start from the last V
                 U_new, s_new, Vt_new = _truncated_svd(F, k, self.solver, rng, start=start_block,
-                                                      n_iter=int(self.n_power_iter))
+                                                      n_iter=int(self.power_iterations))
                 s_new = np.maximum(s_new - lam, 0.0)
                 change = _relative_change(U, s, V, U_new, s_new, Vt_new.T)
                 U, s, V = U_new, s_new, Vt_new.T
@@ -326,15 +307,16 @@ class SVDImpute(_SVDModel):
                 loss = 0.5 * S.data @ S.data + lam * s.sum()
                 if refit:
                     loss += 0.5 * damping * (self.user_bias_ @ self.user_bias_ + self.item_bias_ @ self.item_bias_)
-                record = {"epoch": epoch, "seconds": seconds, "train_loss": float(loss),
-                          "train_rmse": _rmse(X.data, self.predict(users, items)),
+                record = {"iteration": iteration, "seconds": seconds, "train_loss": float(loss),
+                          "train_rmse": rmse(X.data, self.predict(users, items)),
                           "rank": int(np.count_nonzero(s))}
                 if validation is not None:
-                    record["val_rmse"] = _rmse(validation.data, self.predict(*_entries(validation)))
+                    record["val_rmse"] = rmse(validation.data, self.predict(*entries(validation)))
+                run_callback(callback, self, iteration, record)
                 self.history_.append(record)
                 if change < self.tol:
                     break
-        self.n_iter_ = epoch
+        self.n_iter_ = iteration
         return self
 
 

@@ -9,9 +9,9 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from recsys import pipeline
 from recsys.__main__ import main
-from recsys.results import MIME_TYPE, compare_results, flatten, read_results, record, to_jsonable
+from recsys.notebook import runner
+from recsys.notebook.results import MIME_TYPE, compare_results, flatten, read_results, record, to_jsonable
 
 
 def make_notebook(path: Path, parameters: str, *body: str) -> Path:
@@ -26,8 +26,8 @@ def make_notebook(path: Path, parameters: str, *body: str) -> Path:
 
 GOOD = (
     "scale = 2\nlabel = 'x'",
-    "from recsys import params\nparams.integer('scale', scale, minimum=1)",
-    "from recsys.results import record\nimport matplotlib.pyplot as plt\n"
+    "from recsys.notebook import params\nparams.integer('scale', scale, minimum=1)",
+    "from recsys.notebook.results import record\nimport matplotlib.pyplot as plt\n"
     "record('metrics.rmse', 0.5 * scale)\nrecord('metrics.n', 3 * scale)\nrecord('label', label)\n"
     "record('timing.seconds', 123.0, compare=False)\n"
     "fig, ax = plt.subplots()\nax.plot([1, 2, 3])\nplt.show()",
@@ -38,19 +38,19 @@ GOOD = (
 def workspace(tmp_path):
     notebooks = tmp_path / "notebooks"
     make_notebook(notebooks / "01_first.ipynb", *GOOD)
-    make_notebook(notebooks / "02_second.ipynb", "factor = 1.5", "from recsys.results import record\nrecord('y', factor * 2)")
+    make_notebook(notebooks / "02_second.ipynb", "factor = 1.5", "from recsys.notebook.results import record\nrecord('y', factor * 2)")
     return notebooks, tmp_path / "build"
 
 
 def test_discover_and_select(workspace):
     notebooks, _ = workspace
     (notebooks / "README.ipynb").write_text("{}")  # not part of the sequence
-    found = pipeline.discover(notebooks)
+    found = runner.discover(notebooks)
     assert [p.stem for p in found] == ["01_first", "02_second"]
-    assert [p.stem for p in pipeline.select(found, ["2"])] == ["02_second"]
-    assert [p.stem for p in pipeline.select(found, ["01_first", "02"])] == ["01_first", "02_second"]
-    with pytest.raises(pipeline.PipelineError, match="matches no notebook"):
-        pipeline.select(found, ["07"])
+    assert [p.stem for p in runner.select(found, ["2"])] == ["02_second"]
+    assert [p.stem for p in runner.select(found, ["01_first", "02"])] == ["01_first", "02_second"]
+    with pytest.raises(runner.RunnerError, match="matches no notebook"):
+        runner.select(found, ["07"])
 
 
 @pytest.mark.parametrize(
@@ -59,13 +59,13 @@ def test_discover_and_select(workspace):
      ("ml-100k", "ml-100k"), ("'quoted'", "quoted"), ("{\"a\": 1}", {"a": 1})],
 )
 def test_parse_value(text, value):
-    assert pipeline.parse_value(text) == value
+    assert runner.parse_value(text) == value
 
 
 def test_run_writes_notebooks_html_figures_and_results(workspace):
     notebooks, build = workspace
     lines = []
-    runs = pipeline.run(parameters={"scale": 3}, notebooks_dir=notebooks, build_dir=build, progress=False, log=lines.append)
+    runs = runner.run(parameters={"scale": 3}, notebooks_dir=notebooks, build_dir=build, progress=False, log=lines.append)
     assert [r.ok for r in runs] == [True, True]
     first = runs[0]
     assert first.parameters == {"scale": 3, "label": "x"} and not first.defaults
@@ -88,7 +88,7 @@ def test_run_writes_notebooks_html_figures_and_results(workspace):
 def test_failure_stops_the_run_and_keeps_the_partial_notebook(workspace):
     notebooks, build = workspace
     lines = []
-    runs = pipeline.run(
+    runs = runner.run(
         parameters={"scale": 0}, notebooks_dir=notebooks, build_dir=build, progress=False, log=lines.append
     )
     assert len(runs) == 1 and not runs[0].ok  # 02 never ran
@@ -100,17 +100,17 @@ def test_failure_stops_the_run_and_keeps_the_partial_notebook(workspace):
 
 def test_unknown_parameter_is_an_error(workspace):
     notebooks, build = workspace
-    with pytest.raises(pipeline.PipelineError, match="scael"):
-        pipeline.run(parameters={"scael": 3}, notebooks_dir=notebooks, build_dir=build, progress=False, log=lambda _: None)
+    with pytest.raises(runner.RunnerError, match="scael"):
+        runner.run(parameters={"scael": 3}, notebooks_dir=notebooks, build_dir=build, progress=False, log=lambda _: None)
 
 
 def test_publish_then_check_reproduction(workspace):
     notebooks, build = workspace
     quiet = dict(notebooks_dir=notebooks, build_dir=build, progress=False, html=False, log=lambda _: None)
-    first = pipeline.run(only=["01"], publish=True, **quiet)[0]
+    first = runner.run(only=["01"], publish=True, **quiet)[0]
     assert first.defaults and first.reproduction is None  # nothing recorded in the source yet
     assert read_results(notebooks / "01_first.ipynb")["metrics"] == {"rmse": 1.0, "n": 6}
-    again = pipeline.run(only=["01"], **quiet)[0]
+    again = runner.run(only=["01"], **quiet)[0]
     assert again.reproduction == []
     # tamper with the committed record: the check must notice
     nb = nbformat.read(str(notebooks / "01_first.ipynb"), as_version=4)
@@ -120,23 +120,23 @@ def test_publish_then_check_reproduction(workspace):
             if payload and payload["name"] == "metrics.rmse":
                 payload["value"] = 1.1
     nbformat.write(nb, str(notebooks / "01_first.ipynb"))
-    tampered = pipeline.run(only=["01"], **quiet)[0]
+    tampered = runner.run(only=["01"], **quiet)[0]
     assert tampered.reproduction == ["metrics.rmse: reference 1.1, now 1.0"]
 
 
 def test_cli_exit_codes(workspace, capsys):
     notebooks, build = workspace
     base = ["run", "--build-dir", str(build), "--quiet", "--no-html"]
-    pipeline_discover = pipeline.discover
+    runner_discover = runner.discover
     try:
-        pipeline.discover = lambda folder=None: pipeline_discover(notebooks)
+        runner.discover = lambda folder=None: runner_discover(notebooks)
         assert main(base + ["--only", "02", "-p", "factor", "2"]) == 0
         assert json.loads((build / "results" / "02_second.json").read_text())["results"] == {"y": 4}
         assert main(base + ["-p", "nope", "1"]) == 2
         assert "nope" in capsys.readouterr().err
         assert main(base + ["--only", "01", "-p", "scale", "-1"]) == 1
     finally:
-        pipeline.discover = pipeline_discover
+        runner.discover = runner_discover
 
 
 def test_record_outside_a_notebook_returns_the_value():
@@ -145,7 +145,7 @@ def test_record_outside_a_notebook_returns_the_value():
     assert record("a.b", np.float32(1.5)) == np.float32(1.5)
     with pytest.raises(ValueError, match="dotted"):
         record("a..b", 1)
-    with pytest.raises(TypeError, match="cannot record"):
+    with pytest.raises(TypeError, match="cannot convert"):
         to_jsonable(object())
     assert to_jsonable({"x": np.arange(3), "y": (np.int64(2), float("nan"))}) == {"x": [0, 1, 2], "y": [2, None]}
 
@@ -169,11 +169,11 @@ def test_skipped_sections_are_not_called_missing(tmp_path):
     make_notebook(
         notebooks / "01_optional.ipynb",
         "have_extra = True",
-        "from recsys.results import record, skip\nrecord('main', 1)\n"
+        "from recsys.notebook.results import record, skip\nrecord('main', 1)\n"
         "if have_extra:\n    record('extra.value', 2)\nelse:\n    skip('extra', 'extra data not on this machine')",
     )
     quiet = dict(notebooks_dir=notebooks, build_dir=tmp_path / "build", progress=False, html=False, log=lambda _: None)
-    pipeline.run(publish=True, **quiet)
+    runner.run(publish=True, **quiet)
     assert read_results(notebooks / "01_optional.ipynb") == {"main": 1, "extra": {"value": 2}}
     # the same default run on a machine without the extra data: the extra section is skipped
     nb = nbformat.read(str(notebooks / "01_optional.ipynb"), as_version=4)
@@ -181,7 +181,7 @@ def test_skipped_sections_are_not_called_missing(tmp_path):
     committed_records = [c.outputs for c in nb.cells if c.cell_type == "code"]
     nbformat.write(nb, str(notebooks / "01_optional.ipynb"))
     assert committed_records  # outputs of the default run are still there
-    run = pipeline.run(**quiet)[0]
+    run = runner.run(**quiet)[0]
     assert run.skipped == {"extra": "extra data not on this machine"}
     assert run.reproduction == []
     payload = json.loads(run.results_file.read_text())
@@ -194,7 +194,7 @@ def test_skipped_sections_are_not_called_missing(tmp_path):
 def test_machine_description():
     import os
 
-    from recsys import machine
+    from recsys.notebook import machine
 
     d = machine.describe()
     assert d["cores"] == os.cpu_count() and d["python"].count(".") == 2

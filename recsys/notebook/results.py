@@ -14,13 +14,12 @@ leaves the reference's ``ml100k.*`` results aside instead of calling them missin
 
 from __future__ import annotations
 
-import math
 import numbers
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+from recsys.checks import to_jsonable
 
 #: The MIME type that carries one recorded result in a cell's outputs.
 MIME_TYPE = "application/vnd.recsys.result+json"
@@ -28,28 +27,6 @@ MIME_TYPE = "application/vnd.recsys.result+json"
 #: Default tolerance of the reproducibility check: |a - b| <= ABS_TOL + REL_TOL * |b|.
 REL_TOL = 1e-3
 ABS_TOL = 1e-6
-
-
-def to_jsonable(value: Any) -> Any:
-    """``value`` with numpy scalars/arrays, tuples and pandas objects turned into plain JSON types."""
-    if isinstance(value, Mapping):
-        return {str(k): to_jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [to_jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return to_jsonable(value.tolist())
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, numbers.Integral):
-        return int(value)
-    if isinstance(value, numbers.Real):
-        value = float(value)
-        return value if math.isfinite(value) else None
-    if value is None or isinstance(value, str):
-        return value
-    if hasattr(value, "to_dict"):  # pandas Series / DataFrame
-        return to_jsonable(value.to_dict())
-    raise TypeError(f"cannot record a value of type {type(value).__name__}; use numbers, strings, lists or dicts")
 
 
 def record(name: str, value: Any, *, compare: bool = True) -> Any:

@@ -51,7 +51,7 @@ def time_cdf(ax, split, title: str = "") -> None:
     ax.legend(loc="upper left")
 
 
-def convergence(ax, histories: Mapping[str, Iterable[Mapping]], x: str = "epoch", y: str = "val_rmse") -> None:
+def convergence(ax, histories: Mapping[str, Iterable[Mapping]], x: str = "iteration", y: str = "val_rmse") -> None:
     """One line per model: ``y`` against ``x`` from each model's ``history_``."""
     for name, history in histories.items():
         rows = [h for h in history if h.get(y) is not None]

@@ -1,4 +1,4 @@
-"""The main job: execute the notebook sequence with papermill and keep what readers and tools read.
+"""The notebook runner (the main job): execute the notebook sequence with papermill and keep what readers and tools read.
 
 For each selected notebook ``notebooks/NN_name.ipynb`` the runner writes, under ``build/``:
 
@@ -6,7 +6,7 @@ For each selected notebook ``notebooks/NN_name.ipynb`` the runner writes, under 
 * ``html/NN_name.html``: its rendering, figures included, and ``index.html`` linking them all;
 * ``figures/NN_name/``: every figure as a PNG;
 * ``results/NN_name.json``: the parameters used, the results the notebook recorded with
-  :func:`recsys.results.record`, and the wall time.
+  :func:`recsys.notebook.results.record`, and the wall time.
 
 When a notebook runs with its default parameters, its recorded results are compared with the ones
 in the committed notebook (``notebooks/``), which carries the outputs of its default run: that is
@@ -24,16 +24,17 @@ import sys
 import time
 from base64 import b64decode
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from html import escape
 from pathlib import Path
 from typing import Any
 
-from recsys import machine, paths
-from recsys.results import compare_results, read_results, skipped
+from recsys import paths
+from recsys.notebook import machine
+from recsys.notebook.results import compare_results, read_results, skipped
 
 
-class PipelineError(RuntimeError):
+class RunnerError(RuntimeError):
     """A run could not start or a notebook failed."""
 
 
@@ -77,7 +78,7 @@ def select(notebooks: list[Path], only: list[str] | None) -> list[Path]:
         ]
         if not hits:
             known = ", ".join(nb.stem for nb in notebooks) or "none"
-            raise PipelineError(f"--only {key!r} matches no notebook; the notebooks are: {known}")
+            raise RunnerError(f"--only {key!r} matches no notebook; the notebooks are: {known}")
         chosen.extend(h for h in hits if h not in chosen)
     return sorted(chosen)
 
@@ -157,7 +158,7 @@ def render_html(notebook, path: Path) -> Path:
 
     from nbconvert import HTMLExporter
 
-    from recsys.results import MIME_TYPE
+    from recsys.notebook.results import MIME_TYPE
 
     shown = copy.deepcopy(notebook)
     for cell in shown.cells:  # recorded results are data for tools, not for the page
@@ -191,7 +192,7 @@ def write_index(runs: list[NotebookRun], build: Path) -> Path:
         "<style>body{font-family:sans-serif;margin:2em}td,th{padding:.3em .8em;border-bottom:1px solid #ddd;"
         "text-align:left;vertical-align:top}code{font-size:.8em}</style></head><body>"
         "<h1>Vector-based retrieval for recommender systems: executed notebooks</h1>"
-        f"<p>Run {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC on {escape(machine.summary())}.</p>"
+        f"<p>Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {escape(machine.summary())}.</p>"
         "<table><tr><th>notebook</th><th>status</th><th>wall time</th><th>reproducibility</th>"
         "<th>parameters</th></tr>" + "".join(rows) + "</table></body></html>"
     )
@@ -265,7 +266,7 @@ def run_notebook(
         "default_parameters": is_default,
         "results": run.results,
         "wall_time_seconds": round(run.seconds, 3),
-        "executed_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "executed_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine.summary(),
         "reproduces_committed": None if run.reproduction is None else not run.reproduction,
         "differences": run.reproduction or [],
@@ -297,11 +298,11 @@ def run(
     parameters = dict(parameters or {})
     selected = select(discover(notebooks_dir), only)
     if not selected:
-        raise PipelineError(f"no notebooks found in {notebooks_dir or paths.notebooks_dir()}")
+        raise RunnerError(f"no notebooks found in {notebooks_dir or paths.notebooks_dir()}")
     declared = {name for nb in selected for name in notebook_defaults(nb)}
     unknown = sorted(set(parameters) - declared)
     if unknown:
-        raise PipelineError(
+        raise RunnerError(
             f"parameter(s) {', '.join(unknown)} not declared by any selected notebook; "
             f"declared: {', '.join(sorted(declared))}"
         )

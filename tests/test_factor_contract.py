@@ -1,0 +1,118 @@
+"""The factor contract and the declared input kind, checked the same way for every model.
+
+Every model with vectors must hand them over in inner-product form (biases and the mean folded
+into extra columns) so that exact scoring, the similarity measures and every ANN index can serve
+it unchanged; and the experiment harness must feed each model what the model says it learns from.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+from planted_data import planted
+from sklearn.base import clone
+
+import recsys.models as models
+from recsys import experiments, splits
+from recsys.models.base import LEARNS_FROM, FactorModel, Recommender
+
+# Small, quick versions of every model the package exports (the ones with vectors first).
+FACTOR_MODELS = {
+    "ALS": models.ALS(factors=4, iterations=3),
+    "ALS unbiased": models.ALS(factors=4, iterations=3, biased=False),
+    "ALS weighted": models.ALS(factors=4, iterations=3, weighted_regularization=True, regularization=0.1),
+    "SGD": models.SGD(factors=4, iterations=3, random_state=0),
+    "SGD unbiased": models.SGD(factors=4, iterations=3, biased=False, random_state=0),
+    "PureSVD": models.PureSVD(factors=4),
+    "PureSVD raw": models.PureSVD(factors=4, centering="none"),
+    "SVDImpute": models.SVDImpute(factors=4, iterations=3),
+    "BPMF": models.BPMF(factors=3, samples=3, burn_in=2),
+    "MeanNormalized": models.MeanNormalized(models.ALS(factors=3, iterations=2, biased=False)),
+    "BiasModel": models.BiasModel(iterations=3),
+    "GlobalMean": models.GlobalMean(),
+    "UserMean": models.UserMean(damping=2.0),
+    "ItemMean": models.ItemMean(damping=2.0),
+    "Popularity": models.Popularity(),
+    "ImplicitALS": models.ImplicitALS(factors=4, iterations=3, random_state=0),
+    "BPR": models.BPR(factors=4, iterations=3, random_state=0),
+}
+
+
+@pytest.fixture(scope="module")
+def data():
+    train, test, _ = planted(n_users=60, n_items=40, rank=3, density=0.4, seed=3)
+    return train, test
+
+
+def _fitted(name, data):
+    model = clone(FACTOR_MODELS[name])
+    return model.fit(experiments.model_input(model, data[0]))
+
+
+def test_every_exported_model_declares_what_it_learns_from():
+    exported = [getattr(models, n) for n in models.__all__]
+    classes = [c for c in exported if isinstance(c, type) and issubclass(c, Recommender)]
+    concrete = [c for c in classes if c not in (models.Recommender, models.RatingModel, models.EmbeddingModel,
+                                                 models.FactorModel)]
+    assert concrete, "no models exported"
+    for cls in concrete:
+        assert getattr(cls, "learns_from", None) in LEARNS_FROM, f"{cls.__name__} declares no learns_from"
+    tested = {type(m) for m in FACTOR_MODELS.values()}
+    untested = {c.__name__ for c in concrete if issubclass(c, FactorModel)} - {c.__name__ for c in tested}
+    assert not untested, f"factor models missing from the contract test: {sorted(untested)}"
+
+
+@pytest.mark.parametrize("name", list(FACTOR_MODELS))
+def test_inner_product_form_reproduces_score(name, data):
+    model = _fitted(name, data)
+    users = np.arange(model.n_users_)
+    scores = np.asarray(model.score(users), dtype=np.float64)
+    U, V = model.inner_product_factors()
+    assert U.shape[0] == model.n_users_ and V.shape[0] == model.n_items_ and U.shape[1] == V.shape[1]
+    tolerance = 1e-4 if U.dtype == np.float32 else 1e-10
+    np.testing.assert_allclose(U @ V.T, scores, rtol=tolerance, atol=tolerance * np.abs(scores).max())
+    # without the user-constant column every user's ranking is the same
+    Ur, Vr = model.inner_product_factors(ranking_only=True)
+    assert Ur.shape[1] <= U.shape[1]
+    ranked = Ur @ Vr.T
+    shift = scores - ranked
+    np.testing.assert_allclose(shift, shift[:, :1].repeat(shift.shape[1], axis=1), atol=tolerance * 10)
+
+
+@pytest.mark.parametrize("name", list(FACTOR_MODELS))
+def test_the_harness_feeds_each_model_its_declared_input(name, monkeypatch):
+    ratings = pd.DataFrame({
+        "user_id": np.repeat(np.arange(30), 6),
+        "item_id": np.tile(np.arange(6), 30) + np.repeat(np.arange(30) % 5, 6),
+        "rating": np.tile(np.array([1.0, 2.0, 3.0, 4.0, 5.0, 4.5], dtype=np.float32), 30),
+        "timestamp": np.arange(180),
+    })
+    split = splits.stratified_holdout(ratings, 0.75, seed=0)
+    seen = []
+    prototype = FACTOR_MODELS[name]
+    real_fit = type(prototype).fit
+
+    def spy(self, X, *args, **kwargs):
+        seen.append(sp.csr_matrix(X).data.copy())
+        return real_fit(self, X, *args, **kwargs)
+
+    monkeypatch.setattr(type(prototype), "fit", spy)
+    experiments.ranking_table({name: prototype}, split, k=3, progress=False)
+    values = seen[0]
+    if prototype.learns_from == "ratings":
+        assert set(np.unique(values)) > {1.0}, "a rating model was fed 1s"
+    else:
+        assert set(np.unique(values)) == {1.0}, "a positives model was fed ratings"
+
+
+def test_a_model_that_declares_nothing_is_refused():
+    class Undeclared(Recommender):
+        def fit(self, X):
+            return self
+
+    with pytest.raises(TypeError, match="learns_from"):
+        experiments.model_input(Undeclared(), sp.csr_matrix(np.eye(2)))
+    with pytest.raises(TypeError, match="learns_from"):
+        type("Bad", (Recommender,), {"learns_from": "stars"})

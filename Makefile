@@ -43,12 +43,12 @@ notebooks: $(STAMP)
 	$(PY) -m recsys run $(RUN_ARGS)
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check recsys tests benchmarks
-	$(VENV)/bin/ruff format --check recsys tests benchmarks
+	$(VENV)/bin/ruff check recsys tests benchmarks notebooks
+	$(VENV)/bin/ruff format --check recsys tests benchmarks notebooks
 
 format: $(STAMP)
-	$(VENV)/bin/ruff format recsys tests benchmarks
-	$(VENV)/bin/ruff check --fix recsys tests benchmarks
+	$(VENV)/bin/ruff format recsys tests benchmarks notebooks
+	$(VENV)/bin/ruff check --fix recsys tests benchmarks notebooks
 
 test: lint
 	$(PY) -m pytest -n auto $(PYTEST_ARGS)

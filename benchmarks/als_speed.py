@@ -111,8 +111,10 @@ def main(argv: list[str] | None = None) -> list[dict]:
         parser.error(f"--repeats and --factors must be >= 1, got {args.repeats} and {args.factors}")
 
     fits = variants(load_baseline(args.baseline) if args.baseline else None)
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; numpy {np.__version__}; "
-          f"ALS defaults except factors; median of {args.repeats} fits, variants interleaved")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; numpy {np.__version__}; "
+        f"ALS defaults except factors; median of {args.repeats} fits, variants interleaved"
+    )
     names = list(fits)
     header = f"{'dataset':<16} {'users':>6} {'items':>6} {'ratings':>8} {'med n_i':>7} {'k':>4}"
     header += "".join(f" {name + ' s':>10}" for name in names)
@@ -127,8 +129,10 @@ def main(argv: list[str] | None = None) -> list[dict]:
         fits["auto"](X, 2)  # warm-up: imports, caches
         for k in args.factors:
             seconds, diff = time_variants(X, k, fits, args.repeats)
-            line = (f"{dataset:<16} {X.shape[0]:>6} {X.shape[1]:>6} {X.nnz:>8} "
-                    f"{np.median(item_counts[item_counts > 0]):>7g} {k:>4}")
+            line = (
+                f"{dataset:<16} {X.shape[0]:>6} {X.shape[1]:>6} {X.nnz:>8} "
+                f"{np.median(item_counts[item_counts > 0]):>7g} {k:>4}"
+            )
             line += "".join(f" {seconds[n]:>10.3f}" for n in names)
             line += "".join(f" {seconds[n] / seconds['auto']:>13.2f}x" for n in names if n != "auto")
             line += "  " + " ".join(f"{n} {diff[n]:.0e}" for n in names if n != "auto")

@@ -83,8 +83,15 @@ def grid_models(grid: str) -> dict[str, Recommender]:
         _add(models, ALS, factors=200, regularization=13.0)
         for k in (50, 100):
             for lam in (0.1, 0.12, 0.15):
-                _add(models, ALS, "ALS-WR", ("weighted_regularization",),
-                     factors=k, regularization=lam, weighted_regularization=True)
+                _add(
+                    models,
+                    ALS,
+                    "ALS-WR",
+                    ("weighted_regularization",),
+                    factors=k,
+                    regularization=lam,
+                    weighted_regularization=True,
+                )
         for lam_b in (0.0, 10.0):
             _add(models, ALS, bias_regularization=lam_b)
         _add(models, ALS, iterations=40)
@@ -221,14 +228,27 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--grid", nargs="+", choices=[*GRIDS, "all"], default=[],
-                        help="also these hyperparameter grids (scored on the test folds: optimistic)")
+    parser.add_argument(
+        "--grid",
+        nargs="+",
+        choices=[*GRIDS, "all"],
+        default=[],
+        help="also these hyperparameter grids (scored on the test folds: optimistic)",
+    )
     parser.add_argument("--seeds", type=int, default=1, help="seeds 0..N-1 for every model's random_state")
-    parser.add_argument("--folds", type=int, nargs="+", choices=range(1, 6), default=None, metavar="F",
-                        help="only these of the folds u1..u5 (default: all five)")
+    parser.add_argument(
+        "--folds",
+        type=int,
+        nargs="+",
+        choices=range(1, 6),
+        default=None,
+        metavar="F",
+        help="only these of the folds u1..u5 (default: all five)",
+    )
     parser.add_argument("--no-defaults", action="store_true", help="skip the table of library defaults")
-    parser.add_argument("--no-download", action="store_true",
-                        help="use the cache or $MOVIELENS_DIR only, never the network")
+    parser.add_argument(
+        "--no-download", action="store_true", help="use the cache or $MOVIELENS_DIR only, never the network"
+    )
     parser.add_argument("--json", type=Path, help="also write every (model, seed, fold) row to this JSON file")
     return parser
 
@@ -255,22 +275,30 @@ def main(argv: Sequence[str] | None = None, *, folds: Sequence[Split] | None = N
             parser.error(f"--folds {chosen[-1]}: there are only {len(folds)} folds")
         folds = [folds[f - 1] for f in chosen]
 
-    sections = ([] if args.no_defaults else [("defaults", default_models())])
+    sections = [] if args.no_defaults else [("defaults", default_models())]
     sections += [(f"grid {g}", grid_models(g)) for g in grids]
     m = describe_machine()
     triplets = [Matrices.from_split(s).test_triplets for s in folds]
     n_test = [u.size for u, _, _ in triplets]
     n_unseen = [int(((u < 0) | (i < 0)).sum()) for u, i, _ in triplets]
-    print(f"Data: {source}; folds {', '.join(fold_labels(folds))}: {_span(n_test)} test ratings each, "
-          f"{_span(n_unseen)} of them with an unseen user or item.")
+    print(
+        f"Data: {source}; folds {', '.join(fold_labels(folds))}: {_span(n_test)} test ratings each, "
+        f"{_span(n_unseen)} of them with an unseen user or item."
+    )
     print("Protocol: every test rating counted, unseen ones through the model's fallback (Surprise's).")
-    print(f"Machine: {m['platform']}, {m['cores']} cores, Python {m['python']}, numpy {m['numpy']}; "
-          f"load average {m['load_average'][0]} at the start (a shared machine slows every model alike).")
-    print(f"fit s: median over folds and seeds of one fit's wall time in this run (numba compile excluded); "
-          f"seeds: {args.seeds} (random_state 0..{args.seeds - 1}).")
+    print(
+        f"Machine: {m['platform']}, {m['cores']} cores, Python {m['python']}, numpy {m['numpy']}; "
+        f"load average {m['load_average'][0]} at the start (a shared machine slows every model alike)."
+    )
+    print(
+        f"fit s: median over folds and seeds of one fit's wall time in this run (numba compile excluded); "
+        f"seeds: {args.seeds} (random_state 0..{args.seeds - 1})."
+    )
     if grids:
-        print("Grid rows are scored on the test folds they are compared on, so the best grid row is "
-              "optimistic: it was tuned on test.")
+        print(
+            "Grid rows are scored on the test folds they are compared on, so the best grid row is "
+            "optimistic: it was tuned on test."
+        )
 
     rows: list[dict] = []
     for section, models in sections:
@@ -285,8 +313,10 @@ def main(argv: Sequence[str] | None = None, *, folds: Sequence[Split] | None = N
             best = summary[("RMSE", "mean")].idxmin()
             note = "" if section == "defaults" else " (optimistic: picked on the test folds)"
             print(f"best of {section}: {best}, mean RMSE {summary.loc[best, ('RMSE', 'mean')]:.4f}{note}")
-        params = {name: {k: str(v) for k, v in model.get_params().items() if k != "random_state"}
-                  for name, model in models.items()}
+        params = {
+            name: {k: str(v) for k, v in model.get_params().items() if k != "random_state"}
+            for name, model in models.items()
+        }
         for record in table.to_dict("records"):
             rows.append({**record, "params": params[record["model"]]})
 

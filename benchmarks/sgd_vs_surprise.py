@@ -118,9 +118,7 @@ def exactness_check(surprise, train: pd.DataFrame, n_epochs: int = 20) -> float:
     order = np.arange(X.nnz, dtype=np.int32)
     users, items = coo.row.astype(np.int32), coo.col.astype(np.int32)
     for _ in range(n_epochs):
-        sgd_epoch(
-            users, items, coo.data, order, trainset.global_mean, bu, bi, P, Q, 0.005, 0.005, 0.02, 0.02, True
-        )
+        sgd_epoch(users, items, coo.data, order, trainset.global_mean, bu, bi, P, Q, 0.005, 0.005, 0.02, 0.02, True)
     return float(
         max(
             np.abs(P - algo.pu[u_inner]).max(),
@@ -215,8 +213,15 @@ def print_report(result: dict) -> None:
         f"time ratio <= {RATIO_TARGET}, stretch <= {RATIO_STRETCH})"
     )
     rows = {
-        "Surprise SVD": [f"{s['mean_rmse']['surprise']:.4f}", "", "", f"{s['mean_fit_seconds']['surprise']:.3f}",
-                         "", "1", ""]
+        "Surprise SVD": [
+            f"{s['mean_rmse']['surprise']:.4f}",
+            "",
+            "",
+            f"{s['mean_fit_seconds']['surprise']:.3f}",
+            "",
+            "1",
+            "",
+        ]
     }
     for name in VARIANTS:
         diff, ratio = s["rmse_minus_surprise"][name], s["median_ratio_vs_surprise"][name]
@@ -253,11 +258,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--folds", type=int, nargs="+", choices=range(1, 6), default=None, metavar="F",
-                        help="only these of the folds u1..u5 (default: all five)")
+    parser.add_argument(
+        "--folds",
+        type=int,
+        nargs="+",
+        choices=range(1, 6),
+        default=None,
+        metavar="F",
+        help="only these of the folds u1..u5 (default: all five)",
+    )
     parser.add_argument("--repeats", type=int, default=3, help="timed fits per model and fold (median)")
-    parser.add_argument("--no-download", action="store_true",
-                        help="use the cache or $MOVIELENS_DIR only, never the network")
+    parser.add_argument(
+        "--no-download", action="store_true", help="use the cache or $MOVIELENS_DIR only, never the network"
+    )
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     parser.add_argument("--no-exactness-check", action="store_true", help="skip the same-algorithm check")
     return parser

@@ -17,18 +17,33 @@ def build_parser() -> argparse.ArgumentParser:
         description="Execute the notebooks in order with papermill; write executed notebooks, HTML, "
         "figures and results JSON under build/ (or $RECSYS_BUILD_DIR).",
     )
-    run.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
-                     help="override a notebook parameter (repeatable); VALUE is parsed as a Python literal "
-                     "when it is one (10, 0.5, True, [1, 2]), else taken as a string")
-    run.add_argument("--only", nargs="+", metavar="NOTEBOOK",
-                     help="run only these notebooks, by number (01 3) or name (01_data_prep)")
+    run.add_argument(
+        "-p",
+        "--parameter",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("NAME", "VALUE"),
+        help="override a notebook parameter (repeatable); VALUE is parsed as a Python literal "
+        "when it is one (10, 0.5, True, [1, 2]), else taken as a string",
+    )
+    run.add_argument(
+        "--only",
+        nargs="+",
+        metavar="NOTEBOOK",
+        help="run only these notebooks, by number (01 3) or name (01_data_prep)",
+    )
     run.add_argument("--dataset", help="shorthand for -p dataset NAME")
     run.add_argument("--build-dir", help="where to write the outputs (default: build/)")
     run.add_argument("--no-html", action="store_true", help="skip the HTML rendering")
-    run.add_argument("--no-check", action="store_true",
-                     help="do not compare default runs with the results in the committed notebooks")
-    run.add_argument("--publish", action="store_true",
-                     help="copy default-parameter runs back into notebooks/ (maintainers)")
+    run.add_argument(
+        "--no-check",
+        action="store_true",
+        help="do not compare default runs with the results in the committed notebooks",
+    )
+    run.add_argument(
+        "--publish", action="store_true", help="copy default-parameter runs back into notebooks/ (maintainers)"
+    )
     run.add_argument("--quiet", action="store_true", help="no per-cell progress bars")
     commands.add_parser("list", help="list the notebooks and their parameters")
     return parser

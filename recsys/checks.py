@@ -169,4 +169,6 @@ def to_jsonable(value: Any, *, fallback=None) -> Any:
         return to_jsonable(value.to_dict(), fallback=fallback)
     if fallback is not None:
         return fallback(value)
-    raise TypeError(f"cannot convert a value of type {type(value).__name__} to JSON; use numbers, strings, lists or dicts")
+    raise TypeError(
+        f"cannot convert a value of type {type(value).__name__} to JSON; use numbers, strings, lists or dicts"
+    )

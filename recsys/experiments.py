@@ -82,8 +82,9 @@ def model_input(model: Recommender, train: sp.csr_matrix, relevance_threshold: f
     )
 
 
-def ranking_callback(train: sp.csr_matrix, validation: sp.csr_matrix, *, k: int = 10,
-                     relevance_threshold: float | None = None) -> FitCallback:
+def ranking_callback(
+    train: sp.csr_matrix, validation: sp.csr_matrix, *, k: int = 10, relevance_threshold: float | None = None
+) -> FitCallback:
     """A fit callback recording validation ``ndcg@k`` and ``precision@k`` after every iteration.
 
     ``train`` holds the items to exclude from each user's list (the training matrix), ``validation``

@@ -83,8 +83,11 @@ def top_k(queries, items, k: int, measure: Measure = "dot") -> np.ndarray:
     """
     scores = similarity(queries, items, measure)
     k = check_integer("k", k, 1, scores.shape[1])
-    part = np.argpartition(-scores, k - 1, axis=1)[:, :k] if k < scores.shape[1] else np.tile(
-        np.arange(scores.shape[1]), (scores.shape[0], 1))
+    part = (
+        np.argpartition(-scores, k - 1, axis=1)[:, :k]
+        if k < scores.shape[1]
+        else np.tile(np.arange(scores.shape[1]), (scores.shape[0], 1))
+    )
     rows = np.arange(scores.shape[0])[:, None]
     # sort the k candidates by score (descending), then by index (ascending) for ties
     order = np.lexsort((part, -scores[rows, part]), axis=1)

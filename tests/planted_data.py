@@ -16,7 +16,7 @@ def planted(n_users=400, n_items=300, rank=5, noise=NOISE, density=0.3, test_fra
     variance per entry, so the signal dominates the noise.
     """
     rng = np.random.default_rng(seed)
-    scale = rank ** -0.25
+    scale = rank**-0.25
     P = rng.standard_normal((n_users, rank)) * scale
     Q = rng.standard_normal((n_items, rank)) * scale
     bu, bi = rng.normal(0, 0.3, n_users), rng.normal(0, 0.3, n_items)

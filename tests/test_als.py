@@ -52,8 +52,9 @@ def test_overfits_without_enough_regularization(data):
     """Too many factors and a tiny penalty fit the noise: train error drops below the noise
     floor while test error rises well above it (the reason for regularisation)."""
     train, test, _ = data
-    model = ALS(factors=60, regularization=1e-4, weighted_regularization=False, bias_regularization=0.0,
-                iterations=5).fit(train, validation=test)
+    model = ALS(
+        factors=60, regularization=1e-4, weighted_regularization=False, bias_regularization=0.0, iterations=5
+    ).fit(train, validation=test)
     assert model.history_[-1]["train_rmse"] < 0.8 * NOISE
     assert model.history_[-1]["val_rmse"] > 2 * NOISE
 
@@ -63,8 +64,16 @@ def test_overfits_without_enough_regularization(data):
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_objective_never_increases(data, weighted, lam, dtype):
     train, test, _ = data
-    model = ALS(factors=8, regularization=lam, weighted_regularization=weighted, bias_regularization=0.5,
-                iterations=8, init_std=1.0, dtype=dtype, random_state=3).fit(train, validation=test)
+    model = ALS(
+        factors=8,
+        regularization=lam,
+        weighted_regularization=weighted,
+        bias_regularization=0.5,
+        iterations=8,
+        init_std=1.0,
+        dtype=dtype,
+        random_state=3,
+    ).fit(train, validation=test)
     loss = np.array([h["train_loss"] for h in model.history_])
     rtol = 1e-9 if dtype == np.float64 else 1e-5
     assert np.all(np.diff(loss) <= rtol * loss[:-1]), loss
@@ -84,15 +93,22 @@ def test_history_records(fitted):
 def test_objective_matches_definition(data):
     """train_loss is exactly SSE + lam * sum n_u |p_u|^2 + ... recomputed from the fitted state."""
     train, _, _ = data
-    model = ALS(factors=4, regularization=0.03, weighted_regularization=True, bias_regularization=2.0,
-                iterations=2).fit(train)
+    model = ALS(
+        factors=4, regularization=0.03, weighted_regularization=True, bias_regularization=2.0, iterations=2
+    ).fit(train)
     coo = train.tocoo()
-    pred = (model.global_mean_ + model.user_bias_[coo.row] + model.item_bias_[coo.col]
-            + np.sum(model.user_factors_[coo.row] * model.item_factors_[coo.col], axis=1))
+    pred = (
+        model.global_mean_
+        + model.user_bias_[coo.row]
+        + model.item_bias_[coo.col]
+        + np.sum(model.user_factors_[coo.row] * model.item_factors_[coo.col], axis=1)
+    )
     n_u, n_i = np.diff(train.indptr), np.diff(train.tocsc().indptr)
-    expected = (np.sum((coo.data - pred) ** 2)
-                + 0.03 * (n_u @ np.sum(model.user_factors_ ** 2, 1) + n_i @ np.sum(model.item_factors_ ** 2, 1))
-                + 2.0 * (np.sum(model.user_bias_ ** 2) + np.sum(model.item_bias_ ** 2)))
+    expected = (
+        np.sum((coo.data - pred) ** 2)
+        + 0.03 * (n_u @ np.sum(model.user_factors_**2, 1) + n_i @ np.sum(model.item_factors_**2, 1))
+        + 2.0 * (np.sum(model.user_bias_**2) + np.sum(model.item_bias_**2))
+    )
     assert model.history_[-1]["train_loss"] == pytest.approx(expected, rel=1e-10)
 
 
@@ -161,8 +177,15 @@ def test_fit_runs_the_reference_half_steps(data, weighted, lam):
     reference item step given those users (targets: rating - mu - the other side's bias)."""
     train, _, _ = data
     k, seed = 4, 11
-    model = ALS(factors=k, regularization=lam, weighted_regularization=weighted, bias_regularization=0.5,
-                iterations=1, init_std=0.3, random_state=seed).fit(train)
+    model = ALS(
+        factors=k,
+        regularization=lam,
+        weighted_regularization=weighted,
+        bias_regularization=0.5,
+        iterations=1,
+        init_std=0.3,
+        random_state=seed,
+    ).fit(train)
     Q0 = np.random.default_rng(seed).standard_normal((train.shape[1], k)) * 0.3
     mu = train.data.mean()
     P, bu = _solve_rows_reference(train.indptr, train.indices, train.data - mu, Q0, lam, 0.5, weighted)
@@ -349,9 +372,11 @@ def test_auto_takes_the_dual_route_exactly_for_short_blocks(monkeypatch):
     seen = {"dual": [], "primal": []}
     for name in seen:
         original = getattr(als_module, f"_{name}_block")
+
         def spy(Zp, *args, _original=original, _name=name):
             seen[_name].append(Zp.shape[1])
             return _original(Zp, *args)
+
         monkeypatch.setattr(als_module, f"_{name}_block", spy)
     indptr, indices, targets, factors = random_half_step(2, n_rows=60, n_other=30, k=6, density=0.4)
     _solve_rows(indptr, indices, targets, factors, 0.3, 0.7, False)
@@ -366,8 +391,7 @@ def test_auto_takes_the_dual_route_exactly_for_short_blocks(monkeypatch):
 @pytest.mark.parametrize("biased", [True, False])
 def test_residuals_are_targets_minus_fit(biased):
     indptr, indices, targets, factors = random_half_step(3, n_rows=50, n_other=30, k=6, density=0.4)
-    P, b, resid = _solve_rows(indptr, indices, targets, factors, 0.3, 0.7, True, biased,
-                              return_residuals=True)
+    P, b, resid = _solve_rows(indptr, indices, targets, factors, 0.3, 0.7, True, biased, return_residuals=True)
     rows = np.repeat(np.arange(indptr.size - 1), np.diff(indptr))
     expected = targets - np.einsum("ij,ij->i", P[rows], factors[indices]) - b[rows]
     np.testing.assert_allclose(resid, expected, rtol=1e-10, atol=1e-12)

@@ -104,7 +104,7 @@ def test_no_import_cycles():
             if dep not in GRAPH:
                 continue
             if state.get(dep) == 1:
-                cycle = path[path.index(dep):] + [dep]
+                cycle = path[path.index(dep) :] + [dep]
                 raise AssertionError("import cycle: " + " -> ".join(cycle))
             if dep not in state:
                 visit(dep)

@@ -66,9 +66,7 @@ def random_ratings(seed: int, n_users: int, n_items: int, density: float) -> sp.
 #   user2      3      .      .
 #   user3      .      .      .
 # mu = 14/4 = 3.5
-TINY = sp.csr_matrix(
-    (np.array([4.0, 5.0, 2.0, 3.0]), (np.array([0, 0, 1, 2]), np.array([0, 1, 0, 0]))), shape=(4, 3)
-)
+TINY = sp.csr_matrix((np.array([4.0, 5.0, 2.0, 3.0]), (np.array([0, 0, 1, 2]), np.array([0, 1, 0, 0]))), shape=(4, 3))
 
 FITTERS = [
     pytest.param(dict(method="als", user_damping=0.0, item_damping=0.0, iterations=30), id="als"),
@@ -221,7 +219,9 @@ def test_sgd_is_seeded():
 def test_history(method):
     X = random_ratings(1, 40, 30, 0.3)
     X_val = random_ratings(2, 40, 30, 0.1)
-    model = BiasModel(method=method, iterations=6, user_damping=0.0, item_damping=0.0, regularization=0.0).fit(X, validation=X_val)
+    model = BiasModel(method=method, iterations=6, user_damping=0.0, item_damping=0.0, regularization=0.0).fit(
+        X, validation=X_val
+    )
     assert [h["iteration"] for h in model.history_] == [1, 2, 3, 4, 5, 6]
     seconds = [h["seconds"] for h in model.history_]
     assert all(s >= 0 for s in seconds) and seconds == sorted(seconds)
@@ -245,9 +245,7 @@ def test_undamped_als_train_rmse_never_increases():
 # properties
 # --------------------------------------------------------------------------------------------
 
-shapes = st.tuples(
-    st.integers(0, 2**32 - 1), st.integers(1, 25), st.integers(1, 25), st.floats(0.05, 0.9)
-)
+shapes = st.tuples(st.integers(0, 2**32 - 1), st.integers(1, 25), st.integers(1, 25), st.floats(0.05, 0.9))
 
 
 @settings(max_examples=40, deadline=None)
@@ -296,7 +294,10 @@ def test_shifting_ratings_shifts_only_the_mean(shape, shift, method):
 
 
 @settings(max_examples=30, deadline=None)
-@given(shapes, st.sampled_from([GlobalMean(), UserMean(damping=3.0), ItemMean(), BiasModel(user_damping=0, item_damping=0)]))
+@given(
+    shapes,
+    st.sampled_from([GlobalMean(), UserMean(damping=3.0), ItemMean(), BiasModel(user_damping=0, item_damping=0)]),
+)
 def test_predictions_stay_in_training_range(shape, model):
     X = random_ratings(*shape)
     model = clone(model).fit(X)

@@ -195,7 +195,10 @@ def test_sgd_vs_surprise_as_a_script(isolated_data_dir):
     env["RECSYS_DATA_DIR"] = str(isolated_data_dir)
     done = subprocess.run(
         [sys.executable, str(BENCHMARKS / "sgd_vs_surprise.py"), "--no-download"],
-        capture_output=True, text=True, env=env, timeout=120,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
     )
     assert done.returncode == 1
     assert "Traceback" not in done.stderr

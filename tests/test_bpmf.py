@@ -38,7 +38,7 @@ def test_recovers_planted_model(data, fitted):
     assert np.corrcoef(fitted.item_bias_, truth["bi"])[0, 1] > 0.95
     assert np.corrcoef(fitted.user_bias_, truth["bu"])[0, 1] > 0.95
     # the sampled noise precision finds the planted noise level
-    assert 0.8 * NOISE < fitted.alpha_ ** -0.5 < 1.2 * NOISE
+    assert 0.8 * NOISE < fitted.alpha_**-0.5 < 1.2 * NOISE
 
 
 def test_averaging_samples_beats_one_sample(data, fitted):
@@ -59,7 +59,7 @@ def test_concatenated_factors_predict_the_average_of_sample_predictions(data):
     chain = BPMF(**params)._chain(train, np.dtype(np.float64), np.random.default_rng(5))
     next(chain)  # initial state
     states = [next(chain) for _ in range(3 + 4 * 2)]
-    kept = states[3 + 1::2]  # sweeps 5, 7, 9, 11
+    kept = states[3 + 1 :: 2]  # sweeps 5, 7, 9, 11
     assert len(kept) == 4
     k = 3
     per_sample = [model.global_mean_ + U[:, [k]] + V[:, k] + U[:, :k] @ V[:, :k].T for U, V, _ in kept]
@@ -110,8 +110,9 @@ def test_conditional_mean_is_the_als_ridge_solve(alpha):
     indptr, indices, targets, other = random_rows(0)
     k = other.shape[1]
     precision = alpha * np.diag([0.3] * k + [0.7])
-    got = sample_rows(indptr, indices, targets, other, np.zeros(k + 1), precision, alpha,
-                      np.zeros((indptr.size - 1, k + 1)))
+    got = sample_rows(
+        indptr, indices, targets, other, np.zeros(k + 1), precision, alpha, np.zeros((indptr.size - 1, k + 1))
+    )
     P, b = _solve_rows_reference(indptr, indices, targets, other, 0.3, 0.7, False)
     nonempty = np.diff(indptr) > 0
     np.testing.assert_allclose(got[nonempty, :k], P[nonempty], rtol=1e-10, atol=1e-12)
@@ -160,8 +161,16 @@ def test_draws_have_the_conditional_covariance():
     indices = np.tile(np.arange(n_obs), copies)
     prior_mean, prior_precision = random_prior(rng, k + 1)
     alpha = 3.0
-    draws = sample_rows(indptr, indices, np.tile(y, copies), other, prior_mean, prior_precision, alpha,
-                        rng.standard_normal((copies, k + 1)))
+    draws = sample_rows(
+        indptr,
+        indices,
+        np.tile(y, copies),
+        other,
+        prior_mean,
+        prior_precision,
+        alpha,
+        rng.standard_normal((copies, k + 1)),
+    )
     Z = np.hstack([other, np.ones((n_obs, 1))])
     A = prior_precision + alpha * Z.T @ Z
     mean = np.linalg.solve(A, prior_precision @ prior_mean + alpha * Z.T @ y)
@@ -291,8 +300,16 @@ def test_invalid_inputs(data):
 def test_clone_and_get_params():
     model = BPMF(factors=12, samples=7, alpha=1.5, thin=2, random_state=5)
     params = model.get_params()
-    assert params == {"factors": 12, "samples": 7, "burn_in": 20, "thin": 2, "alpha": 1.5,
-                      "init_iterations": 5, "random_state": 5, "dtype": np.float64}
+    assert params == {
+        "factors": 12,
+        "samples": 7,
+        "burn_in": 20,
+        "thin": 2,
+        "alpha": 1.5,
+        "init_iterations": 5,
+        "random_state": 5,
+        "dtype": np.float64,
+    }
     copy = clone(model)
     assert copy.get_params() == params
     assert not hasattr(copy, "user_factors_")

@@ -123,9 +123,7 @@ class Server:
                     return
                 self.send_response(200)
                 self.send_header("Content-Type", "application/zip")
-                self.send_header(
-                    "Content-Length", str(len(body) + server.truncate.get(self.path, 0))
-                )
+                self.send_header("Content-Length", str(len(body) + server.truncate.get(self.path, 0)))
                 self.end_headers()
                 self.wfile.write(body)
                 self.wfile.flush()
@@ -188,9 +186,7 @@ def test_download_file_url_with_md5(archive: Path, tmp_path: Path):
     assert dest.read_bytes() == data
 
 
-def test_corrupt_archive_raises_checksum_error_and_leaves_nothing(
-    server: Server, archive: Path, tmp_path: Path
-):
+def test_corrupt_archive_raises_checksum_error_and_leaves_nothing(server: Server, archive: Path, tmp_path: Path):
     data = bytearray(archive.read_bytes())
     good_sha = sha256_of(bytes(data))
     data[len(data) // 2] ^= 0xFF  # flip one byte
@@ -205,9 +201,7 @@ def test_corrupt_archive_raises_checksum_error_and_leaves_nothing(
     assert leftovers(dest.parent) == []
 
 
-def test_corrupt_download_is_never_trusted_later(
-    server: Server, archive: Path, isolated_data_dir: Path
-):
+def test_corrupt_download_is_never_trusted_later(server: Server, archive: Path, isolated_data_dir: Path):
     data = bytearray(archive.read_bytes())
     release = fake_release(archive, server.url("/corrupt-release.zip"))
     data[100] ^= 0x01
@@ -263,9 +257,7 @@ def test_http_404_is_a_download_error(server: Server, tmp_path: Path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_interrupt_mid_download_removes_the_temp_file(
-    archive: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-):
+def test_interrupt_mid_download_removes_the_temp_file(archive: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     real_urlopen = dl.urlopen
 
     class Interrupting:
@@ -318,17 +310,13 @@ def test_verify_needs_a_checksum(archive: Path):
         dl.verify(archive)
 
 
-@settings(
-    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(payload=st.binary(max_size=5000))
 def test_download_roundtrips_any_bytes(tmp_path: Path, payload: bytes):
     src = tmp_path / "payload.bin"
     src.write_bytes(payload)
     dest = tmp_path / "dest.bin"
-    dl.download(
-        src.as_uri(), dest, sha256=sha256_of(payload), expected_size=len(payload), progress=False
-    )
+    dl.download(src.as_uri(), dest, sha256=sha256_of(payload), expected_size=len(payload), progress=False)
     assert dest.read_bytes() == payload
     assert dl.file_digest(dest, "md5") == hashlib.md5(payload).hexdigest()
 
@@ -342,9 +330,7 @@ def test_download_roundtrips_any_bytes(tmp_path: Path, payload: bytes):
     ["../evil", "ml-100k/../../evil", "/tmp/abs-evil", "\\windows-evil", "C:/drive-evil"],
 )
 def test_unsafe_members_are_refused_and_nothing_is_written(tmp_path: Path, bad_member: str):
-    zpath = make_zip(
-        tmp_path / "bad.zip", {"ml-100k/u.data": U_DATA, bad_member: b"pwned", "ml-100k/z": b"z"}
-    )
+    zpath = make_zip(tmp_path / "bad.zip", {"ml-100k/u.data": U_DATA, bad_member: b"pwned", "ml-100k/z": b"z"})
     work = tmp_path / "work"
     work.mkdir()
     target = work / "target"
@@ -384,14 +370,10 @@ def test_safe_extract_rejects_non_zip(tmp_path: Path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bogus.zip"]
 
 
-@settings(
-    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     names=st.lists(
-        st.lists(st.text("abcxyz-_.0", min_size=1, max_size=6), min_size=1, max_size=3).map(
-            "/".join
-        ),
+        st.lists(st.text("abcxyz-_.0", min_size=1, max_size=6), min_size=1, max_size=3).map("/".join),
         min_size=1,
         max_size=6,
         unique=True,
@@ -426,9 +408,7 @@ def test_safe_extract_keeps_every_member_inside(tmp_path: Path, names: list[str]
 # load(): download, extract, mark, and the offline error
 
 
-def test_load_downloads_verifies_extracts_and_marks(
-    server: Server, archive: Path, isolated_data_dir: Path
-):
+def test_load_downloads_verifies_extracts_and_marks(server: Server, archive: Path, isolated_data_dir: Path):
     server.routes["/ml-100k.zip"] = archive.read_bytes()
     release = fake_release(archive, server.url("/ml-100k.zip"))
     ds = datasets.load(release, progress=False)
@@ -450,9 +430,7 @@ def test_load_uses_the_patched_registry(
     server: Server, archive: Path, isolated_data_dir: Path, monkeypatch: pytest.MonkeyPatch
 ):
     server.routes["/registry/ml-100k.zip"] = archive.read_bytes()
-    monkeypatch.setitem(
-        RELEASES, "ml-100k", fake_release(archive, server.url("/registry/ml-100k.zip"))
-    )
+    monkeypatch.setitem(RELEASES, "ml-100k", fake_release(archive, server.url("/registry/ml-100k.zip")))
     ds = datasets.load("ml-100k", progress=False)
     assert len(ds.ratings) == 4
     assert "/registry/ml-100k.zip" in server.requests
@@ -481,9 +459,7 @@ def test_offline_error_names_url_destination_and_movielens_dir(isolated_data_dir
     assert contents(isolated_data_dir) == []
 
 
-def test_download_false_never_touches_the_network(
-    server: Server, archive: Path, isolated_data_dir: Path
-):
+def test_download_false_never_touches_the_network(server: Server, archive: Path, isolated_data_dir: Path):
     server.routes["/never.zip"] = archive.read_bytes()
     release = fake_release(archive, server.url("/never.zip"))
     with pytest.raises(datasets.DatasetUnavailableError, match="download=False"):
@@ -532,9 +508,7 @@ def test_movielens_dir_extracted_folder_is_read_in_place_and_checked(
     for name, data in {"u.data": U_DATA, "u.item": U_ITEM, "u.user": U_USER}.items():
         (folder / name).write_bytes(data)
     before = {p.name: p.stat().st_mtime_ns for p in folder.iterdir()}
-    pinned = fake_release(
-        archive, "http://127.0.0.1:1/x.zip", extracted_sha256=(("u.data", sha256_of(U_DATA)),)
-    )
+    pinned = fake_release(archive, "http://127.0.0.1:1/x.zip", extracted_sha256=(("u.data", sha256_of(U_DATA)),))
     ds = datasets.load(pinned, download=False, movielens_dir=shared)
     assert ds.path == folder
     assert {p.name: p.stat().st_mtime_ns for p in folder.iterdir()} == before  # nothing written
@@ -609,9 +583,7 @@ def test_registry_entries_are_consistent():
         assert r.rating_scale in ((1.0, 5.0), (0.5, 5.0))
     assert RELEASES["ml-10m"].folder == "ml-10M100K"
     assert RELEASES["ml-10m"].md5 == "ce571fd55effeba0271552578f2648bd"
-    assert RELEASES["ml-100k"].sha256 == (
-        "50d2a982c66986937beb9ffb3aa76efe955bf3d5c6b761f4e3a7cd717c6a3229"
-    )
+    assert RELEASES["ml-100k"].sha256 == ("50d2a982c66986937beb9ffb3aa76efe955bf3d5c6b761f4e3a7cd717c6a3229")
     table = datasets.releases_table()
     assert list(table.index) == list(RELEASES)
     assert int(table.loc["ml-1m", "archive_bytes"]) == 5_917_549

@@ -26,7 +26,9 @@ def test_matrices_keep_unseen_test_rows_as_minus_one(ratings):
     assert users.size == split.n_test + split.n_dropped_ratings  # dropped rows come back, marked
     assert ((users == -1) | (items == -1)).sum() == split.n_dropped_ratings
     kept = experiments.Matrices.from_split(splits.random_holdout(ratings, 0.3, seed=1, unseen="keep"))
-    assert all(np.array_equal(a, b) for a, b in zip(np.sort(kept.test_triplets, axis=1), np.sort(m.test_triplets, axis=1)))
+    assert all(
+        np.array_equal(a, b) for a, b in zip(np.sort(kept.test_triplets, axis=1), np.sort(m.test_triplets, axis=1))
+    )
 
 
 def test_binarize():
@@ -55,7 +57,9 @@ def test_ranking_table_feeds_implicit_models_ones(ratings):
     split = splits.stratified_holdout(ratings, 0.75, seed=0)
     table = experiments.ranking_table(
         {"pop": Popularity(), "ials": ImplicitALS(factors=8, iterations=5, random_state=0), "bias": BiasModel()},
-        split, k=5, progress=False,
+        split,
+        k=5,
+        progress=False,
     )
     assert set(table.index) == {"pop", "ials", "bias"}
     assert (table["n_users"] == table["n_users"].iloc[0]).all()
@@ -78,8 +82,9 @@ def test_tune_ranking_never_sees_the_test_set(ratings, monkeypatch):
         return real(models, inner, **kwargs)
 
     monkeypatch.setattr(experiments, "ranking_table", spy)
-    best, table = experiments.tune_ranking(ImplicitALS(iterations=3, random_state=0), {"factors": [2, 16]},
-                                           split, k=5, progress=False)
+    best, table = experiments.tune_ranking(
+        ImplicitALS(iterations=3, random_state=0), {"factors": [2, 16]}, split, k=5, progress=False
+    )
     inner = seen[0]
     test_pairs = set(zip(split.test["user_id"], split.test["item_id"]))
     assert not test_pairs & set(zip(inner.train["user_id"], inner.train["item_id"]))
@@ -90,7 +95,9 @@ def test_tune_ranking_never_sees_the_test_set(ratings, monkeypatch):
 
 def test_sweep_and_timing_tables(ratings):
     split = splits.random_holdout(ratings, 0.2, seed=0)
-    sweep = experiments.sweep(ALS(iterations=3), {"factors": [2, 4], "regularization": [1.0, 10.0]}, split, progress=False)
+    sweep = experiments.sweep(
+        ALS(iterations=3), {"factors": [2, 4], "regularization": [1.0, 10.0]}, split, progress=False
+    )
     assert len(sweep) == 4 and {"factors", "regularization", "rmse", "fit_seconds"} <= set(sweep.columns)
     timing = experiments.timing_table({"als": ALS(iterations=4), "pop": Popularity()}, split, repeats=2, progress=False)
     assert timing.loc["als", "iterations"] == 4
@@ -102,8 +109,9 @@ def test_sweep_and_timing_tables(ratings):
 
 def test_histories_use_the_test_part_as_validation(ratings):
     split = splits.random_holdout(ratings, 0.2, seed=0)
-    out = experiments.histories({"als": ALS(factors=4, iterations=3), "ials": ImplicitALS(factors=4, iterations=2)},
-                                split, progress=False)
+    out = experiments.histories(
+        {"als": ALS(factors=4, iterations=3), "ials": ImplicitALS(factors=4, iterations=2)}, split, progress=False
+    )
     assert [h["iteration"] for h in out["als"]] == [1, 2, 3] and "val_rmse" in out["als"][-1]
     m = experiments.Matrices.from_split(split)
     als = ALS(factors=4, iterations=3).fit(m.train)

@@ -95,8 +95,9 @@ def split():
 
 
 def test_a_toy_model_runs_through_the_harness_and_the_evaluation(plugin, split):
-    table = experiments.ranking_table({"toy": plugin.ItemCooccurrence(), "popularity": Popularity()},
-                                      split, k=5, progress=False)
+    table = experiments.ranking_table(
+        {"toy": plugin.ItemCooccurrence(), "popularity": Popularity()}, split, k=5, progress=False
+    )
     assert table.loc["toy", "ndcg@5"] > table.loc["popularity", "ndcg@5"]  # it learned the two tastes
     m = experiments.Matrices.from_split(split)
     model = plugin.ItemCooccurrence().fit(binarize(m.train))
@@ -112,9 +113,8 @@ def test_a_toy_index_runs_through_the_ann_interface(plugin):
     exact = BruteForce("ip").fit(items).batch_query(users, 5)
     index.set_query_arguments(candidates=200)  # everything: exact
     np.testing.assert_array_equal(index.batch_query(users, 5), exact)
-    index.set_query_arguments(candidates=10)   # a short list: approximate, still k answers
+    index.set_query_arguments(candidates=10)  # a short list: approximate, still k answers
     assert index.batch_query(users, 5).shape == (10, 5) and index.query(users[0], 5).shape == (5,)
     assert index.memory_bytes() == items.nbytes and index.label == "toy-projection(ip)"
     with pytest.raises(ValueError, match="no query argument"):
         index.set_query_arguments(ef=10)
-

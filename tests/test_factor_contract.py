@@ -54,8 +54,11 @@ def _fitted(name, data):
 def test_every_exported_model_declares_what_it_learns_from():
     exported = [getattr(models, n) for n in models.__all__]
     classes = [c for c in exported if isinstance(c, type) and issubclass(c, Recommender)]
-    concrete = [c for c in classes if c not in (models.Recommender, models.RatingModel, models.EmbeddingModel,
-                                                 models.FactorModel)]
+    concrete = [
+        c
+        for c in classes
+        if c not in (models.Recommender, models.RatingModel, models.EmbeddingModel, models.FactorModel)
+    ]
     assert concrete, "no models exported"
     for cls in concrete:
         assert getattr(cls, "learns_from", None) in LEARNS_FROM, f"{cls.__name__} declares no learns_from"
@@ -83,12 +86,14 @@ def test_inner_product_form_reproduces_score(name, data):
 
 @pytest.mark.parametrize("name", list(FACTOR_MODELS))
 def test_the_harness_feeds_each_model_its_declared_input(name, monkeypatch):
-    ratings = pd.DataFrame({
-        "user_id": np.repeat(np.arange(30), 6),
-        "item_id": np.tile(np.arange(6), 30) + np.repeat(np.arange(30) % 5, 6),
-        "rating": np.tile(np.array([1.0, 2.0, 3.0, 4.0, 5.0, 4.5], dtype=np.float32), 30),
-        "timestamp": np.arange(180),
-    })
+    ratings = pd.DataFrame(
+        {
+            "user_id": np.repeat(np.arange(30), 6),
+            "item_id": np.tile(np.arange(6), 30) + np.repeat(np.arange(30) % 5, 6),
+            "rating": np.tile(np.array([1.0, 2.0, 3.0, 4.0, 5.0, 4.5], dtype=np.float32), 30),
+            "timestamp": np.arange(180),
+        }
+    )
     split = splits.stratified_holdout(ratings, 0.75, seed=0)
     seen = []
     prototype = FACTOR_MODELS[name]

@@ -57,16 +57,12 @@ class _Popularity:
 
 @pytest.fixture(scope="module")
 def als(planted):
-    return ImplicitALS(factors=16, regularization=0.1, alpha=5.0, iterations=10, random_state=0).fit(
-        planted["train"]
-    )
+    return ImplicitALS(factors=16, regularization=0.1, alpha=5.0, iterations=10, random_state=0).fit(planted["train"])
 
 
 @pytest.fixture(scope="module")
 def bpr(planted):
-    return BPR(factors=16, learning_rate=0.05, regularization=0.01, iterations=60, random_state=0).fit(
-        planted["train"]
-    )
+    return BPR(factors=16, learning_rate=0.05, regularization=0.01, iterations=60, random_state=0).fit(planted["train"])
 
 
 @pytest.mark.parametrize("name", ["als", "bpr"])
@@ -140,9 +136,7 @@ def test_eval_callback_sees_current_factors_and_adds_metrics(planted):
     assert not np.array_equal(seen[0], seen[-1])
     np.testing.assert_array_equal(seen[-1], model.user_factors_)
 
-    bpr = BPR(factors=8, iterations=2, random_state=0).fit(
-        planted["train"], callback=lambda m, e: {"e": e}
-    )
+    bpr = BPR(factors=8, iterations=2, random_state=0).fit(planted["train"], callback=lambda m, e: {"e": e})
     assert [h["e"] for h in bpr.history_] == [1, 2]
 
 

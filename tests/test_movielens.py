@@ -67,9 +67,7 @@ GENRES_100K = (
 
 def ml100k_files(**overrides: str) -> dict[str, str]:
     files = {
-        "u.data": (
-            "1\t1\t5\t881250949\n1\t2\t3\t881250950\n2\t3\t1\t891717742\n3\t1\t4\t878887116\n"
-        ),
+        "u.data": ("1\t1\t5\t881250949\n1\t2\t3\t881250950\n2\t3\t1\t891717742\n3\t1\t4\t878887116\n"),
         "u.item": (
             f"1|Toy Story (1995)|01-Jan-1995||http://x|{flags(3, 4, 5)}\n"
             f"2|Misérables, Les (1995)|01-Jan-1995||http://x|{flags(8, 12)}\n"
@@ -158,9 +156,7 @@ ML1M_USERS = "1::F::1::10::48067\n2::M::56::16::70072\n3::M::25::15::55117\n"
 
 def ml1m_files(**overrides: str) -> dict[str, str]:
     files = {
-        "ratings.dat": (
-            "1::1::5::978300760\n1::2::3::978302109\n2::3::4::978301968\n3::3::1::978300275\n"
-        ),
+        "ratings.dat": ("1::1::5::978300760\n1::2::3::978302109\n2::3::4::978301968\n3::3::1::978300275\n"),
         "movies.dat": ML1M_MOVIES,
         "users.dat": ML1M_USERS,
     }
@@ -278,10 +274,7 @@ CSV_MOVIES = (
 
 def csv_files(**overrides: str) -> dict[str, str]:
     files = {
-        "ratings.csv": (
-            "userId,movieId,rating,timestamp\n1,1,4.0,964982703\n1,11,0.5,964981247\n"
-            "2,12,5.0,964982224\n"
-        ),
+        "ratings.csv": ("userId,movieId,rating,timestamp\n1,1,4.0,964982703\n1,11,0.5,964981247\n2,12,5.0,964982224\n"),
         "movies.csv": CSV_MOVIES,
     }
     files.update(overrides)
@@ -302,9 +295,7 @@ def test_csv_parser(tmp_path: Path):
     assert items.loc[14, "year"] == 2006
     assert pd.isna(items.loc[13, "year"])
     assert items.loc[15, "title"] == "NA"  # a title, not a missing value
-    assert (
-        items.loc[16, "title"] == "From Dusk Till Dawn 2 (1999)" and items.loc[16, "year"] == 1999
-    )
+    assert items.loc[16, "title"] == "From Dusk Till Dawn 2 (1999)" and items.loc[16, "year"] == 1999
     assert items.loc[1, "genres"] == ["Adventure", "Animation", "Children", "Comedy", "Fantasy"]
 
 
@@ -358,9 +349,7 @@ def test_ml_latest_small_bundled_offline(isolated_data_dir: Path):
     assert ds.items["year"].min() == 1902 and ds.items["year"].max() == 2018
 
 
-def test_ml100k_from_shared_datasets(
-    shared_datasets_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-):
+def test_ml100k_from_shared_datasets(shared_datasets_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("MOVIELENS_DIR", str(shared_datasets_dir))
     cache = tmp_path / "cache"
     ds = datasets.load("ml-100k", download=False, data_dir=cache)

@@ -52,15 +52,21 @@ def test_prediction_is_baseline_plus_inner_model():
     model = MeanNormalized(ALS(factors=5, regularization=1.0, biased=False, iterations=10), BiasModel()).fit(train)
     users, items = test.nonzero()
     base, inner = model.baseline_, model.model_
-    expected = base.global_mean_ + base.user_bias_[users] + base.item_bias_[items] + np.einsum(
-        "ij,ij->i", inner.user_factors_[users], inner.item_factors_[items])
+    expected = (
+        base.global_mean_
+        + base.user_bias_[users]
+        + base.item_bias_[items]
+        + np.einsum("ij,ij->i", inner.user_factors_[users], inner.item_factors_[items])
+    )
     unclipped = MeanNormalized(ALS(factors=5, regularization=1.0, biased=False, iterations=10), BiasModel()).fit(train)
     unclipped.rating_range_ = None
     np.testing.assert_allclose(unclipped.predict(users, items), expected, rtol=1e-12)
     assert rmse(model, test) < 2 * NOISE < rmse(base, test) / 2  # it learns the planted model
     # scores rank by the same sum; unknown users fall back to mu + b_i of the baseline
     np.testing.assert_allclose(model.score([0])[0, items[:5]], unclipped.predict(np.zeros(5, int), items[:5]))
-    assert model.predict([-1], [3])[0] == pytest.approx(np.clip(base.global_mean_ + base.item_bias_[3], *model.rating_range_))
+    assert model.predict([-1], [3])[0] == pytest.approx(
+        np.clip(base.global_mean_ + base.item_bias_[3], *model.rating_range_)
+    )
 
 
 def test_a_biased_inner_model_adds_its_terms_and_validation_is_residualised():

@@ -29,7 +29,12 @@ def _ml100k_available() -> bool:
 
 def execute(number: str, tmp_path: Path, **overrides) -> tuple[runner.NotebookRun, dict]:
     runs = runner.run(
-        only=[number], parameters=overrides, build_dir=tmp_path, progress=False, html=False, check=False,
+        only=[number],
+        parameters=overrides,
+        build_dir=tmp_path,
+        progress=False,
+        html=False,
+        check=False,
         log=lambda _: None,
     )
     run = runs[0]
@@ -43,7 +48,9 @@ def test_every_notebook_has_a_test():
     """Each notebook NN has a papermill test named ``test_nbNN_...`` in some file under tests/."""
     pattern = re.compile(r"^def test_nb(\d+)_", re.MULTILINE)
     tested = {int(n) for f in Path(__file__).parent.glob("test_*.py") for n in pattern.findall(f.read_text())}
-    missing = sorted(stem for number, stem in ((int(k), nb.stem) for k, nb in NOTEBOOKS.items()) if number not in tested)
+    missing = sorted(
+        stem for number, stem in ((int(k), nb.stem) for k, nb in NOTEBOOKS.items()) if number not in tested
+    )
     assert not missing, f"notebooks without a papermill test (def test_nbNN_...): {missing}"
 
 
@@ -78,8 +85,15 @@ def test_nb01_data_prep_on_ml100k(tmp_path):
 
 @pytest.mark.parametrize("name, value, message", [("k_core", -1, "k_core"), ("dataset", "ml-5k", "dataset")])
 def test_nb01_bad_parameter_fails_in_the_first_cell(tmp_path, name, value, message):
-    runs = runner.run(only=["01"], parameters={name: value}, build_dir=tmp_path, progress=False, html=False,
-                        check=False, log=lambda _: None)
+    runs = runner.run(
+        only=["01"],
+        parameters={name: value},
+        build_dir=tmp_path,
+        progress=False,
+        html=False,
+        check=False,
+        log=lambda _: None,
+    )
     run = runs[0]
     assert not run.ok
     assert "ParameterError" in run.error and repr(message) in run.error
@@ -87,8 +101,9 @@ def test_nb01_bad_parameter_fails_in_the_first_cell(tmp_path, name, value, messa
 
 
 def test_nb02_mean_normalization_small(tmp_path):
-    run, results = execute("02", tmp_path, dataset="synthetic", n_folds=2, dampings=[0, 5], given=[0, 2],
-                           mf_factors=4, use_ml100k=False)
+    run, results = execute(
+        "02", tmp_path, dataset="synthetic", n_folds=2, dampings=[0, 5], given=[0, 2], mf_factors=4, use_ml100k=False
+    )
     toy = results["toy"]
     assert toy["eve_raw"] == [0.0] * 5 and toy["eve_vector_norm_raw"] == 0.0
     assert toy["eve_normalized"] == pytest.approx(toy["film_means"], abs=1e-9)
@@ -112,11 +127,18 @@ def test_nb02_damped_biases_on_ml100k_folds(tmp_path):
 
 
 SMALL_03 = dict(
-    dataset="synthetic", n_folds=2, als_factors=4, bpmf_samples=5,
+    dataset="synthetic",
+    n_folds=2,
+    als_factors=4,
+    bpmf_samples=5,
     ials_grid={"factors": [4, 8], "regularization": [1.0], "alpha": [1.0]},
     bpr_grid={"factors": [4], "learning_rate": [0.05], "regularization": [0.01]},
-    puresvd_grid={"factors": [2, 4]}, sweep_factors=[2, 4], sweep_als_regularization=[10.0],
-    sweep_sgd_regularization=[0.05], timing_repeats=1, use_ml100k=False,
+    puresvd_grid={"factors": [2, 4]},
+    sweep_factors=[2, 4],
+    sweep_als_regularization=[10.0],
+    sweep_sgd_regularization=[0.05],
+    timing_repeats=1,
+    use_ml100k=False,
 )
 
 
@@ -141,6 +163,13 @@ def test_nb03_als_svd_sgd_small(tmp_path):
 
 
 def test_nb03_bad_grid_fails_in_the_first_cell(tmp_path):
-    runs = runner.run(only=["03"], parameters={"ials_grid": {"factors": []}}, build_dir=tmp_path,
-                        progress=False, html=False, check=False, log=lambda _: None)
+    runs = runner.run(
+        only=["03"],
+        parameters={"ials_grid": {"factors": []}},
+        build_dir=tmp_path,
+        progress=False,
+        html=False,
+        check=False,
+        log=lambda _: None,
+    )
     assert not runs[0].ok and "ParameterError" in runs[0].error and "ials_grid" in runs[0].error

@@ -19,7 +19,7 @@ def test_environment_yml_matches_pyproject():
     wanted["python"] = project["requires-python"]
     listed = {}
     text = (REPO_ROOT / "environment.yml").read_text()
-    for line in text[text.index("dependencies:"):].splitlines():
+    for line in text[text.index("dependencies:") :].splitlines():
         m = re.match(r"^  - ([A-Za-z][^#:]*?)\s*$", line)
         if m and m.group(1) != "pip":
             name, bound = _split(m.group(1))

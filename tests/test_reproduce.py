@@ -22,4 +22,6 @@ def test_default_run_reproduces_the_committed_notebook(notebook, tmp_path):
     assert run.ok, run.error
     assert run.defaults
     assert run.reproduction is not None, f"{notebook}: the committed notebook records no results to compare"
-    assert run.reproduction == [], f"{notebook} no longer reproduces its committed results:\n" + "\n".join(run.reproduction)
+    assert run.reproduction == [], f"{notebook} no longer reproduces its committed results:\n" + "\n".join(
+        run.reproduction
+    )

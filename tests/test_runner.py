@@ -38,7 +38,11 @@ GOOD = (
 def workspace(tmp_path):
     notebooks = tmp_path / "notebooks"
     make_notebook(notebooks / "01_first.ipynb", *GOOD)
-    make_notebook(notebooks / "02_second.ipynb", "factor = 1.5", "from recsys.notebook.results import record\nrecord('y', factor * 2)")
+    make_notebook(
+        notebooks / "02_second.ipynb",
+        "factor = 1.5",
+        "from recsys.notebook.results import record\nrecord('y', factor * 2)",
+    )
     return notebooks, tmp_path / "build"
 
 
@@ -55,8 +59,17 @@ def test_discover_and_select(workspace):
 
 @pytest.mark.parametrize(
     "text, value",
-    [("10", 10), ("0.5", 0.5), ("true", True), ("False", False), ("none", None), ("[1, 2]", [1, 2]),
-     ("ml-100k", "ml-100k"), ("'quoted'", "quoted"), ("{\"a\": 1}", {"a": 1})],
+    [
+        ("10", 10),
+        ("0.5", 0.5),
+        ("true", True),
+        ("False", False),
+        ("none", None),
+        ("[1, 2]", [1, 2]),
+        ("ml-100k", "ml-100k"),
+        ("'quoted'", "quoted"),
+        ('{"a": 1}', {"a": 1}),
+    ],
 )
 def test_parse_value(text, value):
     assert runner.parse_value(text) == value
@@ -65,7 +78,9 @@ def test_parse_value(text, value):
 def test_run_writes_notebooks_html_figures_and_results(workspace):
     notebooks, build = workspace
     lines = []
-    runs = runner.run(parameters={"scale": 3}, notebooks_dir=notebooks, build_dir=build, progress=False, log=lines.append)
+    runs = runner.run(
+        parameters={"scale": 3}, notebooks_dir=notebooks, build_dir=build, progress=False, log=lines.append
+    )
     assert [r.ok for r in runs] == [True, True]
     first = runs[0]
     assert first.parameters == {"scale": 3, "label": "x"} and not first.defaults
@@ -101,7 +116,9 @@ def test_failure_stops_the_run_and_keeps_the_partial_notebook(workspace):
 def test_unknown_parameter_is_an_error(workspace):
     notebooks, build = workspace
     with pytest.raises(runner.RunnerError, match="scael"):
-        runner.run(parameters={"scael": 3}, notebooks_dir=notebooks, build_dir=build, progress=False, log=lambda _: None)
+        runner.run(
+            parameters={"scael": 3}, notebooks_dir=notebooks, build_dir=build, progress=False, log=lambda _: None
+        )
 
 
 def test_publish_then_check_reproduction(workspace):

@@ -211,9 +211,7 @@ def test_matches_surprise_svd_given_same_init_and_order():
     users, items = np.nonzero(mask)  # sorted by user, then item: Surprise's iteration order
     ratings = rng.integers(1, 6, users.size).astype(np.float64)
     frame = pd.DataFrame({"u": users, "i": items, "r": ratings})
-    trainset = surprise.Dataset.load_from_df(
-        frame, surprise.Reader(rating_scale=(1, 5))
-    ).build_full_trainset()
+    trainset = surprise.Dataset.load_from_df(frame, surprise.Reader(rating_scale=(1, 5))).build_full_trainset()
     algo = surprise.SVD(n_factors=k, n_epochs=5, random_state=11).fit(trainset)
 
     # Surprise draws pu then qi from RandomState(11), rows in its inner-id order

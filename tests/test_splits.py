@@ -401,8 +401,14 @@ def test_ml100k_folds_match_the_release_files(shared_datasets_dir):
 def test_given_n_keeps_n_training_ratings_for_the_same_test_users():
     rng = np.random.default_rng(5)
     pairs = rng.choice(60 * 50, size=1200, replace=False)
-    frame = pd.DataFrame({"user_id": pairs // 50, "item_id": pairs % 50, "rating": np.float32(3.0),
-                          "timestamp": rng.integers(0, 10**6, 1200)})
+    frame = pd.DataFrame(
+        {
+            "user_id": pairs // 50,
+            "item_id": pairs % 50,
+            "rating": np.float32(3.0),
+            "timestamp": rng.integers(0, 10**6, 1200),
+        }
+    )
     test_users = None
     for n in (0, 1, 3, 5):
         split = splits.given_n(frame, n, user_fraction=0.25, seed=9)

@@ -12,8 +12,16 @@ from recsys import splits, stats
 @pytest.fixture
 def ratings():
     # 3 users, 4 items; user 1 rates everything, item 40 is rated once
-    rows = [(1, 10, 5.0, 0), (1, 20, 4.0, 86_400), (1, 30, 3.0, 2 * 86_400), (1, 40, 1.0, 3 * 86_400),
-            (2, 10, 4.0, 100), (2, 20, 2.0, 200), (3, 10, 3.5, 7 * 86_400), (3, 30, 4.5, 8 * 86_400)]
+    rows = [
+        (1, 10, 5.0, 0),
+        (1, 20, 4.0, 86_400),
+        (1, 30, 3.0, 2 * 86_400),
+        (1, 40, 1.0, 3 * 86_400),
+        (2, 10, 4.0, 100),
+        (2, 20, 2.0, 200),
+        (3, 10, 3.5, 7 * 86_400),
+        (3, 30, 4.5, 8 * 86_400),
+    ]
     return pd.DataFrame(rows, columns=["user_id", "item_id", "rating", "timestamp"])
 
 
@@ -58,8 +66,14 @@ def test_k_core_and_implicit_tables(ratings):
 def test_make_every_kind_partitions_the_ratings(kind):
     rng = np.random.default_rng(0)
     pairs = rng.choice(50 * 40, size=600, replace=False)
-    frame = pd.DataFrame({"user_id": pairs // 40, "item_id": pairs % 40, "rating": rng.integers(1, 6, 600).astype("float32"),
-                          "timestamp": rng.integers(0, 10**6, 600)})
+    frame = pd.DataFrame(
+        {
+            "user_id": pairs // 40,
+            "item_id": pairs % 40,
+            "rating": rng.integers(1, 6, 600).astype("float32"),
+            "timestamp": rng.integers(0, 10**6, 600),
+        }
+    )
     split = splits.make(kind, frame, test_size=0.25, seed=3)
     assert split.n_train + split.n_test + split.n_dropped_ratings == len(frame)
     table = splits.summary_table({kind: split})

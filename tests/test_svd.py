@@ -266,8 +266,9 @@ def test_soft_impute_and_plain_ridge_als_minimise_the_same_objective(data):
     train, _, _ = data
     lam, damping = 20.0, 2.0
     impute = SVDImpute(factors=10, shrinkage=lam, damping=damping, tol=1e-12, iterations=500).fit(train)
-    als = ALS(factors=10, regularization=lam, weighted_regularization=False, bias_regularization=damping,
-              iterations=150).fit(train)
+    als = ALS(
+        factors=10, regularization=lam, weighted_regularization=False, bias_regularization=damping, iterations=150
+    ).fit(train)
     assert impute.history_[-1]["rank"] < 10  # the shrinkage, not the factor budget, sets the rank
     assert 2 * impute.history_[-1]["train_loss"] == pytest.approx(als.history_[-1]["train_loss"], rel=1e-6)
     full = lambda m: low_rank(m) + m.user_bias_[:, None] + m.item_bias_[None, :]  # noqa: E731

@@ -52,7 +52,7 @@ class BruteForce(ANNIndex):
 
     def _batch_query(self, Q: np.ndarray, k: int) -> np.ndarray:
         size = max(1, int(self.query_arguments.get("batch_size", 1024)))
-        return np.vstack([_top_k_rows(self._scores(Q[i:i + size]), k) for i in range(0, Q.shape[0], size)])
+        return np.vstack([_top_k_rows(self._scores(Q[i : i + size]), k) for i in range(0, Q.shape[0], size)])
 
     def _memory_bytes(self) -> int:
         return self._X.nbytes + self._norms_sq.nbytes

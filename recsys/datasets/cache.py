@@ -72,8 +72,7 @@ def _extract(archive: Path, target: Path, release: Release) -> Path:
         missing = [f for f in release.files if not (target / f).is_file()]
         shutil.rmtree(target, ignore_errors=True)
         raise ValueError(
-            f"{archive}: the archive has no {release.folder}/{', '.join(missing)}; "
-            f"is it really {release.filename}?"
+            f"{archive}: the archive has no {release.folder}/{', '.join(missing)}; is it really {release.filename}?"
         )
     (target / MARKER).write_text(release.checksum + "\n", encoding="ascii")
     return target
@@ -126,8 +125,9 @@ def fetch(
         DatasetUnavailableError: no copy found and the download was forbidden or failed.
     """
     if not isinstance(release, Release):
-        raise TypeError(f"release must be a Release, got {type(release).__name__}; "
-                        "recsys.datasets.fetch() also takes a name")
+        raise TypeError(
+            f"release must be a Release, got {type(release).__name__}; recsys.datasets.fetch() also takes a name"
+        )
 
     # a. the bundled copy
     if release.bundled:

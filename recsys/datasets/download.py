@@ -66,17 +66,13 @@ def _hashers(sha256: str | None, md5: str | None) -> dict[str, hashlib._Hash]:
     return hashers
 
 
-def _check_digests(
-    label: str, hashers: dict[str, hashlib._Hash], sha256: str | None, md5: str | None
-) -> None:
+def _check_digests(label: str, hashers: dict[str, hashlib._Hash], sha256: str | None, md5: str | None) -> None:
     for algorithm, expected in (("sha256", sha256), ("md5", md5)):
         if expected is None:
             continue
         actual = hashers[algorithm].hexdigest()
         if actual != expected.lower():
-            raise ChecksumError(
-                f"{label}: {algorithm.upper()} mismatch: expected {expected.lower()}, got {actual}"
-            )
+            raise ChecksumError(f"{label}: {algorithm.upper()} mismatch: expected {expected.lower()}, got {actual}")
 
 
 def _validate_hex(value: str | None, length: int, what: str) -> None:
@@ -122,9 +118,7 @@ def verify(
     if expected_size is not None:
         actual_size = path.stat().st_size
         if actual_size != expected_size:
-            raise ChecksumError(
-                f"{path}: size mismatch: expected {expected_size:,} bytes, got {actual_size:,}"
-            )
+            raise ChecksumError(f"{path}: size mismatch: expected {expected_size:,} bytes, got {actual_size:,}")
     hashers = _hashers(sha256, md5)
     with open(path, "rb") as fh:
         while chunk := fh.read(CHUNK_SIZE):
@@ -172,17 +166,10 @@ def download(
             raise DownloadError(f"could not download {url}: {exc}") from exc
         with response:
             length_header = response.headers.get("Content-Length")
-            content_length = (
-                int(length_header) if length_header and length_header.isdigit() else None
-            )
-            if (
-                expected_size is not None
-                and content_length is not None
-                and content_length != expected_size
-            ):
+            content_length = int(length_header) if length_header and length_header.isdigit() else None
+            if expected_size is not None and content_length is not None and content_length != expected_size:
                 raise ChecksumError(
-                    f"{dest}: size mismatch: expected {expected_size:,} bytes, "
-                    f"{url} announces {content_length:,}"
+                    f"{dest}: size mismatch: expected {expected_size:,} bytes, {url} announces {content_length:,}"
                 )
             limit = expected_size if expected_size is not None else content_length
             received = 0
@@ -202,16 +189,13 @@ def download(
                     try:
                         chunk = response.read(CHUNK_SIZE)
                     except (OSError, http.client.HTTPException) as exc:  # timeouts, IncompleteRead
-                        raise DownloadError(
-                            f"download of {url} failed after {received:,} bytes: {exc}"
-                        ) from exc
+                        raise DownloadError(f"download of {url} failed after {received:,} bytes: {exc}") from exc
                     if not chunk:
                         break
                     received += len(chunk)
                     if limit is not None and received > limit:
                         raise ChecksumError(
-                            f"{dest}: size mismatch: expected {limit:,} bytes, "
-                            f"{url} sent more than that"
+                            f"{dest}: size mismatch: expected {limit:,} bytes, {url} sent more than that"
                         )
                     out.write(chunk)
                     for h in hashers.values():
@@ -220,13 +204,9 @@ def download(
                 out.flush()
                 os.fsync(out.fileno())
         if content_length is not None and received != content_length:
-            raise DownloadError(
-                f"download of {url} was truncated: got {received:,} of {content_length:,} bytes"
-            )
+            raise DownloadError(f"download of {url} was truncated: got {received:,} of {content_length:,} bytes")
         if expected_size is not None and received != expected_size:
-            raise ChecksumError(
-                f"{dest}: size mismatch: expected {expected_size:,} bytes, got {received:,}"
-            )
+            raise ChecksumError(f"{dest}: size mismatch: expected {expected_size:,} bytes, got {received:,}")
         _check_digests(f"{dest} (from {url})", hashers, sha256, md5)
         os.replace(tmp, dest)
     except BaseException:  # also KeyboardInterrupt: never leave a partial file behind

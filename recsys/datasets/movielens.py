@@ -72,9 +72,7 @@ _YEAR_IN_TITLE = re.compile(r"\((\d{4})(?:\s*[-\u2013]\s*(?:\d{4})?)?\)\s*$")
 
 def _years_from_titles(titles: pd.Series) -> pd.Series:
     """The year in a trailing ``(1995)`` (or ``(2006-2007)``, first year) of each title; else NA."""
-    return pd.to_numeric(titles.str.extract(_YEAR_IN_TITLE, expand=False), errors="coerce").astype(
-        "Int64"
-    )
+    return pd.to_numeric(titles.str.extract(_YEAR_IN_TITLE, expand=False), errors="coerce").astype("Int64")
 
 
 def _split_genres(genres: Sequence[str]) -> list[list[str]]:
@@ -119,9 +117,7 @@ def read_ml100k(folder: str | os.PathLike[str], *, name: str = "ml-100k") -> Dat
     folder = Path(folder)
     f = require_files(folder, ("u.data", "u.item", "u.user"))
 
-    raw = read_table(
-        f["u.data"], sep="\t", n_columns=4, dtype={0: "int64", 1: "int64", 2: "float32", 3: "int64"}
-    )
+    raw = read_table(f["u.data"], sep="\t", n_columns=4, dtype={0: "int64", 1: "int64", 2: "float32", 3: "int64"})
     ratings = finish_ratings(raw, f["u.data"], (1.0, 5.0), 1.0)
 
     genre_names = list(ML100K_GENRES)
@@ -148,9 +144,7 @@ def read_ml100k(folder: str | os.PathLike[str], *, name: str = "ml-100k") -> Dat
     genres = [list(names[row & keep]) for row in flags.astype(bool)]
     titles = it[1]
     years = _years_from_titles(titles)
-    release_years = pd.to_numeric(
-        it[2].str.extract(r"(\d{4})\s*$", expand=False), errors="coerce"
-    ).astype("Int64")
+    release_years = pd.to_numeric(it[2].str.extract(r"(\d{4})\s*$", expand=False), errors="coerce").astype("Int64")
     years = years.fillna(release_years)
     items = _items_frame(f["u.item"], it[0].to_numpy(), titles, years, genres)
 
@@ -184,9 +178,7 @@ def _read_movies_dat(path: Path, encodings: Sequence[str]) -> pd.DataFrame:
         head, sep1, rest = line.partition("::")
         title, sep2, genre = rest.rpartition("::")
         if not sep1 or not sep2:
-            raise malformed(
-                path, f"line {lineno}: expected 'MovieID::Title::Genres', got {line!r}"
-            )
+            raise malformed(path, f"line {lineno}: expected 'MovieID::Title::Genres', got {line!r}")
         try:
             ids.append(int(head))
         except ValueError:
@@ -225,9 +217,7 @@ def read_ml1m(folder: str | os.PathLike[str], *, name: str = "ml-1m") -> Dataset
     """
     folder = Path(folder)
     f = require_files(folder, ("ratings.dat", "movies.dat", "users.dat"))
-    raw = read_double_colon(
-        f["ratings.dat"], names=RATING_COLUMNS, dtype=_RATING_DTYPES, encoding="latin-1"
-    )
+    raw = read_double_colon(f["ratings.dat"], names=RATING_COLUMNS, dtype=_RATING_DTYPES, encoding="latin-1")
     ratings = finish_ratings(raw, f["ratings.dat"], (1.0, 5.0), 1.0)
     items = _dat_items(f["movies.dat"], ("latin-1",))
 
@@ -265,9 +255,7 @@ def read_ml10m(folder: str | os.PathLike[str], *, name: str = "ml-10m") -> Datas
     """Parse an extracted ML-10M folder (``ratings.dat``, ``movies.dat``; no users)."""
     folder = Path(folder)
     f = require_files(folder, ("ratings.dat", "movies.dat"))
-    raw = read_double_colon(
-        f["ratings.dat"], names=RATING_COLUMNS, dtype=_RATING_DTYPES, encoding="utf-8"
-    )
+    raw = read_double_colon(f["ratings.dat"], names=RATING_COLUMNS, dtype=_RATING_DTYPES, encoding="utf-8")
     ratings = finish_ratings(raw, f["ratings.dat"], (0.5, 5.0), 0.5)
     items = _dat_items(f["movies.dat"], ("utf-8", "latin-1"))
     return Dataset(name, ratings, items, None, (0.5, 5.0), 0.5, folder)
@@ -337,5 +325,7 @@ def read_ml100k_folds(path) -> list[tuple[pd.DataFrame, pd.DataFrame]]:
     ``path`` is it, also works). :func:`recsys.splits.ml100k_folds` turns them into splits.
     """
     folder = ml100k_folder(path)
-    return [(read_ml100k_fold_file(folder / f"u{f}.base"), read_ml100k_fold_file(folder / f"u{f}.test"))
-            for f in range(1, 6)]
+    return [
+        (read_ml100k_fold_file(folder / f"u{f}.base"), read_ml100k_fold_file(folder / f"u{f}.test"))
+        for f in range(1, 6)
+    ]

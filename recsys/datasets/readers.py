@@ -75,9 +75,7 @@ def read_table(
     except (ValueError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise malformed(path, exc) from exc
     if df.shape[1] != n_columns:
-        raise malformed(
-            path, f"expected {n_columns} {sep!r}-separated columns, found {df.shape[1]}"
-        )
+        raise malformed(path, f"expected {n_columns} {sep!r}-separated columns, found {df.shape[1]}")
     return df
 
 
@@ -95,9 +93,7 @@ def colon_structure(path: Path, block: int = 1 << 25) -> tuple[int, int]:
     return colons, pairs
 
 
-def read_double_colon(
-    path: Path, *, names: Sequence[str], dtype: dict[str, str | type], encoding: str
-) -> pd.DataFrame:
+def read_double_colon(path: Path, *, names: Sequence[str], dtype: dict[str, str | type], encoding: str) -> pd.DataFrame:
     """Read a ``a::b::c`` file fast: C engine with sep=':' on the even columns, structure-checked.
 
     With ``usecols`` pandas silently drops surplus fields, so the file's colons are counted too:
@@ -194,9 +190,7 @@ def finish_ratings(
             f"({int(outside.sum()):,} such ratings)",
         )
     bad = r[np.flatnonzero(~ok)[0]]
-    raise malformed(
-        path, f"rating {bad:g} on {first_line(~ok)} is not a multiple of {step:g} from {lo:g}"
-    )
+    raise malformed(path, f"rating {bad:g} on {first_line(~ok)} is not a multiple of {step:g} from {lo:g}")
 
 
 def read_csv_checked(

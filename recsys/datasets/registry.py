@@ -55,9 +55,7 @@ RELEASES: dict[str, Release] = {
             parser=read_ml100k,
             n_ratings=100_000,
             licence=_LICENCE + " No redistribution without permission: downloaded on first use.",
-            extracted_sha256=(
-                ("u.data", "06416e597f82b7342361e41163890c81036900f418ad91315590814211dca490"),
-            ),
+            extracted_sha256=(("u.data", "06416e597f82b7342361e41163890c81036900f418ad91315590814211dca490"),),
         ),
         _release(
             "ml-1m",
@@ -147,8 +145,9 @@ def fetch(
     progress: bool = True,
 ):
     """Make a release available on disk and return its folder (see :func:`recsys.datasets.cache.fetch`)."""
-    return fetch_release(resolve(release), download=download, data_dir=data_dir,
-                         movielens_dir=movielens_dir, progress=progress)
+    return fetch_release(
+        resolve(release), download=download, data_dir=data_dir, movielens_dir=movielens_dir, progress=progress
+    )
 
 
 def load_release(

@@ -85,8 +85,9 @@ def _design(factors: np.ndarray) -> np.ndarray:
     return Z
 
 
-def _regulariser(k: int, counts: np.ndarray, regularization: float, bias_regularization: float,
-                 weighted: bool, dtype) -> np.ndarray:
+def _regulariser(
+    k: int, counts: np.ndarray, regularization: float, bias_regularization: float, weighted: bool, dtype
+) -> np.ndarray:
     """Per-row diagonal of the penalty, shape (n_rows, k+1): lam (or lam * n_r) on the factors,
     lam_b on the bias."""
     penalty = np.empty((counts.size, k + 1), dtype=dtype)
@@ -160,10 +161,10 @@ def _padded_blocks(
     k = other_factors.shape[1]
     dtype = other_factors.dtype
     counts = np.diff(indptr)
-    Z = _design(other_factors)                       # (n_other + 1, k+1); last row = padding
-    col = np.append(indices, Z.shape[0] - 1)          # entry -> row of Z; one extra padding slot
+    Z = _design(other_factors)  # (n_other + 1, k+1); last row = padding
+    col = np.append(indices, Z.shape[0] - 1)  # entry -> row of Z; one extra padding slot
     y = np.append(targets.astype(dtype, copy=False), dtype.type(0))
-    pad_slot = indices.size                           # index of the padding slot in col / y
+    pad_slot = indices.size  # index of the padding slot in col / y
 
     nonempty = np.flatnonzero(counts)
     buckets = np.ceil(buckets_per_octave * np.log2(counts[nonempty])).astype(np.int64)
@@ -172,11 +173,11 @@ def _padded_blocks(
         length = int(counts[rows_b].max())
         chunk = max(1, _BLOCK_ELEMENTS // (length * (k + 1)))
         for start in range(0, rows_b.size, chunk):
-            rows = rows_b[start:start + chunk]
+            rows = rows_b[start : start + chunk]
             offsets = np.arange(length)
             slots = indptr[rows][:, None] + offsets[None, :]
             slots = np.where(offsets[None, :] < counts[rows][:, None], slots, pad_slot)
-            yield rows, Z[col[slots]], y[slots]       # (B,), (B, L, k+1), (B, L)
+            yield rows, Z[col[slots]], y[slots]  # (B,), (B, L, k+1), (B, L)
 
 
 def _primal_block(Zp: np.ndarray, yp: np.ndarray, penalty: np.ndarray) -> np.ndarray:
@@ -189,14 +190,15 @@ def _primal_block(Zp: np.ndarray, yp: np.ndarray, penalty: np.ndarray) -> np.nda
     d = Zp.shape[2]
     diag = np.arange(d)
     ZpT = Zp.transpose(0, 2, 1)
-    A = ZpT @ Zp                                      # (B, d, d) Gram matrices
+    A = ZpT @ Zp  # (B, d, d) Gram matrices
     A[:, diag, diag] += penalty
-    rhs = ZpT @ yp[:, :, None]                        # (B, d, 1)
+    rhs = ZpT @ yp[:, :, None]  # (B, d, 1)
     return np.linalg.solve(A, rhs)[:, :, 0]
 
 
-def _dual_block(Qp: np.ndarray, yp: np.ndarray, lam: np.ndarray, ones: np.ndarray | None,
-                bias_regularization: float) -> np.ndarray:
+def _dual_block(
+    Qp: np.ndarray, yp: np.ndarray, lam: np.ndarray, ones: np.ndarray | None, bias_regularization: float
+) -> np.ndarray:
     """The same solutions as :func:`_primal_block`, from L x L instead of d x d systems: (B, d).
 
     ``Qp`` (B, L, k) holds the factor part of the design, ``lam`` (B,) each row's factor penalty
@@ -208,14 +210,14 @@ def _dual_block(Qp: np.ndarray, yp: np.ndarray, lam: np.ndarray, ones: np.ndarra
     B, L, k = Qp.shape
     diag = np.arange(L)
     QpT = Qp.transpose(0, 2, 1)
-    M = Qp @ QpT                                      # (B, L, L) kernel matrices
+    M = Qp @ QpT  # (B, L, L) kernel matrices
     M[:, diag, diag] += lam[:, None]
     out = np.empty((B, k + (ones is not None)), dtype=Qp.dtype)
     if ones is None:
-        alpha = np.linalg.solve(M, yp[:, :, None])    # (B, L, 1)
+        alpha = np.linalg.solve(M, yp[:, :, None])  # (B, L, 1)
     else:
-        uv = np.linalg.solve(M, np.stack([yp, ones], axis=2))    # (B, L, 2): [u, v]
-        su, sv = (ones[:, None, :] @ uv)[:, 0, :].T   # 1.u and 1.v over the observed rows
+        uv = np.linalg.solve(M, np.stack([yp, ones], axis=2))  # (B, L, 2): [u, v]
+        su, sv = (ones[:, None, :] @ uv)[:, 0, :].T  # 1.u and 1.v over the observed rows
         bias = lam * su / (lam * sv + bias_regularization)
         alpha = uv[:, :, :1] - bias[:, None, None] * uv[:, :, 1:]
         out[:, k] = bias
@@ -252,20 +254,19 @@ def _solve_rows(
     counts = np.diff(indptr)
     penalty = _regulariser(k, counts, regularization, bias_regularization, weighted, dtype)
     solution = np.zeros((n_rows, k + 1), dtype=dtype)
-    d = k + 1 if biased else k                        # without biases, drop the ones column
+    d = k + 1 if biased else k  # without biases, drop the ones column
     residuals = np.zeros(indices.size, dtype=dtype) if return_residuals else None
     for rows, Zp, yp in _padded_blocks(indptr, indices, targets, other_factors, _BUCKETS_PER_OCTAVE):
         length = Zp.shape[1]
         dual = regularization > 0 and (method == "dual" or (method == "auto" and length < d))
         if dual:
-            x = _dual_block(Zp[:, :, :k], yp, penalty[rows, 0], Zp[:, :, k] if biased else None,
-                            bias_regularization)
+            x = _dual_block(Zp[:, :, :k], yp, penalty[rows, 0], Zp[:, :, k] if biased else None, bias_regularization)
         else:
             x = _primal_block(Zp[:, :, :d], yp, penalty[rows, :d])
         solution[rows, :d] = x
         if residuals is not None:
             offsets = np.arange(length)
-            observed = offsets[None, :] < counts[rows][:, None]          # (B, L), False on padding
+            observed = offsets[None, :] < counts[rows][:, None]  # (B, L), False on padding
             fitted = (Zp[:, :, :d] @ x[:, :, None])[:, :, 0]
             residuals[(indptr[rows][:, None] + offsets)[observed]] = (yp - fitted)[observed]
     if residuals is not None:
@@ -378,33 +379,47 @@ class ALS(EmbeddingModel):
                 # users: targets r_ui - mu - b_i, design [q_i, 1]
                 targets = ratings - mu - self.item_bias_[X.indices]
                 self.user_factors_, self.user_bias_ = _solve_rows(
-                    X.indptr, X.indices, targets, self.item_factors_, lam, bias_reg, weighted, biased)
+                    X.indptr, X.indices, targets, self.item_factors_, lam, bias_reg, weighted, biased
+                )
                 # items: targets r_ui - mu - b_u, design [p_u, 1]; the step also returns the
                 # residuals r_ui - mu - b_u - b_i - p_u . q_i (item-major) for the objective
                 targets = ratings_c - mu - self.user_bias_[Xc.indices]
                 self.item_factors_, self.item_bias_, residuals = _solve_rows(
-                    Xc.indptr, Xc.indices, targets, self.user_factors_, lam, bias_reg, weighted, biased,
-                    return_residuals=True)
+                    Xc.indptr,
+                    Xc.indices,
+                    targets,
+                    self.user_factors_,
+                    lam,
+                    bias_reg,
+                    weighted,
+                    biased,
+                    return_residuals=True,
+                )
                 seconds += time.perf_counter() - start
 
                 loss = self._objective(residuals, user_counts, item_counts, bias_reg)
-                record = {"iteration": iteration, "seconds": seconds, "train_loss": loss,
-                          "train_rmse": rmse(Xc.data, self._clip(ratings_c - residuals))}
+                record = {
+                    "iteration": iteration,
+                    "seconds": seconds,
+                    "train_loss": loss,
+                    "train_rmse": rmse(Xc.data, self._clip(ratings_c - residuals)),
+                }
                 if validation is not None:
                     record["val_rmse"] = rmse(validation.data, self.predict(*entries(validation)))
                 run_callback(callback, self, iteration, record)
                 self.history_.append(record)
         return self
 
-    def _objective(self, residual: np.ndarray, user_counts: np.ndarray, item_counts: np.ndarray,
-                   bias_reg: float) -> float:
+    def _objective(
+        self, residual: np.ndarray, user_counts: np.ndarray, item_counts: np.ndarray, bias_reg: float
+    ) -> float:
         """Squared error plus the (optionally count-weighted) ridge penalty, in float64."""
         lam = float(self.regularization)
         wu = user_counts if self.weighted_regularization else np.ones_like(user_counts)
         wi = item_counts if self.weighted_regularization else np.ones_like(item_counts)
         P, Q = self.user_factors_.astype(np.float64), self.item_factors_.astype(np.float64)
         bu, bi = self.user_bias_.astype(np.float64), self.item_bias_.astype(np.float64)
-        penalty = (lam * (wu @ np.einsum("ij,ij->i", P, P) + wi @ np.einsum("ij,ij->i", Q, Q))
-                   + bias_reg * (bu @ bu + bi @ bi))
+        penalty = lam * (wu @ np.einsum("ij,ij->i", P, P) + wi @ np.einsum("ij,ij->i", Q, Q)) + bias_reg * (
+            bu @ bu + bi @ bi
+        )
         return float(residual.astype(np.float64) @ residual.astype(np.float64) + penalty)
-

@@ -126,9 +126,7 @@ class Recommender(BaseEstimator):
         users = users.astype(np.int64, copy=False).ravel()
         bad = (users < 0) | (users >= self.n_users_)
         if bad.any():
-            raise IndexError(
-                f"user index {users[bad][0]} out of range for a model fitted on {self.n_users_} users"
-            )
+            raise IndexError(f"user index {users[bad][0]} out of range for a model fitted on {self.n_users_} users")
         return users
 
     def fit(self, X, **kwargs) -> Recommender:  # pragma: no cover - interface

@@ -39,8 +39,9 @@ def _triplets(X: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return (*entries(X), X.data.astype(np.float64))
 
 
-def damped_mean(index: np.ndarray, values: np.ndarray, n: int, damping: float,
-                counts: np.ndarray | None = None) -> np.ndarray:
+def damped_mean(
+    index: np.ndarray, values: np.ndarray, n: int, damping: float, counts: np.ndarray | None = None
+) -> np.ndarray:
     """Per-group ``sum(values) / (count + damping)`` over ``n`` groups (``index`` names the group).
 
     The damped mean of LensKit's ``Bias``: like a mean after adding ``damping`` pseudo-values of

@@ -73,8 +73,9 @@ def sample_wishart(scale: np.ndarray, dof: float, rng: np.random.Generator) -> n
     return LA @ LA.T
 
 
-def sample_normal_wishart(vectors: np.ndarray, rng: np.random.Generator,
-                          beta0: float = BETA0) -> tuple[np.ndarray, np.ndarray]:
+def sample_normal_wishart(
+    vectors: np.ndarray, rng: np.random.Generator, beta0: float = BETA0
+) -> tuple[np.ndarray, np.ndarray]:
     """Draw ``(mu, Lambda)`` from their Normal-Wishart posterior given the rows of ``vectors``.
 
     Hyperprior ``mu | Lambda ~ N(0, (beta0 Lambda)^-1)``, ``Lambda ~ Wishart(I, D)`` (the paper's
@@ -117,7 +118,7 @@ def sample_rows(
     n_rows, D = indptr.size - 1, other_factors.shape[1] + 1
     dtype = other_factors.dtype
     precision = np.asarray(prior_precision, dtype=dtype)
-    shift = precision @ np.asarray(prior_mean, dtype=dtype)          # Lambda mu, (D,)
+    shift = precision @ np.asarray(prior_mean, dtype=dtype)  # Lambda mu, (D,)
     alpha = dtype.type(alpha)
     noise = np.asarray(noise, dtype=dtype)
     if noise.shape != (n_rows, D):
@@ -131,14 +132,14 @@ def sample_rows(
         out[empty] = np.linalg.solve(L.T, w.T).T
     for rows, Zp, yp in padded_blocks(indptr, indices, targets, other_factors):
         ZpT = Zp.transpose(0, 2, 1)
-        A = ZpT @ Zp                                                  # (B, D, D)
+        A = ZpT @ Zp  # (B, D, D)
         A *= alpha
         A += precision
-        b = ZpT @ yp[:, :, None]                                      # (B, D, 1)
+        b = ZpT @ yp[:, :, None]  # (B, D, 1)
         b *= alpha
         b += shift[:, None]
         L = np.linalg.cholesky(A)
-        w = np.linalg.solve(L, b)                                     # L^-1 b
+        w = np.linalg.solve(L, b)  # L^-1 b
         w += noise[rows][:, :, None]
         out[rows] = np.linalg.solve(L.transpose(0, 2, 1), w)[:, :, 0]  # L^-T (L^-1 b + z)
     return out
@@ -218,8 +219,9 @@ class BPMF(EmbeddingModel):
         return dtype
 
     # ------------------------------------------------------------------------- the chain
-    def _chain(self, X: sp.csr_matrix, dtype: np.dtype, rng: np.random.Generator
-               ) -> Iterator[tuple[np.ndarray, np.ndarray, float]]:
+    def _chain(
+        self, X: sp.csr_matrix, dtype: np.dtype, rng: np.random.Generator
+    ) -> Iterator[tuple[np.ndarray, np.ndarray, float]]:
         """Yield ``(U, V, alpha)`` after every Gibbs sweep, forever: U (n_users, k+1) holds
         ``[p_u, b_u]``, V (n_items, k+1) holds ``[q_i, b_i]``; fresh arrays every sweep.
 
@@ -247,19 +249,34 @@ class BPMF(EmbeddingModel):
 
         while True:
             if fixed_alpha is None:
-                fitted = (mu + U[user_of, k] + V[X.indices, k]
-                          + np.einsum("ij,ij->i", U[user_of, :k], V[X.indices, :k]))
+                fitted = mu + U[user_of, k] + V[X.indices, k] + np.einsum("ij,ij->i", U[user_of, :k], V[X.indices, :k])
                 resid = (ratings - fitted).astype(np.float64)
                 shape, rate = ALPHA_PRIOR
                 alpha = float(rng.gamma(shape + resid.size / 2, 1.0 / (rate + resid @ resid / 2)))
             mu_u, lam_u = sample_normal_wishart(U, rng)
             mu_v, lam_v = sample_normal_wishart(V, rng)
             targets = ratings - mu - V[X.indices, k]
-            U = sample_rows(X.indptr, X.indices, targets, V[:, :k], mu_u, lam_u, alpha,
-                            rng.standard_normal((n_users, D), dtype=dtype))
+            U = sample_rows(
+                X.indptr,
+                X.indices,
+                targets,
+                V[:, :k],
+                mu_u,
+                lam_u,
+                alpha,
+                rng.standard_normal((n_users, D), dtype=dtype),
+            )
             targets = ratings_c - mu - U[Xc.indices, k]
-            V = sample_rows(Xc.indptr, Xc.indices, targets, U[:, :k], mu_v, lam_v, alpha,
-                            rng.standard_normal((n_items, D), dtype=dtype))
+            V = sample_rows(
+                Xc.indptr,
+                Xc.indices,
+                targets,
+                U[:, :k],
+                mu_v,
+                lam_v,
+                alpha,
+                rng.standard_normal((n_items, D), dtype=dtype),
+            )
             yield U, V, alpha
 
     def fit(self, X, validation=None) -> BPMF:
@@ -282,7 +299,7 @@ class BPMF(EmbeddingModel):
             pairs["val"] = (entries(validation), validation.data)
         running = {name: np.zeros(truth.size) for name, (_, truth) in pairs.items()}
 
-        P = np.empty((n_users, S, k), dtype=dtype)   # kept samples, concatenated at the end
+        P = np.empty((n_users, S, k), dtype=dtype)  # kept samples, concatenated at the end
         Q = np.empty((n_items, S, k), dtype=dtype)
         bu_sum, bi_sum = np.zeros(n_users), np.zeros(n_items)
         alphas: list[float] = []
@@ -308,8 +325,12 @@ class BPMF(EmbeddingModel):
 
                 record = {"iteration": sweep, "seconds": seconds, "alpha": alpha, "samples": kept}
                 for name, ((users, items), truth) in pairs.items():
-                    current = (self.global_mean_ + U[users, k] + V[items, k]
-                               + np.einsum("ij,ij->i", U[users, :k], V[items, :k], dtype=np.float64))
+                    current = (
+                        self.global_mean_
+                        + U[users, k]
+                        + V[items, k]
+                        + np.einsum("ij,ij->i", U[users, :k], V[items, :k], dtype=np.float64)
+                    )
                     if keep:
                         running[name] += current
                     mean = running[name] / kept if kept else current

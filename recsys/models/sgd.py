@@ -135,8 +135,7 @@ def sgd_epoch_hogwild(pool: ThreadPoolExecutor, n_shards: int, users, items, rat
     the serial one, while plain threads cost nothing when they get no core.
     """
     futures = [
-        pool.submit(sgd_epoch, users, items, ratings, shard, *state)
-        for shard in np.array_split(order, n_shards)
+        pool.submit(sgd_epoch, users, items, ratings, shard, *state) for shard in np.array_split(order, n_shards)
     ]
     for future in futures:
         future.result()
@@ -262,9 +261,7 @@ class SGD(EmbeddingModel):
         if self.rating_range is not None:
             bounds = np.asarray(self.rating_range, dtype=np.float64)
             if bounds.shape != (2,) or not np.isfinite(bounds).all() or bounds[0] > bounds[1]:
-                raise ValueError(
-                    f"rating_range must be (low, high) with low <= high, got {self.rating_range!r}"
-                )
+                raise ValueError(f"rating_range must be (low, high) with low <= high, got {self.rating_range!r}")
         return dict(dtype=dtype, lr_b=lr_b, reg_b=reg_b)
 
     # -- fitting ------------------------------------------------------------------------------

@@ -41,8 +41,9 @@ _CENTERINGS = ("none", "global", "bias")
 
 
 # --------------------------------------------------------------------------------------- helpers
-def damped_baseline(X: sp.csr_matrix, centering: Centering = "bias", damping: float = 5.0
-                    ) -> tuple[float, np.ndarray, np.ndarray]:
+def damped_baseline(
+    X: sp.csr_matrix, centering: Centering = "bias", damping: float = 5.0
+) -> tuple[float, np.ndarray, np.ndarray]:
     """(mu, b_u, b_i) of the observed ratings in ``X``, as the centring of an SVD model.
 
     ``"none"``: all zero (raw ratings). ``"global"``: mu only. ``"bias"``: damped means,
@@ -61,8 +62,9 @@ def damped_baseline(X: sp.csr_matrix, centering: Centering = "bias", damping: fl
     return mu, bu, bi
 
 
-def _damped_biases(resid: np.ndarray, users: np.ndarray, items: np.ndarray, bu: np.ndarray,
-                   n_items: int, damping: float) -> tuple[np.ndarray, np.ndarray]:
+def _damped_biases(
+    resid: np.ndarray, users: np.ndarray, items: np.ndarray, bu: np.ndarray, n_items: int, damping: float
+) -> tuple[np.ndarray, np.ndarray]:
     """One pass of damped means on ``resid`` (ratings minus everything but the biases): item
     biases given ``bu``, then user biases given those. Each is the exact minimiser of
     ``sum (resid - b_u - b_i)^2 + damping * b^2`` over its block, the other held fixed.
@@ -82,8 +84,9 @@ def _fix_signs(U: np.ndarray, s: np.ndarray, Vt: np.ndarray) -> tuple[np.ndarray
     return U * signs, s, Vt * signs[:, None]
 
 
-def _randomized_svd(op: LinearOperator, k: int, start: np.ndarray, n_iter: int
-                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _randomized_svd(
+    op: LinearOperator, k: int, start: np.ndarray, n_iter: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Rank-k SVD of ``op`` by block power iteration from the (n, k + p) ``start`` block
     (Halko, Martinsson & Tropp 2011). Only products with blocks of vectors are used."""
     Y = op.matmat(start)
@@ -91,13 +94,20 @@ def _randomized_svd(op: LinearOperator, k: int, start: np.ndarray, n_iter: int
     for _ in range(n_iter):
         W, _ = np.linalg.qr(op.rmatmat(Q))
         Q, _ = np.linalg.qr(op.matmat(W))
-    B = op.rmatmat(Q).T                     # (k + p, n) = Q^T A
+    B = op.rmatmat(Q).T  # (k + p, n) = Q^T A
     Ub, s, Vt = np.linalg.svd(B, full_matrices=False)
     return Q @ Ub[:, :k], s[:k], Vt[:k]
 
 
-def _truncated_svd(op, k: int, solver: str, rng: np.random.Generator, start: np.ndarray | None = None,
-                   n_oversamples: int = 10, n_iter: int = 4) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _truncated_svd(
+    op,
+    k: int,
+    solver: str,
+    rng: np.random.Generator,
+    start: np.ndarray | None = None,
+    n_oversamples: int = 10,
+    n_iter: int = 4,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Top-k SVD (U, s, Vt) of a sparse matrix or LinearOperator, signs fixed, deterministic."""
     m, n = op.shape
     if solver == "arpack":
@@ -112,8 +122,14 @@ def _truncated_svd(op, k: int, solver: str, rng: np.random.Generator, start: np.
 
 
 def _as_operator(A: sp.spmatrix) -> LinearOperator:
-    return LinearOperator(A.shape, matvec=lambda x: A @ x, rmatvec=lambda y: A.T @ y,
-                          matmat=lambda X: A @ X, rmatmat=lambda Y: A.T @ Y, dtype=np.float64)
+    return LinearOperator(
+        A.shape,
+        matvec=lambda x: A @ x,
+        rmatvec=lambda y: A.T @ y,
+        matmat=lambda X: A @ X,
+        rmatmat=lambda Y: A.T @ Y,
+        dtype=np.float64,
+    )
 
 
 def _check_common(model, X) -> tuple[sp.csr_matrix, int]:
@@ -161,9 +177,14 @@ class PureSVD(_SVDModel):
     unknown items ``mu + b_u``.
     """
 
-    def __init__(self, factors: int = 20, centering: Centering = "bias", damping: float = 5.0,
-                 solver: Literal["arpack", "randomized"] = "arpack",
-                 random_state: int | np.random.Generator | None = 0):
+    def __init__(
+        self,
+        factors: int = 20,
+        centering: Centering = "bias",
+        damping: float = 5.0,
+        solver: Literal["arpack", "randomized"] = "arpack",
+        random_state: int | np.random.Generator | None = 0,
+    ):
         self.factors = factors
         self.centering = centering
         self.damping = damping
@@ -183,8 +204,11 @@ class PureSVD(_SVDModel):
         self.singular_values_ = s
         self.user_factors_ = U * s
         self.item_factors_ = np.ascontiguousarray(Vt.T)
-        record = {"iteration": 1, "seconds": time.perf_counter() - start,
-                  "train_rmse": rmse(X.data, self.predict(*entries(X)))}
+        record = {
+            "iteration": 1,
+            "seconds": time.perf_counter() - start,
+            "train_rmse": rmse(X.data, self.predict(*entries(X))),
+        }
         if validation is not None:
             validation = _check_validation(validation, X)
             record["val_rmse"] = rmse(validation.data, self.predict(*entries(validation)))
@@ -238,10 +262,19 @@ class SVDImpute(_SVDModel):
     use clipped predictions, as :meth:`predict` does.
     """
 
-    def __init__(self, factors: int = 100, shrinkage: float = 13.0, centering: Centering = "bias",
-                 damping: float = 5.0, refit_biases: bool = True, iterations: int = 100,
-                 tol: float = 1e-5, solver: Literal["arpack", "randomized"] = "randomized",
-                 power_iterations: int = 1, random_state: int | np.random.Generator | None = 0):
+    def __init__(
+        self,
+        factors: int = 100,
+        shrinkage: float = 13.0,
+        centering: Centering = "bias",
+        damping: float = 5.0,
+        refit_biases: bool = True,
+        iterations: int = 100,
+        tol: float = 1e-5,
+        solver: Literal["arpack", "randomized"] = "randomized",
+        power_iterations: int = 1,
+        random_state: int | np.random.Generator | None = 0,
+    ):
         self.factors = factors
         self.shrinkage = shrinkage
         self.centering = centering
@@ -267,10 +300,10 @@ class SVDImpute(_SVDModel):
         n_users, n_items = X.shape
 
         clock = time.perf_counter()
-        centred = self._set_centre(X)                  # R on the observed entries
+        centred = self._set_centre(X)  # R on the observed entries
         users, items = entries(X)
         S = sp.csr_matrix((centred.copy(), X.indices, X.indptr), shape=X.shape)  # P_obs(R - Z)
-        St = S.T                                       # a CSC view sharing S.data
+        St = S.T  # a CSC view sharing S.data
         U, s, V = np.zeros((n_users, k)), np.zeros(k), np.zeros((n_items, k))
 
         def matmat(W):  # F @ W, for a vector or a block of vectors
@@ -279,8 +312,7 @@ class SVDImpute(_SVDModel):
         def rmatmat(Y):  # F^T @ Y
             return St @ Y + V @ (s.reshape(-1, *[1] * (Y.ndim - 1)) * (U.T @ Y))
 
-        F = LinearOperator(X.shape, matvec=matmat, rmatvec=rmatmat, matmat=matmat, rmatmat=rmatmat,
-                           dtype=np.float64)
+        F = LinearOperator(X.shape, matvec=matmat, rmatvec=rmatmat, matmat=matmat, rmatmat=rmatmat, dtype=np.float64)
         start_block = rng.standard_normal((n_items, k + 10))
 
         self.history_ = []
@@ -290,15 +322,17 @@ class SVDImpute(_SVDModel):
                 clock = time.perf_counter()
                 if self.solver == "randomized" and iteration > 1:
                     start_block = np.hstack([V, start_block[:, k:]])  # warm start from the last V
-                U_new, s_new, Vt_new = _truncated_svd(F, k, self.solver, rng, start=start_block,
-                                                      n_iter=int(self.power_iterations))
+                U_new, s_new, Vt_new = _truncated_svd(
+                    F, k, self.solver, rng, start=start_block, n_iter=int(self.power_iterations)
+                )
                 s_new = np.maximum(s_new - lam, 0.0)
                 change = _relative_change(U, s, V, U_new, s_new, Vt_new.T)
                 U, s, V = U_new, s_new, Vt_new.T
-                fitted = np.einsum("ij,ij->i", U[users] * s, V[items])   # Z on the observed entries
+                fitted = np.einsum("ij,ij->i", U[users] * s, V[items])  # Z on the observed entries
                 if refit:
                     self.user_bias_, self.item_bias_ = _damped_biases(
-                        X.data - self.global_mean_ - fitted, users, items, self.user_bias_, n_items, damping)
+                        X.data - self.global_mean_ - fitted, users, items, self.user_bias_, n_items, damping
+                    )
                     centred = X.data - self.global_mean_ - self.user_bias_[users] - self.item_bias_[items]
                 S.data[:] = centred - fitted
                 seconds += time.perf_counter() - clock
@@ -307,9 +341,13 @@ class SVDImpute(_SVDModel):
                 loss = 0.5 * S.data @ S.data + lam * s.sum()
                 if refit:
                     loss += 0.5 * damping * (self.user_bias_ @ self.user_bias_ + self.item_bias_ @ self.item_bias_)
-                record = {"iteration": iteration, "seconds": seconds, "train_loss": float(loss),
-                          "train_rmse": rmse(X.data, self.predict(users, items)),
-                          "rank": int(np.count_nonzero(s))}
+                record = {
+                    "iteration": iteration,
+                    "seconds": seconds,
+                    "train_loss": float(loss),
+                    "train_rmse": rmse(X.data, self.predict(users, items)),
+                    "rank": int(np.count_nonzero(s)),
+                }
                 if validation is not None:
                     record["val_rmse"] = rmse(validation.data, self.predict(*entries(validation)))
                 run_callback(callback, self, iteration, record)

@@ -94,5 +94,7 @@ def grid(name: str, value: Any) -> dict[str, list]:
         or not value
         or not all(isinstance(k, str) and isinstance(v, list) and v for k, v in value.items())
     ):
-        raise ParameterError(f"parameter {name!r} must be a dict of non-empty lists (a hyperparameter grid), got {value!r}")
+        raise ParameterError(
+            f"parameter {name!r} must be a dict of non-empty lists (a hyperparameter grid), got {value!r}"
+        )
     return value

@@ -324,8 +324,10 @@ def run(
             for name, reason in result.skipped.items():
                 log(f"  skipped {name}: {reason}")
             if result.reproduction == []:
-                log("  reproduces the results recorded in the committed notebook"
-                    + (" (skipped sections not compared)" if result.skipped else ""))
+                log(
+                    "  reproduces the results recorded in the committed notebook"
+                    + (" (skipped sections not compared)" if result.skipped else "")
+                )
             elif result.reproduction:
                 log(f"  {len(result.reproduction)} result(s) differ from the committed notebook:")
                 for line in result.reproduction[:20]:

@@ -22,11 +22,11 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from sklearn.base import clone
-from tqdm.auto import tqdm
 
 from recsys.evaluation import evaluate_ranking, evaluate_ratings
 from recsys.interactions import IdMap, binarize, to_csr
 from recsys.models.base import FitCallback, Recommender
+from recsys.progress import bar as progress_bar
 from recsys.splits import Split
 
 
@@ -115,7 +115,7 @@ def rating_table(
     ratings the split kept.
     """
     rows = []
-    bar = tqdm(total=len(models) * len(folds), desc="rating models", disable=not progress)
+    bar = progress_bar(total=len(models) * len(folds), desc="rating models", enabled=progress)
     for f, split in enumerate(folds):
         m = Matrices.from_split(split)
         for name, prototype in models.items():
@@ -153,7 +153,7 @@ def ranking_table(
     m = Matrices.from_split(split)
     relevant = binarize(m.test, relevance_threshold)
     rows = []
-    for name, prototype in tqdm(models.items(), desc="ranking models", disable=not progress):
+    for name, prototype in progress_bar(models.items(), desc="ranking models", enabled=progress):
         model = clone(prototype)
         seconds = fit_timed(model, model_input(model, m.train, relevance_threshold))
         scores = evaluate_ranking(model, m.train, relevant, k=k)
@@ -173,7 +173,7 @@ def sweep(
     names = list(grid)
     rows = []
     points = list(product(*(grid[n] for n in names)))
-    for values in tqdm(points, desc=f"{type(prototype).__name__} sweep", disable=not progress):
+    for values in progress_bar(points, desc=f"{type(prototype).__name__} sweep", enabled=progress):
         model = clone(prototype).set_params(**dict(zip(names, values)))
         seconds = fit_timed(model, m.train)
         rows.append({**dict(zip(names, values)), **evaluate_ratings(model, m.test_triplets), "fit_seconds": seconds})
@@ -196,7 +196,7 @@ def histories(
     """
     m = Matrices.from_split(split)
     out = {}
-    for name, prototype in tqdm(models.items(), desc="convergence", disable=not progress):
+    for name, prototype in progress_bar(models.items(), desc="convergence", enabled=progress):
         model = clone(prototype)
         X = model_input(model, m.train, relevance_threshold)
         if model.learns_from == "ratings":
@@ -290,7 +290,7 @@ def timing_table(
     m = Matrices.from_split(split)
     times: dict[str, list[float]] = {name: [] for name in models}
     iterations: dict[str, int | None] = {}
-    for _ in tqdm(range(repeats), desc="timing", disable=not progress):
+    for _ in progress_bar(range(repeats), desc="timing", enabled=progress):
         for name, prototype in models.items():
             model = clone(prototype)
             times[name].append(fit_timed(model, model_input(model, m.train, relevance_threshold)))

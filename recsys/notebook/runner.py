@@ -32,6 +32,7 @@ from typing import Any
 from recsys import paths
 from recsys.notebook import machine
 from recsys.notebook.results import compare_results, read_results, skipped
+from recsys.progress import PROGRESS_ENV
 
 
 class RunnerError(RuntimeError):
@@ -309,7 +310,9 @@ def run(
     build = Path(build_dir or paths.build_dir())
     build.mkdir(parents=True, exist_ok=True)
     previous = os.environ.get("JUPYTER_PATH")
+    previous_progress = os.environ.get(PROGRESS_ENV)
     os.environ["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(_kernel_dir(build)), previous]))
+    os.environ[PROGRESS_ENV] = "0"  # the kernels inherit it: no progress bars in executed notebooks
     runs: list[NotebookRun] = []
     try:
         for number, source in enumerate(selected, 1):
@@ -336,10 +339,11 @@ def run(
                 shutil.copyfile(result.executed, source)
                 log(f"  published to {source}")
     finally:
-        if previous is None:
-            os.environ.pop("JUPYTER_PATH", None)
-        else:
-            os.environ["JUPYTER_PATH"] = previous
+        for name, value in (("JUPYTER_PATH", previous), (PROGRESS_ENV, previous_progress)):
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
         if html and runs:
             log(f"index: {write_index(runs, build)}")
     return runs

@@ -71,11 +71,25 @@ def main(argv: list[str] | None = None) -> int:
             check=not args.no_check,
             publish=args.publish,
         )
+    except runner.BuildDirError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return runner.EXIT_BUILD_DIR
     except runner.RunnerError as error:
         print(f"error: {error}", file=sys.stderr)
-        return 2
-    if not all(r.ok for r in runs):
-        return 1
+        return runner.EXIT_USAGE
+    except KeyboardInterrupt:
+        print("error: interrupted; the notebook that was running is marked failed in the index", file=sys.stderr)
+        return 130
+    failed = [r for r in runs if not r.ok]
+    if failed:
+        reason = (failed[0].error or "unknown error").splitlines()[0]
+        print(
+            f"error: {failed[0].stem} failed ({reason}). Its previous results and figures were removed, the "
+            f"partial notebook {failed[0].executed} is marked failed, and the index says so; the notebooks "
+            "after it did not run.",
+            file=sys.stderr,
+        )
+        return runner.EXIT_FAILED
     differing = [r.stem for r in runs if r.reproduction]
     if differing and not args.publish:
         print(

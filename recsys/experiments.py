@@ -65,6 +65,12 @@ def fit_timed(model: Recommender, X: sp.csr_matrix, **fit_kwargs) -> float:
     return time.perf_counter() - start
 
 
+def fit(prototype: Recommender, train: sp.csr_matrix, relevance_threshold: float | None = None) -> Recommender:
+    """A fresh clone of ``prototype`` fitted on what it learns from (:func:`model_input`)."""
+    model = clone(prototype)
+    return model.fit(model_input(model, train, relevance_threshold))
+
+
 def model_input(model: Recommender, train: sp.csr_matrix, relevance_threshold: float | None = None) -> sp.csr_matrix:
     """What ``model`` learns from, by its declared ``learns_from``: the ratings, or 1s.
 
@@ -245,6 +251,89 @@ def tune_ranking(
     else:
         table.index = pd.MultiIndex.from_tuples([tuple(p.values()) for p in points], names=names)
     return best, table
+
+
+def tune_rating(
+    prototype: Recommender,
+    grid: Mapping[str, Sequence],
+    folds: Sequence[Split],
+    *,
+    validation_size: float = 0.2,
+    seed: int = 0,
+    progress: bool = True,
+) -> tuple[dict, pd.DataFrame]:
+    """Pick the grid point with the lowest *validation* RMSE, averaged over ``folds``.
+
+    In each fold, a random ``validation_size`` of the *training* ratings is held out
+    (:func:`recsys.splits.random_holdout`, unseen ids kept and scored by the fallbacks, as in
+    :func:`rating_table`); each grid point is fitted on the rest and scored on it. The fold's test
+    ratings play no part in the choice.
+
+    Returns the best parameters and a table with one row per grid point: ``val_rmse`` (the
+    criterion, mean over folds) and ``test_rmse``, the same grid point refitted on the whole
+    training part and scored on the test part. ``test_rmse`` is reported, never used: the
+    difference between the test RMSE of the validation choice and the best ``test_rmse`` in the
+    table is what tuning on the test folds would have (optimistically) gained.
+    """
+    from recsys.splits import random_holdout
+
+    names = list(grid)
+    if not names:
+        raise ValueError("grid is empty: give at least one hyperparameter with a list of values")
+    points = [dict(zip(names, values)) for values in product(*(grid[n] for n in names))]
+    val = np.zeros((len(points), len(folds)))
+    test = np.zeros_like(val)
+    bar = progress_bar(total=len(points) * len(folds), desc=f"{type(prototype).__name__} tuning", enabled=progress)
+    for f, split in enumerate(folds):
+        inner = Matrices.from_split(random_holdout(split.train, validation_size, seed=seed + f, unseen="keep"))
+        outer = Matrices.from_split(split)
+        for p, point in enumerate(points):
+            model = clone(prototype).set_params(**point)
+            model.fit(inner.train)
+            val[p, f] = evaluate_ratings(model, inner.test_triplets)["rmse"]
+            model = clone(prototype).set_params(**point)
+            model.fit(outer.train)
+            test[p, f] = evaluate_ratings(model, outer.test_triplets)["rmse"]
+            bar.update()
+    bar.close()
+    table = pd.DataFrame(
+        {
+            "val_rmse": val.mean(axis=1),
+            "val_rmse_std": val.std(axis=1, ddof=1) if len(folds) > 1 else 0.0,
+            "test_rmse": test.mean(axis=1),
+        }
+    )
+    if len(names) == 1:
+        table.index = pd.Index([p[names[0]] for p in points], name=names[0])
+    else:
+        table.index = pd.MultiIndex.from_tuples([tuple(p.values()) for p in points], names=names)
+    best = points[int(np.argmin(val.mean(axis=1)))]
+    return best, table
+
+
+def early_stopping(
+    prototype: Recommender,
+    split: Split,
+    *,
+    k: int = 10,
+    metric: str | None = None,
+    relevance_threshold: float | None = None,
+    seed: int = 0,
+) -> tuple[int, list[float]]:
+    """The number of iterations at which ``prototype`` peaks on validation data, and the curve.
+
+    The model is fitted once on :func:`validation_split` of ``split`` (carved from the training
+    part) with :func:`ranking_callback`; the iteration with the best ``metric`` (default
+    ``val_ndcg@k``) is returned with the per-iteration values. Refit with
+    ``set_params(iterations=best)`` on the whole training part: early stopping without the test set.
+    """
+    metric = metric or f"val_ndcg@{k}"
+    inner = Matrices.from_split(validation_split(split, seed=seed))
+    model = clone(prototype)
+    X = model_input(model, inner.train, relevance_threshold)
+    model.fit(X, callback=ranking_callback(X, inner.test, k=k, relevance_threshold=relevance_threshold))
+    curve = [float(h[metric]) for h in model.history_]
+    return int(np.argmax(curve)) + 1, curve
 
 
 def tune_all(

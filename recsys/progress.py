@@ -12,7 +12,11 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 
-from tqdm.auto import tqdm
+try:  # tqdm.auto picks the notebook widget, which needs ipywidgets; without them it warns
+    import ipywidgets  # noqa: F401
+    from tqdm.auto import tqdm
+except ImportError:
+    from tqdm import tqdm
 
 #: Set to "0" to silence every progress bar of the package (the notebook runner does).
 PROGRESS_ENV = "RECSYS_PROGRESS"

@@ -5,6 +5,7 @@ Splitters (each returns a :class:`Split`; ``kfold`` and ``ml100k_folds`` a list 
 * :func:`random_holdout` -- a uniformly random share of the ratings is the test set.
 * :func:`stratified_holdout` -- per user, a share of *that user's* ratings (Microsoft
   Recommenders' ``python_stratified_split``), so light and heavy users are tested alike.
+* :func:`recommenders_split` -- Microsoft Recommenders' benchmark split (stratified by item).
 * :func:`temporal_split` -- one global time cutoff: train is the past, test the future.
 * :func:`leave_last_k` -- each user's last ``k`` ratings are the test set.
 * :func:`kfold` -- ``n_folds`` random folds whose test sets partition the ratings.
@@ -182,6 +183,33 @@ def stratified_holdout(
     train = (rank / count <= train_ratio) | (rank == 1) | (count < min_ratings)
     params = {"train_ratio": train_ratio, "seed": seed, "min_ratings": min_ratings}
     return _make_split(ratings, codes, train, "stratified_holdout", params, unseen)
+
+
+def recommenders_split(
+    ratings: pd.DataFrame,
+    train_ratio: float = 0.75,
+    seed: int | np.random.Generator | None = 0,
+    by: Literal["item", "user"] = "item",
+) -> Split:
+    """Microsoft Recommenders' benchmark split: ``python_stratified_split(ratio, filter_by=by)``.
+
+    Their MovieLens benchmark notebook stratifies by *item*: each item's ratings in random order,
+    the ``r``-th of ``n`` in train iff ``r / n <= train_ratio``. Unlike :func:`stratified_holdout`
+    nothing guarantees a group a training rating, so an item rated once goes wholly to test and is
+    unseen in train; the split keeps such rows (``unseen="keep"``), as theirs does, and a
+    collaborative model simply cannot recommend those items. Use it to compare with their published
+    numbers on their protocol.
+    """
+    check_fraction("train_ratio", train_ratio)
+    check_choice("by", by, ("item", "user"))
+    codes = _Codes.of(ratings)
+    rng = np.random.default_rng(check_seed("seed", seed))
+    noise = rng.integers(0, 1 << 32, size=codes.n, dtype=np.int64)
+    groups = codes.items if by == "item" else codes.users
+    rank, count = _rank_in_group(groups, noise)
+    train = rank / count <= train_ratio
+    params = {"train_ratio": train_ratio, "seed": seed, "by": by}
+    return _make_split(ratings, codes, train, "recommenders_split", params, "keep")
 
 
 def temporal_split(

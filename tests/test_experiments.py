@@ -137,3 +137,33 @@ def test_tune_all_returns_tuned_clones(ratings):
     assert chosen["ials"].factors == tables["ials"]["ndcg@5"].idxmax()
     untuned, none = experiments.tune_all(candidates, split, enabled=False)
     assert untuned["ials"].factors == 2 and none == {}
+
+
+def test_tune_rating_chooses_on_validation_and_reports_the_test_optimism(ratings):
+    from recsys.splits import Split
+
+    folds = splits.kfold(ratings, 3, seed=0, unseen="keep")
+    grid = {"user_damping": [0.0, 5.0, 50.0], "item_damping": [0.0, 5.0]}
+    best, table = experiments.tune_rating(BiasModel(), grid, folds, seed=1, progress=False)
+    assert list(table.columns) == ["val_rmse", "val_rmse_std", "test_rmse"] and len(table) == 6
+    assert tuple(best.values()) == table["val_rmse"].idxmin()
+    # the choice does not depend on the test ratings: scramble them and it stays
+    scrambled = []
+    for fold in folds:
+        test = fold.test.assign(rating=np.random.default_rng(0).permutation(fold.test["rating"].to_numpy()))
+        scrambled.append(Split(fold.train, test, fold.dropped, fold.method, fold.params, fold.unseen))
+    best_again, table_again = experiments.tune_rating(BiasModel(), grid, scrambled, seed=1, progress=False)
+    assert best_again == best
+    np.testing.assert_allclose(table_again["val_rmse"], table["val_rmse"])
+    assert not np.allclose(table_again["test_rmse"], table["test_rmse"])
+
+
+def test_early_stopping_reads_the_validation_curve_only(ratings):
+    from recsys.models import BPR
+
+    split = splits.stratified_holdout(ratings, 0.75, seed=0)
+    prototype = BPR(factors=8, iterations=12, learning_rate=0.05, random_state=0)
+    best, curve = experiments.early_stopping(prototype, split, k=5)
+    assert len(curve) == 12 and 1 <= best <= 12 and curve[best - 1] == max(curve)
+    emptied = splits.Split(split.train, split.test.iloc[:0], split.dropped, split.method, split.params)
+    assert experiments.early_stopping(prototype, emptied, k=5) == (best, curve)

@@ -216,3 +216,124 @@ def test_machine_description():
     d = machine.describe()
     assert d["cores"] == os.cpu_count() and d["python"].count(".") == 2
     assert f"{os.cpu_count()} cores" in machine.summary()
+
+
+# ------------------------------------------------------------------------------------------------
+# the report: a table of contents whose every link resolves; failures never leave stale outputs
+
+
+def _links(html_path: Path) -> list[str]:
+    from html.parser import HTMLParser
+
+    found = []
+
+    class Parser(HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            href = dict(attrs).get("href")
+            if tag == "a" and href:
+                found.append(href)
+
+    Parser().feed(html_path.read_text(encoding="utf-8"))
+    return found
+
+
+def _titled_notebooks(tmp_path: Path) -> Path:
+    notebooks = tmp_path / "notebooks"
+    for stem, title, question in (
+        ("01_first", "01 · The first", "What comes first?"),
+        ("02_second", "02 · The second", "And then?"),
+        ("03_third", "03 · The third", "And finally?"),
+    ):
+        make_notebook(notebooks / f"{stem}.ipynb", *GOOD)
+        nb = nbformat.read(str(notebooks / f"{stem}.ipynb"), as_version=4)
+        nb.cells[0].source = f"# {title}\n\n> **The question:** {question}\n\nText."
+        nbformat.write(nb, str(notebooks / f"{stem}.ipynb"))
+    return notebooks
+
+
+def test_index_is_a_table_of_contents_whose_links_all_resolve(tmp_path):
+    notebooks = _titled_notebooks(tmp_path)
+    build = tmp_path / "build"
+    runner.run(
+        parameters={"scale": 3},
+        only=["01", "02"],
+        notebooks_dir=notebooks,
+        build_dir=build,
+        progress=False,
+        log=lambda _: None,
+    )
+    index = (build / "index.html").read_text()
+    for text in ("01 · The first", "What comes first?", "02 · The second", "scale=3", "not run in this build"):
+        assert text in index, text
+    links = _links(build / "index.html")
+    assert "html/01_first.html" in links and "results/01_first.json" in links
+    assert any(link.startswith("figures/01_first/figure_") for link in links)
+    for link in links:
+        assert (build / link).is_file(), f"index links to a missing file: {link}"
+    page = build / "html" / "02_second.html"
+    text = page.read_text()
+    assert "<title>02 · The second</title>" in text
+    for link in _links(page):
+        if link.startswith(("http", "#", "data:")):
+            continue
+        assert (page.parent / link).resolve().is_file() or link == "03_third.html", link
+    assert 'rel="prev" href="01_first.html"' in text and 'rel="next" href="03_third.html"' in text
+
+
+def test_a_failed_run_leaves_no_stale_results_and_says_so(tmp_path):
+    notebooks = _titled_notebooks(tmp_path)
+    build = tmp_path / "build"
+    quiet = dict(only=["01"], notebooks_dir=notebooks, build_dir=build, progress=False, log=lambda _: None)
+    good = runner.run(**quiet)[0]
+    assert good.ok and good.results_file.is_file() and (build / "figures" / "01_first").is_dir()
+    bad = runner.run(parameters={"scale": -1}, **quiet)[0]  # fails its parameter check
+    assert not bad.ok and "ParameterError" in bad.error
+    assert not (build / "results" / "01_first.json").exists()
+    assert not (build / "figures" / "01_first").exists()
+    status = json.loads((build / "runs" / "01_first.json").read_text())
+    assert status["status"] == "failed" and "scale" in status["error"]
+    partial = nbformat.read(str(build / "notebooks" / "01_first.ipynb"), as_version=4)
+    assert partial.cells[0].source.startswith("**This run failed**")
+    assert "This run failed" in (build / "html" / "01_first.html").read_text()
+    index = (build / "index.html").read_text()
+    assert "failed" in index and "reproduces" not in index
+    for link in _links(build / "index.html"):
+        assert (build / link).is_file(), link
+
+
+def test_a_dead_kernel_is_a_failure_not_a_traceback(tmp_path, capsys):
+    notebooks = tmp_path / "notebooks"
+    make_notebook(notebooks / "01_dies.ipynb", "x = 1", "import os\nos._exit(3)")
+    build = tmp_path / "build"
+    original = runner.discover
+    runner.discover = lambda folder=None: original(notebooks)
+    try:
+        code = main(["run", "--build-dir", str(build), "--quiet", "--no-html"])
+    finally:
+        runner.discover = original
+    assert code == runner.EXIT_FAILED
+    err = capsys.readouterr().err
+    assert "01_dies failed" in err and "Traceback" not in err
+    status = json.loads((build / "runs" / "01_dies.json").read_text())
+    assert status["status"] == "failed" and "Dead" in status["error"]
+
+
+@pytest.mark.parametrize("kind", ["file", "readonly"])
+def test_an_unusable_build_dir_is_a_clear_error_with_its_own_exit_code(tmp_path, capsys, kind):
+    import os
+
+    target = tmp_path / "out"
+    if kind == "file":
+        target.write_text("not a folder")
+    else:
+        target.mkdir()
+        target.chmod(0o500)
+        if os.access(target, os.W_OK):  # root ignores permissions
+            pytest.skip("running as root: a read-only folder is still writable")
+    try:
+        code = main(["run", "--build-dir", str(target), "--only", "01"])
+    finally:
+        if kind == "readonly":
+            target.chmod(0o700)
+    assert code == runner.EXIT_BUILD_DIR
+    assert str(target) in capsys.readouterr().err

@@ -424,3 +424,19 @@ def test_given_n_keeps_n_training_ratings_for_the_same_test_users():
         splits.given_n(frame, -1)
     with pytest.raises(ValueError, match="more than n"):
         splits.given_n(frame, 10_000)
+
+
+def test_recommenders_split_stratifies_by_item_like_microsoft_recommenders():
+    rows = [(u, i, 4.0, u) for i in range(1, 9) for u in range(1, i + 1)]  # item i has i ratings
+    ratings = frame(rows)
+    split = splits.recommenders_split(ratings, 0.75, seed=3)
+    train_counts = split.train["item_id"].value_counts().reindex(range(1, 9), fill_value=0)
+    # the r-th of n ratings goes to train iff r / n <= 0.75: floor(0.75 n) of them
+    assert train_counts.tolist() == [int(np.floor(0.75 * n + 1e-9)) for n in range(1, 9)]
+    assert split.unseen == "keep" and split.n_dropped_ratings == 0
+    assert 1 in split.test["item_id"].to_numpy() and 1 not in split.train["item_id"].to_numpy()
+    assert split.n_train + split.n_test == len(ratings)
+    by_user = splits.recommenders_split(ratings, 0.75, seed=3, by="user")
+    assert by_user.params["by"] == "user"
+    with pytest.raises(ValueError, match="by"):
+        splits.recommenders_split(ratings, 0.75, by="time")

@@ -28,6 +28,48 @@ def _checked(check, name: str, *args, **kwargs):
         raise ParameterError(str(error)) from None
 
 
+def _assigned_names(source: str) -> list[str]:
+    import ast
+
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []
+    names = []
+    for node in tree.body:
+        targets = (
+            node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+        )
+        names += [t.id for t in targets if isinstance(t, ast.Name)]
+    return names
+
+
+def no_unknown_parameters() -> None:
+    """Fail when papermill injected a parameter the notebook does not declare.
+
+    ``papermill nb.ipynb out.ipynb -p kcore 10`` (a typo for ``k_core``) would otherwise run the
+    whole notebook with the default ``k_core`` and a stray ``kcore`` variable. Called first in the
+    cell after the parameters cell, this finds papermill's injected cell (it starts with
+    ``# Parameters``) in the kernel's history and compares its names with those of the cell just
+    before it (the notebook's ``parameters`` cell). Outside papermill it does nothing.
+    """
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython is a dependency
+        return
+    shell = get_ipython()
+    history = list(shell.user_ns.get("In", [])) if shell is not None else []
+    for position in range(1, len(history)):
+        if history[position].lstrip().startswith("# Parameters") and position > 1:
+            declared = set(_assigned_names(history[position - 1]))
+            unknown = [n for n in _assigned_names(history[position]) if n not in declared]
+            if unknown:
+                raise ParameterError(
+                    f"unknown parameter(s) {', '.join(repr(n) for n in unknown)}: this notebook declares "
+                    f"{', '.join(sorted(declared))}"
+                )
+
+
 def choice(name: str, value: Any, options: Iterable[Any]) -> Any:
     """``value`` if it is one of ``options``."""
     return _checked(checks.check_choice, name, value, options)

@@ -59,3 +59,65 @@ def convergence(ax, histories: Mapping[str, Iterable[Mapping]], x: str = "iterat
             ax.plot([h[x] for h in rows], [h[y] for h in rows], marker=".", label=name)
     ax.set(xlabel=x.replace("_", " "), ylabel=y.replace("_", " "))
     ax.legend()
+
+
+#: Line styles that stay distinct in grey-scale print and for colour-blind readers.
+LINE_STYLES = ("-", "--", "-.", ":", (0, (5, 1)), (0, (3, 1, 1, 1, 1, 1)))
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+
+
+def styled(i: int) -> dict:
+    """The ``i``-th line style: colour, dash pattern and marker together."""
+    return {"color": f"C{i % 10}", "linestyle": LINE_STYLES[i % len(LINE_STYLES)], "marker": MARKERS[i % len(MARKERS)]}
+
+
+def dot_errorbars(ax, values: pd.Series, errors: pd.Series | None = None, *, xlabel: str = "", highlight=()) -> None:
+    """One dot per row (best at the top when ``values`` is sorted), with ``±errors`` as bars.
+
+    Dots rather than bars: a bar's length means something only from zero, and accuracy
+    differences live in the third decimal.
+    """
+    labels = list(values.index)
+    y = np.arange(len(labels))[::-1]
+    colours = ["tab:orange" if label in highlight else "tab:blue" for label in labels]
+    ax.errorbar(
+        values.to_numpy(), y, xerr=None if errors is None else errors.to_numpy(), fmt="none", ecolor="grey", capsize=3
+    )
+    ax.scatter(values.to_numpy(), y, c=colours, zorder=3)
+    ax.set_yticks(y, labels)
+    ax.set_xlabel(xlabel)
+    ax.grid(axis="y", alpha=0)
+
+
+def annotated_heatmap(
+    ax,
+    matrix: np.ndarray,
+    rows,
+    columns,
+    *,
+    observed=None,
+    vmin=None,
+    vmax=None,
+    cmap="RdYlGn",
+    fmt="{:.1f}",
+    title: str = "",
+):
+    """A heatmap with each value written in its cell; ``observed`` cells (a boolean mask) are
+    outlined, so a reader sees which numbers were given and which were predicted. Values are
+    rounded before printing, and a rounded zero prints as 0.0, never -0.0."""
+    from matplotlib.patches import Rectangle
+
+    image = ax.imshow(matrix, cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto")
+    ax.set_xticks(range(len(columns)), columns, rotation=25, ha="right")
+    ax.set_yticks(range(len(rows)), rows)
+    ax.grid(False)
+    for (r, c), value in np.ndenumerate(matrix):
+        text = fmt.format(value + 0.0)
+        text = text.replace("-0.0", "0.0") if text.strip("-0.") == "" else text
+        weight = "bold" if observed is not None and observed[r, c] else "normal"
+        ax.text(c, r, text, ha="center", va="center", fontsize=9, fontweight=weight)
+        if observed is not None and observed[r, c]:
+            ax.add_patch(Rectangle((c - 0.5, r - 0.5), 1, 1, fill=False, edgecolor="black", linewidth=1.5))
+    if title:
+        ax.set_title(title)
+    return image

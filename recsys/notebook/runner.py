@@ -1,12 +1,28 @@
-"""The notebook runner (the main job): execute the notebook sequence with papermill and keep what readers and tools read.
+"""The notebook runner (the main job): execute the notebook sequence with papermill and keep what
+readers and tools read.
 
 For each selected notebook ``notebooks/NN_name.ipynb`` the runner writes, under ``build/``:
 
-* ``notebooks/NN_name.ipynb``: the executed notebook (kept, partial, when a cell fails);
-* ``html/NN_name.html``: its rendering, figures included, and ``index.html`` linking them all;
+* ``notebooks/NN_name.ipynb``: the executed notebook (on failure: the partial notebook, with a
+  failure banner as its first cell);
+* ``html/NN_name.html``: its rendering, figures included, with a real ``<title>`` and links to the
+  previous and next chapters and to the index;
 * ``figures/NN_name/``: every figure as a PNG;
 * ``results/NN_name.json``: the parameters used, the results the notebook recorded with
-  :func:`recsys.notebook.results.record`, and the wall time.
+  :func:`recsys.notebook.results.record`, the wall time, the reproducibility verdict;
+* ``runs/NN_name.json``: the status of the last run (ok or failed, and why), which is what
+  ``index.html`` is built from.
+
+**A notebook's outputs are one unit.** Everything is written to a staging folder first and moved
+into place only when the run succeeded. When a run fails (a bad parameter, an error in a cell, a
+dead kernel, Ctrl-C), the previous run's results and figures of that notebook are removed, so
+nothing that looks current is left behind; the partial notebook and its HTML say "failed" at the
+top; ``index.html`` says "failed" with the reason; the command exits non-zero.
+
+``build/index.html`` is the report's table of contents: every chapter of the sequence with its
+title and question, the status and wall time of its last run, the reproducibility verdict, the
+parameters that differ from the defaults, the sections it skipped, and links to its HTML, figures
+and results.
 
 When a notebook runs with its default parameters, its recorded results are compared with the ones
 in the committed notebook (``notebooks/``), which carries the outputs of its default run: that is
@@ -19,8 +35,10 @@ from __future__ import annotations
 import ast
 import json
 import os
+import re
 import shutil
 import sys
+import tempfile
 import time
 from base64 import b64decode
 from dataclasses import dataclass, field
@@ -31,12 +49,19 @@ from typing import Any
 
 from recsys import paths
 from recsys.notebook import machine
-from recsys.notebook.results import compare_results, read_results, skipped
+from recsys.notebook.results import MIME_TYPE, compare_results, read_results, skipped
 from recsys.progress import PROGRESS_ENV
+
+#: Exit codes of ``python -m recsys run`` (see :mod:`recsys.__main__`).
+EXIT_FAILED, EXIT_USAGE, EXIT_NOT_REPRODUCED, EXIT_BUILD_DIR = 1, 2, 3, 4
 
 
 class RunnerError(RuntimeError):
-    """A run could not start or a notebook failed."""
+    """A run could not start (bad selection, unknown parameter)."""
+
+
+class BuildDirError(RunnerError):
+    """The build folder (or the data cache) cannot be written."""
 
 
 @dataclass
@@ -57,6 +82,11 @@ class NotebookRun:
     reproduction: list[str] | None = None  # None: not checked; []: reproduces; else the differences
     skipped: dict[str, str] = field(default_factory=dict)  # sections this run could not compute
     error: str | None = None
+    changed: dict[str, Any] = field(default_factory=dict)  # parameters that differ from the defaults
+
+
+# ------------------------------------------------------------------------------------------------
+# the sequence and its parameters
 
 
 def discover(folder: Path | None = None) -> list[Path]:
@@ -114,6 +144,46 @@ def notebook_defaults(path: Path) -> dict[str, Any]:
     return defaults
 
 
+def notebook_heading(path_or_notebook) -> tuple[str, str]:
+    """(title, question) of a chapter: its first ``# `` heading, and the first ``> `` quote of its
+    first markdown cell (the question it answers), both as plain text."""
+    import nbformat
+
+    nb = path_or_notebook
+    if isinstance(nb, (str, Path)):
+        nb = nbformat.read(str(nb), as_version=4)
+    title, question = "", ""
+    for cell in nb.cells:
+        if cell.cell_type != "markdown":
+            continue
+        for line in cell.source.splitlines():
+            if not title and line.startswith("# "):
+                title = line[2:].strip()
+            elif not question and line.startswith(">"):
+                question = line.lstrip("> ").strip()
+        break
+    plain = re.compile(r"\*\*|\*|`|__")
+    return plain.sub("", title), plain.sub("", question)
+
+
+# ------------------------------------------------------------------------------------------------
+# the build folder
+
+
+def check_writable(folder: Path, what: str) -> Path:
+    """``folder`` created if needed and writable, else :class:`BuildDirError` naming it."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise BuildDirError(f"{what} {folder} is a file, not a folder; choose another path")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test-"):
+            pass
+    except OSError as error:
+        raise BuildDirError(f"{what} {folder} is not writable ({error.strerror or error})") from None
+    return folder
+
+
 def _kernel_dir(build: Path) -> Path:
     """A Jupyter data folder whose ``python3`` kernel is this very interpreter.
 
@@ -137,6 +207,36 @@ def _kernel_dir(build: Path) -> Path:
     return root
 
 
+def _replace(src: Path, dst: Path) -> None:
+    """Move ``src`` (file or folder) to ``dst``, replacing what was there."""
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    if dst.is_dir() and not dst.is_symlink():
+        old = dst.with_name(f".{dst.name}.old-{os.getpid()}")
+        os.replace(dst, old)
+        os.replace(src, dst)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(src, dst)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def _write_json(path: Path, payload: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(payload, indent=2) + "\n")
+    os.replace(tmp, path)
+
+
+# ------------------------------------------------------------------------------------------------
+# rendering
+
+
 def extract_figures(notebook, folder: Path) -> list[Path]:
     """Write every PNG output of an executed notebook to ``folder`` as ``figure_01.png``, ... in order."""
     if folder.exists():
@@ -153,59 +253,148 @@ def extract_figures(notebook, folder: Path) -> list[Path]:
     return written
 
 
-def render_html(notebook, path: Path) -> Path:
-    """An HTML rendering of an executed notebook (figures embedded)."""
+_NAV_STYLE = (
+    "<style>.recsys-nav{font-family:sans-serif;font-size:14px;padding:.5em 1em;background:#f4f4f4;"
+    "border-bottom:1px solid #ddd;display:flex;gap:1.5em}.recsys-nav a{text-decoration:none}"
+    ".recsys-failed{background:#fde8e8;color:#8a1c1c;padding:.7em 1em;font-family:sans-serif}</style>"
+)
+
+
+def _nav_html(previous: tuple[str, str] | None, following: tuple[str, str] | None) -> str:
+    parts = ['<a href="../index.html">&uarr; all notebooks</a>']
+    if previous:
+        parts.append(f'<a rel="prev" href="{escape(previous[0])}.html">&larr; {escape(previous[1])}</a>')
+    if following:
+        parts.append(f'<a rel="next" href="{escape(following[0])}.html">{escape(following[1])} &rarr;</a>')
+    return f'<nav class="recsys-nav">{"".join(parts)}</nav>'
+
+
+def render_html(
+    notebook,
+    path: Path,
+    *,
+    title: str | None = None,
+    previous: tuple[str, str] | None = None,
+    following: tuple[str, str] | None = None,
+    failure: str | None = None,
+) -> Path:
+    """An HTML page of an executed notebook: figures embedded, a ``<title>``, navigation links to
+    the index and the neighbouring chapters (``(stem, title)`` pairs), and a failure banner."""
     import copy
 
     from nbconvert import HTMLExporter
-
-    from recsys.notebook.results import MIME_TYPE
 
     shown = copy.deepcopy(notebook)
     for cell in shown.cells:  # recorded results are data for tools, not for the page
         if "outputs" in cell:
             cell.outputs = [o for o in cell.outputs if MIME_TYPE not in o.get("data", {})]
-    body, _ = HTMLExporter(template_name="lab").from_notebook_node(shown)
+    title = title or path.stem
+    body, _ = HTMLExporter(template_name="lab").from_notebook_node(shown, resources={"metadata": {"name": title}})
+    banner = f'<div class="recsys-failed">This run failed: {escape(failure)}</div>' if failure else ""
+    nav = _NAV_STYLE + _nav_html(previous, following) + banner
+    body = re.sub(r"(<body[^>]*>)", lambda m: m.group(1) + nav, body, count=1)
+    if "<title>" not in body:  # pragma: no cover - every nbconvert template has one
+        body = body.replace("<head>", f"<head><title>{escape(title)}</title>", 1)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(body, encoding="utf-8")
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(body, encoding="utf-8")
+    os.replace(tmp, path)
     return path
 
 
-def write_index(runs: list[NotebookRun], build: Path) -> Path:
-    """``build/index.html``: one row per notebook with its status, time and links."""
+def _status(payload: dict) -> str:
+    if payload.get("status") == "ok":
+        return "ok"
+    return "failed"
+
+
+def write_index(notebooks: list[Path], build: Path) -> Path:
+    """``build/index.html``: the table of contents, one row per chapter of the sequence, from the
+    status file of its last run (``runs/NN.json``); chapters never run here say so."""
     rows = []
-    for run in runs:
-        link = f'<a href="html/{escape(run.stem)}.html">{escape(run.stem)}</a>' if run.html else escape(run.stem)
-        status = "ok" if run.ok else f"failed: {escape(run.error or '')}"
-        if run.reproduction == []:
-            repro = "reproduces the committed results"
-        elif run.reproduction:
-            repro = f"{len(run.reproduction)} result(s) differ from the committed notebook"
+    for nb in notebooks:
+        title, question = notebook_heading(nb)
+        status_file = build / "runs" / f"{nb.stem}.json"
+        payload = json.loads(status_file.read_text()) if status_file.is_file() else None
+        head = f"<strong>{escape(title or nb.stem)}</strong><br><em>{escape(question)}</em>"
+        if payload is None:
+            rows.append(f"<tr><td>{head}</td><td>not run in this build</td><td></td><td></td><td></td><td></td></tr>")
+            continue
+        links = []
+        if payload.get("html"):
+            links.append(f'<a href="{escape(payload["html"])}">page</a>')
+        if payload.get("results"):
+            links.append(f'<a href="{escape(payload["results"])}">results JSON</a>')
+        links.append(f'<a href="{escape(payload["notebook"])}">notebook</a>')
+        figures = payload.get("figures", [])
+        if figures:
+            links.append("figures " + " ".join(f'<a href="{escape(f)}">{i}</a>' for i, f in enumerate(figures, 1)))
+        if _status(payload) == "ok":
+            status = "ok"
         else:
-            repro = "not compared (non-default parameters)"
-        params = escape(json.dumps(run.parameters, sort_keys=True))
+            status = f'<span style="color:#a00">failed</span>: {escape(payload.get("error") or "")[:600]}'
+        repro = payload.get("reproduction")
+        if repro == "reproduces":
+            verdict = "reproduces the committed results"
+        elif repro == "differs":
+            verdict = f"{len(payload.get('differences', []))} result(s) differ from the committed notebook"
+        elif _status(payload) != "ok":
+            verdict = "not checked (the run failed)"
+        else:
+            verdict = "not compared (non-default parameters)"
+        changed = payload.get("changed_parameters") or {}
+        changed_html = (
+            "<code>" + escape(", ".join(f"{k}={v!r}" for k, v in changed.items())) + "</code>"
+            if changed
+            else "defaults"
+        )
+        skipped_html = "<br>".join(f"{escape(k)}: {escape(v)}" for k, v in (payload.get("skipped") or {}).items())
         rows.append(
-            f"<tr><td>{link}</td><td>{status}</td><td>{run.seconds:.1f} s</td><td>{repro}</td>"
-            f"<td><code>{params}</code></td></tr>"
+            f"<tr><td>{head}<br>{' &middot; '.join(links)}</td><td>{status}<br><small>{escape(payload.get('finished_at', ''))}"
+            f"</small></td><td>{payload.get('wall_time_seconds', 0):.1f} s</td><td>{verdict}</td>"
+            f"<td>{changed_html}</td><td>{skipped_html or '&ndash;'}</td></tr>"
         )
     html = (
-        "<!doctype html><html><head><meta charset='utf-8'><title>recsys notebooks</title>"
-        "<style>body{font-family:sans-serif;margin:2em}td,th{padding:.3em .8em;border-bottom:1px solid #ddd;"
-        "text-align:left;vertical-align:top}code{font-size:.8em}</style></head><body>"
-        "<h1>Vector-based retrieval for recommender systems: executed notebooks</h1>"
-        f"<p>Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {escape(machine.summary())}.</p>"
-        "<table><tr><th>notebook</th><th>status</th><th>wall time</th><th>reproducibility</th>"
-        "<th>parameters</th></tr>" + "".join(rows) + "</table></body></html>"
+        "<!doctype html><html><head><meta charset='utf-8'><title>Vector-based retrieval for recommender systems: "
+        "the notebooks</title><style>body{font-family:sans-serif;margin:2em;max-width:80em}td,th{padding:.4em .8em;"
+        "border-bottom:1px solid #ddd;text-align:left;vertical-align:top}code{font-size:.85em}</style></head><body>"
+        "<h1>Vector-based retrieval for recommender systems</h1>"
+        f"<p>Executed notebooks, built {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on "
+        f"{escape(machine.summary())}.</p>"
+        "<table><tr><th>chapter</th><th>status</th><th>wall time</th><th>reproducibility</th>"
+        "<th>parameters</th><th>skipped sections</th></tr>" + "".join(rows) + "</table></body></html>"
     )
     path = build / "index.html"
-    path.write_text(html, encoding="utf-8")
+    tmp = build / ".index.html.tmp"
+    tmp.write_text(html, encoding="utf-8")
+    os.replace(tmp, path)
     return path
+
+
+# ------------------------------------------------------------------------------------------------
+# running one notebook
 
 
 def _describe_failure(error) -> str:
     """One readable block for a failed cell: where, what, and the cell's source."""
     source = "\n".join("    " + line for line in (error.source or "").splitlines()[:25])
     return f"cell {error.cell_index} (In [{error.exec_count}]): {error.ename}: {error.evalue}\n{source}"
+
+
+def _mark_failed(path: Path, reason: str):
+    """Read the partial executed notebook at ``path`` (if any) and put a failure banner on top."""
+    import nbformat
+    from nbformat.v4 import new_markdown_cell
+
+    try:
+        nb = nbformat.read(str(path), as_version=4)
+    except Exception:  # noqa: BLE001 - the partial file may be missing or truncated
+        return None
+    first_line = reason.splitlines()[0] if reason else "unknown error"
+    nb.cells.insert(0, new_markdown_cell(f"**This run failed** and its outputs are incomplete: {first_line}"))
+    nb.cells[0].metadata["tags"] = ["recsys-failure"]
+    nbformat.write(nb, str(path))
+    return nb
 
 
 def run_notebook(
@@ -216,8 +405,9 @@ def run_notebook(
     progress: bool = True,
     html: bool = True,
     check: bool = True,
+    neighbours: tuple[tuple[str, str] | None, tuple[str, str] | None] = (None, None),
 ) -> NotebookRun:
-    """Execute one notebook with papermill and write its outputs under ``build``."""
+    """Execute one notebook with papermill and write its outputs under ``build`` as one unit."""
     import nbformat
     import papermill
     from papermill.exceptions import PapermillExecutionError
@@ -225,58 +415,137 @@ def run_notebook(
     defaults = notebook_defaults(source)
     accepted = {k: v for k, v in overrides.items() if k in defaults}
     parameters = {**defaults, **accepted}
-    is_default = all(defaults[k] == v for k, v in accepted.items())
-    executed = build / "notebooks" / source.name
-    executed.parent.mkdir(parents=True, exist_ok=True)
-    run = NotebookRun(source.stem, source, executed, parameters, is_default)
-
-    start = time.perf_counter()
-    try:
-        papermill.execute_notebook(
-            str(source),
-            str(executed),
-            parameters=accepted,
-            kernel_name="python3",
-            progress_bar=progress,
-            cwd=str(source.parent),
-        )
-        run.ok = True
-    except PapermillExecutionError as error:
-        run.error = _describe_failure(error)
-    run.seconds = time.perf_counter() - start
-
-    notebook = nbformat.read(str(executed), as_version=4)
-    run.results = read_results(notebook)
-    run.skipped = skipped(notebook)
-    if html:
-        run.html = render_html(notebook, build / "html" / f"{source.stem}.html")
-    if not run.ok:
-        return run
-    run.figures = extract_figures(notebook, build / "figures" / source.stem)
-    if check and is_default:
-        committed = read_results(source, comparable_only=True)
-        if committed:
-            run.reproduction = compare_results(
-                committed, read_results(notebook, comparable_only=True), skipped=run.skipped
-            )
-    run.results_file = build / "results" / f"{source.stem}.json"
-    run.results_file.parent.mkdir(parents=True, exist_ok=True)
-    payload = {
-        "notebook": source.stem,
-        "parameters": parameters,
-        "default_parameters": is_default,
-        "results": run.results,
-        "wall_time_seconds": round(run.seconds, 3),
-        "executed_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": machine.summary(),
-        "reproduces_committed": None if run.reproduction is None else not run.reproduction,
-        "differences": run.reproduction or [],
-        "skipped": run.skipped,
+    changed = {k: v for k, v in accepted.items() if defaults[k] != v}
+    is_default = not changed
+    final = {
+        "notebook": build / "notebooks" / source.name,
+        "html": build / "html" / f"{source.stem}.html",
+        "figures": build / "figures" / source.stem,
+        "results": build / "results" / f"{source.stem}.json",
     }
-    tmp = run.results_file.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(payload, indent=2, sort_keys=False) + "\n")
-    os.replace(tmp, run.results_file)
-    return run
+    run = NotebookRun(source.stem, source, final["notebook"], parameters, is_default, changed=changed)
+    title = notebook_heading(source)[0] or source.stem
+    staging = Path(tempfile.mkdtemp(prefix=f".staging-{source.stem}-", dir=build))
+    staged_nb = staging / source.name
+    started = datetime.now(UTC)
+    start = time.perf_counter()
+    interrupted = None
+    try:
+        try:
+            papermill.execute_notebook(
+                str(source),
+                str(staged_nb),
+                parameters=accepted,
+                kernel_name="python3",
+                progress_bar=progress,
+                cwd=str(source.parent),
+            )
+            run.ok = True
+        except PapermillExecutionError as error:
+            run.error = _describe_failure(error)
+        except KeyboardInterrupt as error:
+            run.error = "interrupted (Ctrl-C)"
+            interrupted = error
+        except Exception as error:  # noqa: BLE001 - a dead kernel, a timeout, a broken notebook file
+            run.error = f"{type(error).__name__}: {error}".strip()
+        run.seconds = time.perf_counter() - start
+
+        if not run.ok:
+            # never leave a result that looks current: drop this notebook's previous outputs
+            for key in ("figures", "results"):
+                _remove(final[key])
+            partial = _mark_failed(staged_nb, run.error or "")
+            if partial is not None:
+                _replace(staged_nb, final["notebook"])
+                if html:
+                    run.html = render_html(
+                        partial,
+                        final["html"],
+                        title=title,
+                        previous=neighbours[0],
+                        following=neighbours[1],
+                        failure=(run.error or "").splitlines()[0],
+                    )
+            else:
+                _remove(final["notebook"])
+                _remove(final["html"])
+            _write_status(build, run, started, final)
+            if interrupted is not None:
+                raise interrupted
+            return run
+
+        notebook = nbformat.read(str(staged_nb), as_version=4)
+        run.results = read_results(notebook)
+        run.skipped = skipped(notebook)
+        figures = extract_figures(notebook, staging / "figures")
+        if html:
+            render_html(notebook, staging / "page.html", title=title, previous=neighbours[0], following=neighbours[1])
+        if check and is_default:
+            committed = read_results(source, comparable_only=True)
+            if committed:
+                run.reproduction = compare_results(
+                    committed, read_results(notebook, comparable_only=True), skipped=run.skipped
+                )
+        payload = {
+            "notebook": source.stem,
+            "title": title,
+            "parameters": parameters,
+            "default_parameters": is_default,
+            "changed_parameters": changed,
+            "results": run.results,
+            "wall_time_seconds": round(run.seconds, 3),
+            "executed_at": started.isoformat(timespec="seconds"),
+            "machine": machine.summary(),
+            "reproduces_committed": None if run.reproduction is None else not run.reproduction,
+            "differences": run.reproduction or [],
+            "skipped": run.skipped,
+        }
+        _write_json(staging / "results.json", payload)
+
+        # the unit moves into place together
+        _replace(staged_nb, final["notebook"])
+        if figures:
+            _replace(staging / "figures", final["figures"])
+        else:
+            _remove(final["figures"])
+        run.figures = [final["figures"] / p.name for p in figures]
+        if html:
+            _replace(staging / "page.html", final["html"])
+            run.html = final["html"]
+        _replace(staging / "results.json", final["results"])
+        run.results_file = final["results"]
+        _write_status(build, run, started, final)
+        return run
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _write_status(build: Path, run: NotebookRun, started: datetime, final: dict[str, Path]) -> None:
+    """``runs/NN.json``: what the index shows for this notebook (paths relative to ``build``)."""
+    rel = lambda p: p.relative_to(build).as_posix()  # noqa: E731
+    reproduction = None if run.reproduction is None else ("reproduces" if not run.reproduction else "differs")
+    _write_json(
+        build / "runs" / f"{run.stem}.json",
+        {
+            "notebook": rel(final["notebook"]),
+            "status": "ok" if run.ok else "failed",
+            "error": run.error,
+            "started_at": started.isoformat(timespec="seconds"),
+            "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "wall_time_seconds": round(run.seconds, 3),
+            "changed_parameters": run.changed,
+            "reproduction": reproduction,
+            "differences": run.reproduction or [],
+            "skipped": run.skipped,
+            "html": rel(run.html) if run.html else None,
+            "results": rel(run.results_file) if run.results_file else None,
+            "figures": [rel(p) for p in run.figures],
+        },
+    )
+
+
+# ------------------------------------------------------------------------------------------------
+# running the sequence
 
 
 def run(
@@ -297,7 +566,8 @@ def run(
     declares is an error (a typo would otherwise be silently ignored).
     """
     parameters = dict(parameters or {})
-    selected = select(discover(notebooks_dir), only)
+    sequence = discover(notebooks_dir)
+    selected = select(sequence, only)
     if not selected:
         raise RunnerError(f"no notebooks found in {notebooks_dir or paths.notebooks_dir()}")
     declared = {name for nb in selected for name in notebook_defaults(nb)}
@@ -307,8 +577,19 @@ def run(
             f"parameter(s) {', '.join(unknown)} not declared by any selected notebook; "
             f"declared: {', '.join(sorted(declared))}"
         )
-    build = Path(build_dir or paths.build_dir())
-    build.mkdir(parents=True, exist_ok=True)
+    build = check_writable(Path(build_dir or paths.build_dir()), "the build folder")
+    data_env = os.environ.get(paths.DATA_DIR_ENV)
+    if data_env:
+        check_writable(Path(data_env), f"${paths.DATA_DIR_ENV}")
+    titles = {nb.stem: notebook_heading(nb)[0] or nb.stem for nb in sequence}
+    stems = [nb.stem for nb in sequence]
+
+    def neighbours(stem):
+        i = stems.index(stem)
+        prev = (stems[i - 1], titles[stems[i - 1]]) if i > 0 else None
+        nxt = (stems[i + 1], titles[stems[i + 1]]) if i + 1 < len(stems) else None
+        return prev, nxt
+
     previous = os.environ.get("JUPYTER_PATH")
     previous_progress = os.environ.get(PROGRESS_ENV)
     os.environ["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(_kernel_dir(build)), previous]))
@@ -317,11 +598,13 @@ def run(
     try:
         for number, source in enumerate(selected, 1):
             log(f"[{number}/{len(selected)}] {source.stem}")
-            result = run_notebook(source, build, parameters, progress=progress, html=html, check=check)
+            result = run_notebook(
+                source, build, parameters, progress=progress, html=html, check=check, neighbours=neighbours(source.stem)
+            )
             runs.append(result)
             if not result.ok:
                 log(f"FAILED {source.name} after {result.seconds:.1f} s in {result.error}")
-                log(f"  the partial executed notebook is kept at {result.executed}")
+                log(f"  its previous results and figures were removed; the partial notebook is at {result.executed}")
                 break
             log(f"  done in {result.seconds:.1f} s -> {result.results_file}")
             for name, reason in result.skipped.items():
@@ -344,6 +627,6 @@ def run(
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
-        if html and runs:
-            log(f"index: {write_index(runs, build)}")
+        if html:
+            log(f"index: {write_index(sequence, build)}")
     return runs

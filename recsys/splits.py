@@ -325,7 +325,7 @@ def given_n(
     return _make_split(ratings, codes, train, "given_n", params, unseen)
 
 
-def ml100k_folds(path, unseen: Unseen = "drop") -> list[Split]:
+def ml100k_folds(path, unseen: Unseen = "drop", *, verify: bool = True) -> list[Split]:
     """ML-100K's predefined five folds, from ``u1.base``/``u1.test`` ... ``u5.base``/``u5.test``.
 
     ``path`` is the extracted ``ml-100k`` folder (a folder holding it, or a ``Dataset`` whose
@@ -338,7 +338,7 @@ def ml100k_folds(path, unseen: Unseen = "drop") -> list[Split]:
 
     _check_unseen(unseen)
     splits = []
-    for f, (base, test) in enumerate(read_ml100k_folds(path), start=1):
+    for f, (base, test) in enumerate(read_ml100k_folds(path, verify=verify), start=1):
         test.index = pd.RangeIndex(len(base), len(base) + len(test))
         both = pd.concat([base, test])
         codes = _Codes.of(both)

@@ -70,7 +70,7 @@ def sha256_of(data: bytes) -> str:
 def fake_release(archive: Path, url: str, **overrides: object) -> Release:
     """RELEASES['ml-100k'] pointed at a fake archive (its real checksum, size and URL)."""
     data = archive.read_bytes()
-    fields = {"url": url, "sha256": sha256_of(data), "size": len(data), "extracted_sha256": ()}
+    fields = {"url": url, "sha256": sha256_of(data), "size": len(data), "extracted_sha256": (), "n_ratings": 4}
     fields.update(overrides)
     return dataclasses.replace(RELEASES["ml-100k"], **fields)
 
@@ -417,7 +417,7 @@ def test_load_downloads_verifies_extracts_and_marks(server: Server, archive: Pat
     assert ds.items.loc[20, "title"] == "Misérables, Les (1995)"
     assert ds.path == isolated_data_dir / "ml-100k"
     assert (isolated_data_dir / "ml-100k.zip").read_bytes() == archive.read_bytes()
-    assert (isolated_data_dir / "ml-100k" / MARKER).read_text().strip() == release.checksum
+    assert (isolated_data_dir / "ml-100k" / MARKER).read_text().splitlines()[0] == release.checksum
     assert leftovers(isolated_data_dir) == []
     # second load: served from the verified cache, no new request
     before = len(server.requests)

@@ -385,6 +385,7 @@ def ml1m_release(tmp_path: Path):
         url="http://127.0.0.1:1/unreachable.zip",
         sha256=hashlib.sha256(data).hexdigest(),
         size=len(data),
+        n_ratings=4,
     )
     return archive, release
 
@@ -396,7 +397,7 @@ def test_folder_without_marker_is_reextracted(tmp_path: Path, isolated_data_dir:
     assert read_ml1m(stale).ratings["user_id"].tolist() == [9]  # readable, but not trusted
     ds = datasets.load(release, download=False)
     assert ds.ratings["user_id"].tolist() == [1, 1, 2, 3]
-    assert (stale / MARKER).read_text().strip() == release.checksum
+    assert (stale / MARKER).read_text().splitlines()[0] == release.checksum
 
 
 def test_marker_with_other_checksum_is_not_trusted(tmp_path: Path, isolated_data_dir: Path):
@@ -418,3 +419,42 @@ def test_marked_folder_is_used_without_the_archive(tmp_path: Path, isolated_data
     (isolated_data_dir / "ml-1m" / "users.dat").unlink()
     with pytest.raises(datasets.DatasetUnavailableError, match=r"ml-1m\.zip"):
         datasets.load(release, download=False)
+
+
+def test_a_marker_is_not_enough_a_changed_file_makes_the_folder_untrusted(tmp_path: Path, isolated_data_dir: Path):
+    archive, release = ml1m_release(tmp_path)
+    (isolated_data_dir / "ml-1m.zip").write_bytes(archive.read_bytes())
+    datasets.load(release, download=False)
+    ratings = isolated_data_dir / "ml-1m" / "ratings.dat"
+    ratings.write_text(ratings.read_text().splitlines(keepends=True)[0])  # truncated behind the marker's back
+    ds = datasets.load(release, download=False)  # re-extracted from the verified archive
+    assert len(ds.ratings) == 4
+    (isolated_data_dir / "ml-1m.zip").unlink()
+    ratings.write_text(ratings.read_text().splitlines(keepends=True)[0])
+    with pytest.raises(datasets.DatasetUnavailableError):  # no archive to restore it from: refused
+        datasets.load(release, download=False)
+
+
+def test_a_copy_read_in_place_must_hold_the_release_row_count(tmp_path: Path, isolated_data_dir: Path):
+    _, release = ml1m_release(tmp_path)
+    shared = tmp_path / "shared"
+    files = ml1m_files()
+    files["ratings.dat"] = "".join(files["ratings.dat"].splitlines(keepends=True)[:3])  # one rating missing
+    write(shared / "ml-1m", files, encoding="latin-1")
+    with pytest.raises(ValueError, match=r"should hold 4 ratings, found 3"):
+        datasets.load(release, download=False, movielens_dir=shared)
+
+
+def test_the_bundled_copy_is_checked_against_its_pins(monkeypatch, tmp_path: Path):
+    import shutil
+
+    from recsys import paths
+
+    copy = tmp_path / "data"
+    shutil.copytree(paths.bundled_dir() / "ml-latest-small", copy / "ml-latest-small")
+    monkeypatch.setattr(paths, "bundled_dir", lambda: copy)
+    assert len(datasets.load("ml-latest-small").ratings) == 100_836
+    with open(copy / "ml-latest-small" / "ratings.csv", "a") as fh:
+        fh.write("1,1,5.0,964982703\n")
+    with pytest.raises(datasets.ChecksumError, match="bundled copy.*git checkout"):
+        datasets.load("ml-latest-small")

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from recsys import splits
+from recsys.datasets import ChecksumError
 from recsys.splits import (
     Split,
     kfold,
@@ -358,14 +359,27 @@ def test_ml100k_folds_on_hand_made_files(tmp_path):
     ratings.loc[19, "item_id"] = 99  # an item only fold 5 tests
     fold_of = np.arange(len(ratings)) % 5 + 1
     write_fold_files(tmp_path / "ml-100k", ratings, fold_of)
+    with pytest.raises(ChecksumError, match="u1.base"):  # hand-made files are not the release's
+        ml100k_folds(tmp_path / "ml-100k")
     for folder in (tmp_path / "ml-100k", tmp_path):  # the release folder, or the folder holding it
-        folds = ml100k_folds(folder)
+        folds = ml100k_folds(folder, verify=False)
         assert [s.params["fold"] for s in folds] == ["u1", "u2", "u3", "u4", "u5"]
         assert (folds[4].n_dropped_ratings, folds[4].n_dropped_items) == (1, 1)
         assert folds[4].dropped["item_id"].tolist() == [99]
         assert sum(s.n_dropped_ratings for s in folds[:4]) == 0
-    keep = ml100k_folds(tmp_path / "ml-100k", unseen="keep")
+    keep = ml100k_folds(tmp_path / "ml-100k", unseen="keep", verify=False)
     assert keep[4].n_test == 4 and keep[4].n_cold_test_items == 1
+
+
+def test_ml100k_folds_refuse_a_modified_fold_file(tmp_path, shared_datasets_dir):
+    import shutil
+
+    copy = tmp_path / "ml-100k"
+    shutil.copytree(shared_datasets_dir / "ml-100k", copy)
+    lines = (copy / "u3.test").read_text().splitlines(keepends=True)
+    (copy / "u3.test").write_text("".join(lines[:-1]))  # one rating lost
+    with pytest.raises(ChecksumError, match="u3.test"):
+        ml100k_folds(copy)
 
 
 def test_ml100k_folds_names_a_missing_file(tmp_path):

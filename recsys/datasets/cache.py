@@ -52,13 +52,28 @@ def _has_files(folder: Path, release: Release) -> bool:
     return folder.is_dir() and all((folder / f).is_file() for f in release.files)
 
 
+def _marker_text(folder: Path, release: Release) -> str:
+    """The marker's content: the archive checksum, then ``size <bytes> <file>`` for each file."""
+    lines = [release.checksum] + [f"size {(folder / f).stat().st_size} {f}" for f in release.files]
+    return "\n".join(lines) + "\n"
+
+
 def _is_verified(folder: Path, release: Release) -> bool:
+    """True when ``folder`` holds a marker for this archive and every file still has the size it
+    had when it was extracted (a truncated or replaced file makes the folder untrusted)."""
     marker = folder / MARKER
     try:
-        recorded = marker.read_text(encoding="ascii").strip()
+        recorded = marker.read_text(encoding="ascii").splitlines()
     except (OSError, UnicodeDecodeError):
         return False
-    return recorded == release.checksum and _has_files(folder, release)
+    if not recorded or recorded[0].strip() != release.checksum or not _has_files(folder, release):
+        return False
+    sizes = {}
+    for line in recorded[1:]:
+        parts = line.split(" ", 2)
+        if len(parts) == 3 and parts[0] == "size" and parts[1].isdigit():
+            sizes[parts[2]] = int(parts[1])
+    return all(sizes.get(f) == (folder / f).stat().st_size for f in release.files)
 
 
 def _verify_archive(path: Path, release: Release) -> None:
@@ -74,7 +89,8 @@ def _extract(archive: Path, target: Path, release: Release) -> Path:
         raise ValueError(
             f"{archive}: the archive has no {release.folder}/{', '.join(missing)}; is it really {release.filename}?"
         )
-    (target / MARKER).write_text(release.checksum + "\n", encoding="ascii")
+    _check_extracted(target, release)
+    (target / MARKER).write_text(_marker_text(target, release), encoding="ascii")
     return target
 
 
@@ -100,8 +116,10 @@ def _cache_lock(cache: Path, release: Release) -> Iterator[None]:
 
 
 def _check_extracted(folder: Path, release: Release) -> None:
+    """Check the files of an extracted folder that the release pins (``extracted_sha256``)."""
     for filename, expected in release.extracted_sha256:
-        verify(folder / filename, sha256=expected)
+        if (folder / filename).is_file() or filename in release.files:
+            verify(folder / filename, sha256=expected)
 
 
 def fetch(
@@ -129,10 +147,17 @@ def fetch(
             f"release must be a Release, got {type(release).__name__}; recsys.datasets.fetch() also takes a name"
         )
 
-    # a. the bundled copy
+    # a. the bundled copy, checked against its pinned checksums like any other copy
     if release.bundled:
         bundled = paths.bundled_dir() / release.folder
         if _has_files(bundled, release):
+            try:
+                _check_extracted(bundled, release)
+            except ChecksumError as exc:
+                raise ChecksumError(
+                    f"the bundled copy of {release.name} was modified ({exc}); restore it with "
+                    f"`git checkout -- data/{release.folder}`"
+                ) from None
             return bundled
 
     cache = Path(data_dir) if data_dir is not None else paths.data_dir()
@@ -140,9 +165,16 @@ def fetch(
     archive = cache / release.filename
     problems: list[str] = []
 
-    # b. a verified extraction in the cache, else a verified archive in the cache
+    # b. a verified extraction in the cache (marker, sizes and pinned files), else a verified
+    #    archive in the cache
     if _is_verified(target, release):
-        return target
+        try:
+            _check_extracted(target, release)
+        except ChecksumError as exc:
+            problems.append(f"the cached copy {target} failed verification ({exc}); it is extracted again")
+            (target / MARKER).unlink(missing_ok=True)
+        else:
+            return target
     if archive.is_file():
         with _cache_lock(cache, release):
             if _is_verified(target, release):  # another process finished meanwhile

@@ -295,6 +295,21 @@ def read_csv_release(folder: str | os.PathLike[str], *, name: str) -> Dataset:
 
 _FOLD_DTYPES = {"user_id": np.int64, "item_id": np.int64, "rating": np.float32, "timestamp": np.int64}
 
+#: SHA-256 of the predefined fold files of the GroupLens ML-100K release, so a fold read from any
+#: folder is as trusted as a download (tests of the fold reader pass ``verify=False``).
+ML100K_FOLD_SHA256 = {
+    "u1.base": "ce253ec86c448b44fb3ba9a30d12dcfc2e9210cbde71efada3730c22e9ac212a",
+    "u1.test": "18c6014a4b2c7324f250a63f8904a7b16b2b19f911129e346141507b0cbac950",
+    "u2.base": "6c06f0b5df4b256da1a994f3ac66edc8da4d3f09bc9282df6b14d893366d703e",
+    "u2.test": "4de658d1e04ed9104629509a2e2528fce833ac8e048280183f1df167632038c3",
+    "u3.base": "afdc155c291c6edc41c0407e39d7462eb98d341e064f0b0a12175b80b3c4af5d",
+    "u3.test": "0f548b51c78327de4c156461d3e430b7e5579fe2b5681586a59416e48fd35f6d",
+    "u4.base": "219f0f4d40dfe9c5141d425f53fa91ee23ed275f14e280bbf1b50117afb064ca",
+    "u4.test": "7c02ad0a1e7ab1083c8b9d4b627203a051dd7b5eab46d99fa44de33470de8db9",
+    "u5.base": "a9574e59ce961eec2121627760b6e9b0974ce1637b3fe69ac32cb14a4bfab485",
+    "u5.test": "351cc52e0d15b6c721466276fc24671d40936899e3d01fadeaf312915b8c5634",
+}
+
 
 def ml100k_folder(path) -> Path:
     """The extracted ``ml-100k`` folder from a folder path, a folder holding it, or a Dataset."""
@@ -309,23 +324,35 @@ def ml100k_folder(path) -> Path:
     return folder
 
 
-def read_ml100k_fold_file(path: Path) -> pd.DataFrame:
-    """One of ``u1.base`` ... ``u5.test``: tab-separated ``user item rating timestamp``, checked."""
+def read_ml100k_fold_file(path: Path, *, verify: bool = True) -> pd.DataFrame:
+    """One of ``u1.base`` ... ``u5.test``: tab-separated ``user item rating timestamp``, checked.
+
+    With ``verify`` the file must match the release's pinned SHA-256 (:data:`ML100K_FOLD_SHA256`):
+    a fold that was edited, truncated or comes from another release is refused, naming the file.
+    """
     if not path.is_file():
         raise FileNotFoundError(f"ML-100K fold file {path} not found; expected the extracted ml-100k release there")
+    if verify and path.name in ML100K_FOLD_SHA256:
+        from recsys.datasets.download import verify as verify_file
+
+        verify_file(path, sha256=ML100K_FOLD_SHA256[path.name])
     raw = read_table(path, sep="\t", n_columns=4, dtype={0: "int64", 1: "int64", 2: "float32", 3: "int64"})
     ratings = finish_ratings(raw, path, (1.0, 5.0), 1.0)
     return ratings.astype(_FOLD_DTYPES)
 
 
-def read_ml100k_folds(path) -> list[tuple[pd.DataFrame, pd.DataFrame]]:
+def read_ml100k_folds(path, *, verify: bool = True) -> list[tuple[pd.DataFrame, pd.DataFrame]]:
     """ML-100K's five predefined ``(u{f}.base, u{f}.test)`` frames, ``f = 1..5``, in order.
 
     ``path`` is the extracted ``ml-100k`` folder (a folder holding it, or a ``Dataset`` whose
-    ``path`` is it, also works). :func:`recsys.splits.ml100k_folds` turns them into splits.
+    ``path`` is it, also works). Each file is checked against its pinned SHA-256 unless
+    ``verify=False``. :func:`recsys.splits.ml100k_folds` turns them into splits.
     """
     folder = ml100k_folder(path)
     return [
-        (read_ml100k_fold_file(folder / f"u{f}.base"), read_ml100k_fold_file(folder / f"u{f}.test"))
+        (
+            read_ml100k_fold_file(folder / f"u{f}.base", verify=verify),
+            read_ml100k_fold_file(folder / f"u{f}.test", verify=verify),
+        )
         for f in range(1, 6)
     ]

@@ -14,7 +14,7 @@ import pandas as pd
 
 from recsys.datasets.cache import fetch as fetch_release
 from recsys.datasets.dataset import Dataset
-from recsys.datasets.movielens import read_csv_release, read_ml1m, read_ml10m, read_ml100k
+from recsys.datasets.movielens import ML100K_FOLD_SHA256, read_csv_release, read_ml1m, read_ml10m, read_ml100k
 from recsys.datasets.release import _LICENCE, BASE_URL, Release
 
 __all__ = ["RELEASES", "fetch", "load_release", "releases_table", "resolve"]
@@ -44,6 +44,12 @@ RELEASES: dict[str, Release] = {
             n_ratings=100_836,
             licence=_LICENCE + " Redistribution allowed under the same conditions: bundled.",
             bundled=True,
+            extracted_sha256=(
+                ("ratings.csv", "80da8b3393dae325bbba5a31f291a6ba55d8d4f4396de3c456f2c1635b1b70e8"),
+                ("movies.csv", "c47b783f23eb304413307e1bb05335e427737da20ec8d3c0e96335567dd5f3dc"),
+                ("tags.csv", "68eec00a0820c2faa8863a6df7032f13d5899a4462bce9a97213905297ff3d34"),
+                ("links.csv", "028a4a1d17751ca9276e0e0718cfc22356350f224a996e1ec348c23274b9209d"),
+            ),
             **_HALF,
         ),
         _release(
@@ -55,7 +61,12 @@ RELEASES: dict[str, Release] = {
             parser=read_ml100k,
             n_ratings=100_000,
             licence=_LICENCE + " No redistribution without permission: downloaded on first use.",
-            extracted_sha256=(("u.data", "06416e597f82b7342361e41163890c81036900f418ad91315590814211dca490"),),
+            extracted_sha256=(
+                ("u.data", "06416e597f82b7342361e41163890c81036900f418ad91315590814211dca490"),
+                ("u.item", "553841ebc7de3a0fd0d6b62a204ea30c1e651aacfb2814c7a6584ac52f2c5701"),
+                ("u.user", "f120e114da2e8cf314fd28f99417c94ae9ddf1cb6db8ce0e4b5995d40e90e62c"),
+                *ML100K_FOLD_SHA256.items(),
+            ),
         ),
         _release(
             "ml-1m",
@@ -167,4 +178,10 @@ def load_release(
         movielens_dir=movielens_dir,
         progress=progress,
     )
-    return release.parse(folder)
+    dataset = release.parse(folder)
+    if release.n_ratings and len(dataset.ratings) != release.n_ratings:
+        raise ValueError(
+            f"{folder}: {release.name} should hold {release.n_ratings:,} ratings, found {len(dataset.ratings):,}; "
+            "the copy is incomplete or modified (delete it to fetch a fresh one, or fix $MOVIELENS_DIR)"
+        )
+    return dataset

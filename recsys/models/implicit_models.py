@@ -104,7 +104,8 @@ class ImplicitALS(_ImplicitWrapper):
         calculate_training_loss: record implicit's training loss per iteration in ``history_``
             (the loss pass is counted in ``seconds``; it costs about one extra half-iteration).
         num_threads: threads for implicit (0 = all cores); results do not depend on it.
-        random_state: seed, ``numpy.random.Generator`` or ``None`` for the initial factors.
+        random_state: seed (default 0: the same factors every run), ``numpy.random.Generator``, or
+            ``None`` for fresh entropy; it draws the initial factors.
 
     Fitted: ``user_factors_``, ``item_factors_`` (float32), ``n_users_``, ``n_items_``, ``model_``
     (the implicit model, for its own API such as ``recommend``), and ``history_`` with ``iteration``,
@@ -123,7 +124,7 @@ class ImplicitALS(_ImplicitWrapper):
         use_cg: bool = True,
         calculate_training_loss: bool = True,
         num_threads: int = 0,
-        random_state: int | np.random.Generator | None = None,
+        random_state: int | np.random.Generator | None = 0,
     ) -> None:
         self.factors = factors
         self.regularization = regularization
@@ -211,7 +212,8 @@ class BPR(_ImplicitWrapper):
         verify_negative_samples: re-check that the sampled "other" item is not liked by the user.
         num_threads: implicit's threads. Default 1, because multithreaded BPR is not
             reproducible even with a fixed ``random_state``; 0 = all cores.
-        random_state: seed, ``numpy.random.Generator`` or ``None``.
+        random_state: seed (default 0: the same factors every run), ``numpy.random.Generator``, or
+            ``None`` for fresh entropy.
 
     Values in ``X`` are ignored: every stored entry is a positive. Fitted: ``user_factors_``,
     ``item_factors_`` (float32, ``factors`` columns), ``item_bias_``, ``n_users_``, ``n_items_``,
@@ -228,7 +230,7 @@ class BPR(_ImplicitWrapper):
         iterations: int = 100,
         verify_negative_samples: bool = True,
         num_threads: int = 1,
-        random_state: int | np.random.Generator | None = None,
+        random_state: int | np.random.Generator | None = 0,
     ) -> None:
         self.factors = factors
         self.learning_rate = learning_rate

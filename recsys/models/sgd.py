@@ -195,7 +195,8 @@ class SGD(EmbeddingModel):
             and always after the last; 0 = after the last only. Each evaluation is a pass over the
             data costing about a third of an epoch: it is left out of ``seconds`` but not of
             the wall time of :meth:`fit`.
-        random_state: seed, ``numpy.random.Generator`` or ``None``; it draws the initial factors
+        random_state: seed (default 0: the same numbers every run), ``numpy.random.Generator``, or
+            ``None`` for fresh entropy; it draws the initial factors
             and the per-epoch orders.
 
     Fitted attributes: ``user_factors_`` (n_users, k), ``item_factors_`` (n_items, k),
@@ -223,7 +224,7 @@ class SGD(EmbeddingModel):
         num_threads: int = 1,
         rating_range: tuple[float, float] | None = None,
         eval_every: int = 1,
-        random_state: int | np.random.Generator | None = None,
+        random_state: int | np.random.Generator | None = 0,
     ) -> None:
         self.factors = factors
         self.iterations = iterations

@@ -37,7 +37,15 @@ FACTOR_MODELS = {
     "Popularity": models.Popularity(),
     "ImplicitALS": models.ImplicitALS(factors=4, iterations=3, random_state=0),
     "BPR": models.BPR(factors=4, iterations=3, random_state=0),
+    "ContentModel": models.ContentModel(np.random.default_rng(0).random((40, 6))),
+    "HybridModel": models.HybridModel(
+        models.ImplicitALS(factors=4, iterations=3, random_state=0),
+        models.ContentModel(np.random.default_rng(0).random((40, 6))),
+        weight=0.5,
+    ),
 }
+#: Models whose metadata must describe exactly the items of the matrix they are fitted on.
+ITEM_FEATURES = {"ContentModel": "item_features", "HybridModel": "content__item_features"}
 
 
 @pytest.fixture(scope="module")
@@ -97,6 +105,9 @@ def test_the_harness_feeds_each_model_its_declared_input(name, monkeypatch):
     split = splits.stratified_holdout(ratings, 0.75, seed=0)
     seen = []
     prototype = FACTOR_MODELS[name]
+    if name in ITEM_FEATURES:  # features for the items of this split's IdMap
+        n_items = experiments.Matrices.from_split(split).idmap.n_items
+        prototype = clone(prototype).set_params(**{ITEM_FEATURES[name]: np.ones((n_items, 3))})
     real_fit = type(prototype).fit
 
     def spy(self, X, *args, **kwargs):

@@ -18,6 +18,8 @@ def test_good_values_pass_through():
     assert params.numbers_list("regs", [0, 1.5], minimum=0) == [0.0, 1.5]
     assert params.boolean("tune", False) is False
     assert params.grid("g", {"factors": [4, 8]}) == {"factors": [4, 8]}
+    assert params.strings("titles", ["Toy Story (1995)"]) == ["Toy Story (1995)"]
+    assert params.optional_number("threshold", None) is None and params.optional_number("threshold", 4) == 4.0
 
 
 @pytest.mark.parametrize(
@@ -36,6 +38,9 @@ def test_good_values_pass_through():
         (lambda: params.grid("ials_grid", {"factors": []}), "'ials_grid' must be a dict of non-empty lists"),
         (lambda: params.grid("ials_grid", [1, 2]), "'ials_grid' must be a dict"),
         (lambda: params.grid("ials_grid", {}), "'ials_grid' must be a dict"),
+        (lambda: params.strings("titles", []), "'titles' must be a non-empty list"),
+        (lambda: params.strings("titles", ["ok", " "]), "'titles\\[1\\]' must be a non-empty string"),
+        (lambda: params.choices("methods", ["a", "z"], ["a", "b"]), "'methods\\[1\\]' must be one of"),
     ],
 )
 def test_bad_values_name_the_parameter(call, message):

@@ -2,7 +2,8 @@
 
 One module per family: :mod:`~recsys.models.baselines` (means, biases, popularity),
 :mod:`~recsys.models.als`, :mod:`~recsys.models.sgd`, :mod:`~recsys.models.svd`,
-:mod:`~recsys.models.bpmf` (matrix factorisation for ratings), :mod:`~recsys.models.normalized`
+:mod:`~recsys.models.bpmf` (matrix factorisation for ratings), :mod:`~recsys.models.content`
+(content-based vectors from metadata, and a hybrid), :mod:`~recsys.models.normalized`
 (mean normalisation as a wrapper), :mod:`~recsys.models.implicit_models` (implicit ALS and BPR
 from the ``implicit`` library), :mod:`~recsys.models.autoencoders` and :mod:`~recsys.models.gnn`
 (notebook 07). A model module may import numpy/scipy/scikit-learn, :mod:`recsys.checks`,
@@ -15,6 +16,7 @@ from recsys.models.als import ALS
 from recsys.models.base import EmbeddingModel, FactorModel, RatingModel, Recommender
 from recsys.models.baselines import BiasModel, GlobalMean, ItemMean, Popularity, UserMean
 from recsys.models.bpmf import BPMF
+from recsys.models.content import ContentModel, HybridModel
 from recsys.models.implicit_models import BPR, ImplicitALS
 from recsys.models.normalized import MeanNormalized
 from recsys.models.sgd import SGD
@@ -25,9 +27,11 @@ __all__ = [
     "BPMF",
     "BPR",
     "BiasModel",
+    "ContentModel",
     "EmbeddingModel",
     "FactorModel",
     "GlobalMean",
+    "HybridModel",
     "ImplicitALS",
     "ItemMean",
     "MeanNormalized",

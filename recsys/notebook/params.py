@@ -124,6 +124,15 @@ def choices(name: str, values: Any, options: Iterable[Any]) -> list:
     return [choice(f"{name}[{i}]", v, options) for i, v in enumerate(values)]
 
 
+def strings(name: str, values: Any) -> list[str]:
+    """``values`` if it is a non-empty list of non-empty strings (titles to look up, say)."""
+    values = _non_empty_list(name, values, "strings")
+    for i, v in enumerate(values):
+        if not isinstance(v, str) or not v.strip():
+            raise ParameterError(f"parameter {name + f'[{i}]'!r} must be a non-empty string, got {v!r}")
+    return list(values)
+
+
 def boolean(name: str, value: Any) -> bool:
     """``value`` if it is True or False."""
     return _checked(checks.check_flag, name, value)

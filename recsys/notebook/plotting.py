@@ -51,14 +51,27 @@ def time_cdf(ax, split, title: str = "") -> None:
     ax.legend(loc="upper left")
 
 
-def convergence(ax, histories: Mapping[str, Iterable[Mapping]], x: str = "iteration", y: str = "val_rmse") -> None:
+def convergence(
+    ax,
+    histories: Mapping[str, Iterable[Mapping]],
+    x: str = "iteration",
+    y: str = "val_rmse",
+    *,
+    xlabel: str | None = None,
+    ylabel: str | None = None,
+    legend: bool = True,
+) -> None:
     """One line per model: ``y`` against ``x`` from each model's ``history_``."""
-    for name, history in histories.items():
+    for i, (name, history) in enumerate(histories.items()):
         rows = [h for h in history if h.get(y) is not None]
         if rows:
-            ax.plot([h[x] for h in rows], [h[y] for h in rows], marker=".", label=name)
-    ax.set(xlabel=x.replace("_", " "), ylabel=y.replace("_", " "))
-    ax.legend()
+            style = styled(i)
+            style["marker"] = "." if len(rows) > 30 else style["marker"]
+            ax.plot([h[x] for h in rows], [h[y] for h in rows], label=name, markersize=4, **style)
+    ax.set(xlabel=xlabel if xlabel is not None else x.replace("_", " "),
+           ylabel=ylabel if ylabel is not None else y.replace("_", " "))
+    if legend:
+        ax.legend()
 
 
 #: Line styles that stay distinct in grey-scale print and for colour-blind readers.

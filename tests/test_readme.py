@@ -1,0 +1,87 @@
+"""The README's headline table states what the committed notebooks recorded, rounded once.
+
+Each row of the table names a model; its numbers must equal the values recorded in the committed,
+executed notebook (``read_results``), rounded to three decimals: a README that drifts from the
+notebooks, or that rounds an already rounded number, fails here.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from recsys import paths
+from recsys.notebook.results import flatten, read_results
+
+#: README row label -> {column: dotted result name in the notebook that records it}
+ROWS = {
+    "biases (dampings chosen on validation)": {
+        "rmse": "03:ml100k.rating.biases.rmse",
+        "ndcg": "03:ml100k.ranking.biases.ndcg@10",
+    },
+    "SGD, Surprise's defaults": {"rmse": "03:ml100k.rating.SGD.rmse", "ndcg": "03:ml100k.ranking.SGD.ndcg@10"},
+    "ALS (biased, 50 factors, λ chosen on validation)": {
+        "rmse": "03:ml100k.rating.ALS.rmse",
+        "ndcg": "03:ml100k.ranking.ALS.ndcg@10",
+    },
+    "BPMF (Gibbs, 10 factors, 100 samples)": {
+        "rmse": "03:ml100k.rating.BPMF.rmse",
+        "ndcg": "03:ml100k.ranking.BPMF.ndcg@10",
+    },
+    "popularity": {"ndcg": "03:ml100k.ranking.popularity.ndcg@10"},
+    "BPR (early-stopped on validation)": {"ndcg": "03:ml100k.ranking.BPR.ndcg@10"},
+    "PureSVD (top-N, rank chosen on validation)": {"ndcg": "03:ml100k.ranking.PureSVD (top-N).ndcg@10"},
+    "implicit ALS (chosen on validation)": {"ndcg": "03:ml100k.ranking.implicit ALS.ndcg@10"},
+}
+
+
+def _results(number: str) -> dict:
+    notebook = next(paths.notebooks_dir().glob(f"{number}_*.ipynb"))
+    return flatten(read_results(notebook))
+
+
+def _headline_rows() -> dict[str, list[str]]:
+    text = (paths.REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    start = text.index("| model | RMSE, u1–u5 mean | nDCG@10 |")
+    rows = {}
+    for line in text[start:].splitlines()[2:]:
+        if not line.startswith("|"):
+            break
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        rows[cells[0]] = cells[1:]
+    return rows
+
+
+def test_every_headline_row_is_known():
+    assert set(_headline_rows()) == set(ROWS)
+
+
+@pytest.mark.parametrize("label", list(ROWS))
+def test_headline_numbers_are_the_recorded_ones_rounded_once(label):
+    cells = dict(zip(("rmse", "ndcg"), _headline_rows()[label]))
+    cache: dict[str, dict] = {}
+    for column, source in ROWS[label].items():
+        number, name = source.split(":", 1)
+        recorded = cache.setdefault(number, _results(number))
+        if name not in recorded:
+            pytest.skip(f"{name} not recorded by notebook {number} (its ML-100K section was skipped)")
+        assert cells[column] == f"{recorded[name]:.3f}", (
+            f"{label} {column}: README {cells[column]}, recorded {recorded[name]}"
+        )
+    for column in set(cells) - set(ROWS[label]):
+        assert cells[column] == "", f"{label}: README shows a {column} the notebooks do not record"
+
+
+#: Numbers the README states in prose -> the recorded result they quote.
+PROSE = {
+    "implicit ALS: {} there": "03:ml100k.ranking_recommenders_split.implicit ALS.ndcg@10",
+}
+
+
+@pytest.mark.parametrize("template", list(PROSE))
+def test_numbers_in_the_prose_are_the_recorded_ones(template):
+    number, name = PROSE[template].split(":", 1)
+    recorded = _results(number)
+    if name not in recorded:
+        pytest.skip(f"{name} not recorded (its section was skipped)")
+    text = " ".join((paths.REPO_ROOT / "README.md").read_text(encoding="utf-8").split())
+    assert template.format(f"{recorded[name]:.3f}") in text

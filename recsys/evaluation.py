@@ -7,6 +7,10 @@ Protocol of :func:`evaluate_ranking`: for each user with at least one relevant t
 every item, remove the user's training items (they are known, not recommendations), keep the top
 ``k``, and compare with the relevant test items (all stored test entries, or those rated
 ``>= relevance_threshold``). Means are over those users only.
+
+Nothing to evaluate is an error, the same in both functions: :func:`evaluate_ratings` with no
+test rating and :func:`evaluate_ranking` with no user holding a relevant test item raise
+``ValueError`` rather than return NaN means.
 """
 
 from __future__ import annotations
@@ -169,6 +173,11 @@ def evaluate_ranking(
     n_relevant = np.diff(relevant.indptr)
     evaluated = candidates[n_relevant[candidates] > 0]
 
+    if evaluated.size == 0:
+        raise ValueError(
+            "nothing to evaluate: no evaluated user has a relevant test item"
+            + (f" (none rated >= {relevance_threshold})" if relevance_threshold is not None else "")
+        )
     recommended = recommend(model, evaluated, k, exclude=train if exclude_train else None, batch_size=batch_size)
     per_user = ranking_metrics(recommended, relevant[evaluated], k, map_denominator=map_denominator)
 

@@ -177,21 +177,47 @@ def entries(X: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
     return row_indices(X), X.indices.astype(np.int64)
 
 
+def _duplicate_count(X) -> int:
+    """How many stored entries of a sparse matrix repeat an earlier (row, column) pair."""
+    coo = X.tocoo()  # keeps repeated pairs (no summing) for COO, CSR, CSC and BSR input
+    keys = coo.row.astype(np.int64) * max(coo.shape[1], 1) + coo.col.astype(np.int64)
+    return int(keys.size - np.unique(keys).size)
+
+
 def check_interactions(X, name: str = "X") -> sp.csr_matrix:
     """``X`` as a CSR matrix with float32/float64 data and sorted indices, or a clear error.
 
     Every function that takes a users x items matrix (models, evaluation, metrics) goes through
-    this one check, so they accept the same inputs and fail the same way.
+    this one check, so they accept the same inputs and fail the same way:
+
+    * any scipy sparse format (CSR, CSC, COO, LIL, DOK, BSR, DIA, and the ``*_array`` classes) is
+      accepted and converted to CSR with sorted indices;
+    * a matrix holding the same (user, item) pair more than once is **refused**, everywhere:
+      scipy would silently *sum* the repeats (two ratings of 4 becoming one of 8), and no single
+      merge rule is right for ratings and counts alike; deduplicate the ratings frame first
+      (:func:`deduplicate`);
+    * NaN or infinite values are refused; stored zeros are kept (a 0-star rating is a rating).
     """
     if not sp.issparse(X):
         raise TypeError(f"{name} must be a scipy.sparse users x items matrix, got {type(X).__name__}")
-    X = sp.csr_matrix(X)
     if X.ndim != 2:
         raise ValueError(f"{name} must be 2-D, got shape {X.shape}")
+    may_repeat = X.format in ("coo", "bsr") or (X.format in ("csr", "csc") and not X.has_canonical_format)
+    if may_repeat:
+        repeated = _duplicate_count(X)
+        if repeated:
+            raise ValueError(
+                f"{name} holds {repeated} repeated (user, item) entr{'y' if repeated == 1 else 'ies'}; recsys never "
+                "sums or drops them silently: deduplicate the ratings first (recsys.interactions.deduplicate)"
+            )
+    X = sp.csr_matrix(X)
     if X.dtype not in (np.float32, np.float64):
+        if not (np.issubdtype(X.dtype, np.number) or X.dtype == bool):
+            raise TypeError(f"{name} must hold numbers, got dtype {X.dtype}")
         X = X.astype(np.float64)
     if not np.all(np.isfinite(X.data)):
-        raise ValueError(f"{name} holds NaN or infinite values")
+        bad = int(np.count_nonzero(~np.isfinite(X.data)))
+        raise ValueError(f"{name} holds {bad} NaN or infinite value(s)")
     if not X.has_sorted_indices:
         X = X.copy()
         X.sort_indices()

@@ -31,7 +31,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from recsys.checks import check_integer
-from recsys.interactions import binarize, row_indices
+from recsys.interactions import binarize, check_interactions, row_indices
 
 MapDenominator = Literal["min_k_relevant", "n_relevant"]
 
@@ -76,15 +76,11 @@ def _check_k(k, name: str = "k") -> int:
 
 
 def _check_csr(X, name: str, shape: tuple[int, int] | None = None) -> sp.csr_matrix:
-    """``X`` as a canonical CSR matrix (sorted indices, no duplicates), or a clear error."""
-    if not sp.issparse(X):
-        raise TypeError(f"{name} must be a scipy.sparse users x items matrix, got {type(X).__name__}")
-    X = sp.csr_matrix(X)
+    """``X`` through :func:`recsys.interactions.check_interactions` (same formats, same refusal
+    of repeated entries), with an optional shape check."""
+    X = check_interactions(X, name)
     if shape is not None and X.shape != tuple(shape):
         raise ValueError(f"{name} has shape {X.shape}, expected {tuple(shape)}")
-    if not X.has_canonical_format:
-        X = X.copy()
-        X.sum_duplicates()  # also sorts the indices
     return X
 
 

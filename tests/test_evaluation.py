@@ -139,11 +139,14 @@ def test_users_subset_and_beyond_accuracy_figures(setup):
     assert set(result) >= {"precision@4", "recall@4", "ndcg@4", "map@4", "hit_rate@4", "mrr@4", "n_users"}
 
 
-def test_no_evaluable_users_gives_nan_means(setup):
-    model, train, _ = setup
-    result = evaluate_ranking(model, train, sp.csr_matrix((N_USERS, N_ITEMS)), k=3)
-    assert result["n_users"] == 0
-    assert math.isnan(result["ndcg@3"]) and result["coverage@3"] == 0.0
+def test_nothing_to_evaluate_is_an_error_not_nan_means(setup):
+    model, train, test = setup
+    with pytest.raises(ValueError, match="nothing to evaluate"):
+        evaluate_ranking(model, train, sp.csr_matrix((N_USERS, N_ITEMS)), k=3)
+    with pytest.raises(ValueError, match="nothing to evaluate.*>= 99"):
+        evaluate_ranking(model, train, test, k=3, relevance_threshold=99.0)
+    with pytest.raises(ValueError, match="no ratings"):
+        evaluate_ratings(model, sp.csr_matrix((N_USERS, N_ITEMS)))
 
 
 def test_recommend_is_top_k_of_scores(setup):

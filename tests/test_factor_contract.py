@@ -132,3 +132,23 @@ def test_a_model_that_declares_nothing_is_refused():
         experiments.model_input(Undeclared(), sp.csr_matrix(np.eye(2)))
     with pytest.raises(TypeError, match="learns_from"):
         type("Bad", (Recommender,), {"learns_from": "stars"})
+
+
+def test_a_fit_that_produces_non_finite_values_raises():
+    from recsys.models.base import check_finite_fit
+
+    huge = sp.csr_matrix(np.array([[1e308, 1e308, 1e308], [1e308, 0.0, 1e308]]))
+    with pytest.raises(FloatingPointError, match="non-finite"):
+        models.BiasModel(iterations=2).fit(huge)
+    with pytest.raises(FloatingPointError, match="ALS.fit produced .* user_factors_"):
+        broken = models.ALS(factors=2, iterations=1).fit(sp.csr_matrix(np.eye(3) + 1))
+        broken.user_factors_[0, 0] = np.nan
+        check_finite_fit(broken)
+
+
+def test_predict_refuses_non_integer_indices(data):
+    model = _fitted("ALS", data)
+    with pytest.raises(TypeError, match="users must be integer"):
+        model.predict(np.array([0.5]), np.array([1]))
+    with pytest.raises(IndexError, match="out of range"):
+        model.predict([model.n_users_], [0])

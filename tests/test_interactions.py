@@ -206,3 +206,46 @@ def test_k_core_refuses_bad_thresholds(small, kwargs, error):
     name = next(iter(kwargs))
     with pytest.raises(error, match=name):
         k_core(small, **kwargs)
+
+
+# ------------------------------------------------------------------------------------------------
+# check_interactions: one rule for every matrix the package accepts
+
+
+def _dense():
+    return np.array([[4.0, 0.0, 3.0], [0.0, 0.0, 5.0]])
+
+
+@pytest.mark.parametrize("fmt", ["csr", "csc", "coo", "lil", "dok", "bsr", "dia", "csr_array", "coo_array"])
+def test_every_sparse_format_is_accepted_and_canonicalised(fmt):
+    from recsys.interactions import check_interactions
+
+    dense = _dense()
+    X = getattr(sp, fmt)(dense) if fmt.endswith("_array") else sp.csr_matrix(dense).asformat(fmt)
+    out = check_interactions(X)
+    assert isinstance(out, sp.csr_matrix) and out.has_sorted_indices
+    np.testing.assert_array_equal(out.toarray(), dense)
+
+
+@pytest.mark.parametrize("fmt", ["coo", "csr", "csc"])
+def test_repeated_entries_are_refused_never_summed(fmt):
+    from recsys.interactions import check_interactions
+
+    coo = sp.coo_matrix((np.array([4.0, 4.0, 3.0]), (np.array([0, 0, 1]), np.array([1, 1, 2]))), shape=(2, 3))
+    X = coo if fmt == "coo" else sp.csr_matrix((coo.data, (coo.row, coo.col)), shape=coo.shape)
+    if fmt != "coo":  # build a CSR/CSC that really stores the pair twice
+        X = sp.csr_matrix((np.array([4.0, 4.0, 3.0]), np.array([1, 1, 2]), np.array([0, 2, 3])), shape=(2, 3))
+        X = X if fmt == "csr" else X.T.tocsc().T
+    with pytest.raises(ValueError, match="1 repeated .*deduplicate"):
+        check_interactions(X)
+
+
+def test_non_numeric_or_non_finite_matrices_are_refused():
+    from recsys.interactions import check_interactions
+
+    with pytest.raises(TypeError, match="scipy.sparse"):
+        check_interactions(_dense())
+    bad = sp.csr_matrix(_dense())
+    bad.data[0] = np.inf
+    with pytest.raises(ValueError, match="1 NaN or infinite"):
+        check_interactions(bad, "train")

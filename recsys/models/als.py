@@ -66,8 +66,7 @@ from threadpoolctl import threadpool_limits
 
 from recsys.checks import check_integer, check_non_negative, check_positive
 from recsys.interactions import entries
-from recsys.metrics import rmse
-from recsys.models.base import EmbeddingModel, FitCallback, check_fit_inputs, run_callback
+from recsys.models.base import EmbeddingModel, FitCallback, check_finite_fit, check_fit_inputs, fit_rmse, run_callback
 
 #: Upper bound on the elements of one padded design block (B x L x (k+1)); bounds peak memory.
 _BLOCK_ELEMENTS = 1 << 22
@@ -402,12 +401,13 @@ class ALS(EmbeddingModel):
                     "iteration": iteration,
                     "seconds": seconds,
                     "train_loss": loss,
-                    "train_rmse": rmse(Xc.data, self._clip(ratings_c - residuals)),
+                    "train_rmse": fit_rmse(self, Xc.data, self._clip(ratings_c - residuals)),
                 }
                 if validation is not None:
-                    record["val_rmse"] = rmse(validation.data, self.predict(*entries(validation)))
+                    record["val_rmse"] = fit_rmse(self, validation.data, self.predict(*entries(validation)))
                 run_callback(callback, self, iteration, record)
                 self.history_.append(record)
+        check_finite_fit(self)
         return self
 
     def _objective(

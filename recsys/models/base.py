@@ -65,6 +65,7 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 
 from recsys.interactions import check_interactions
+from recsys.metrics import rmse
 
 #: What a model learns from: star ratings, or every stored entry as a positive (value 1).
 LearnsFrom = Literal["ratings", "positives"]
@@ -91,6 +92,38 @@ def check_fit_inputs(X, validation=None) -> tuple[sp.csr_matrix, sp.csr_matrix |
         if validation.shape != X.shape:
             raise ValueError(f"validation has shape {validation.shape}, X has {X.shape}; build both with one IdMap")
     return X, validation
+
+
+def check_finite_fit(model) -> None:
+    """Raise ``FloatingPointError`` if a fit produced NaN or infinite factors, biases or mean.
+
+    A diverging fit (too large a learning rate, too little regularisation) must fail loudly rather
+    than return a model whose every score is NaN. Every model calls this at the end of ``fit``.
+    """
+    for attr in ("user_factors_", "item_factors_", "user_bias_", "item_bias_", "global_mean_"):
+        value = getattr(model, attr, None)
+        if value is None:
+            continue
+        array = np.asarray(value)
+        if array.size and not np.all(np.isfinite(array)):
+            bad = int(np.count_nonzero(~np.isfinite(array)))
+            raise FloatingPointError(
+                f"{type(model).__name__}.fit produced {bad} non-finite value(s) in {attr}: the fit diverged "
+                "(lower the learning rate, raise the regularization, or check the input for extreme values)"
+            )
+
+
+def fit_rmse(model, truth, predicted) -> float:
+    """RMSE of a model's predictions during ``fit`` (its ``history_`` entries), with divergence
+    reported as what it is: ``FloatingPointError`` naming the model, not a metric's ValueError."""
+    predicted = np.asarray(predicted, dtype=np.float64)
+    if not np.all(np.isfinite(predicted)):
+        name = model if isinstance(model, str) else type(model).__name__
+        raise FloatingPointError(
+            f"{name}.fit diverged: its predictions hold non-finite values (lower the learning rate, raise the "
+            "regularization, or check the input for extreme values)"
+        )
+    return rmse(truth, predicted)
 
 
 def run_callback(callback: FitCallback | None, model: Recommender, iteration: int, record: dict) -> None:
@@ -233,8 +266,12 @@ class EmbeddingModel(FactorModel, RatingModel):
 
     def predict(self, users, items) -> np.ndarray:
         self._check_fitted()
-        users = np.asarray(users, dtype=np.int64).ravel()
-        items = np.asarray(items, dtype=np.int64).ravel()
+        users, items = np.asarray(users), np.asarray(items)
+        for what, idx in (("users", users), ("items", items)):
+            if idx.size and not np.issubdtype(idx.dtype, np.integer):
+                raise TypeError(f"{what} must be integer indices (-1 = unknown), got dtype {idx.dtype}")
+        users = users.astype(np.int64, copy=False).ravel()
+        items = items.astype(np.int64, copy=False).ravel()
         if users.shape != items.shape:
             raise ValueError(f"users and items must have the same length, got {users.size} and {items.size}")
         for what, idx, n in (("user", users, self.n_users_), ("item", items, self.n_items_)):

@@ -23,8 +23,15 @@ import scipy.sparse as sp
 
 from recsys.checks import check_choice, check_integer, check_non_negative, check_positive
 from recsys.interactions import entries
-from recsys.metrics import rmse
-from recsys.models.base import EmbeddingModel, FactorModel, FitCallback, check_fit_inputs, run_callback
+from recsys.models.base import (
+    EmbeddingModel,
+    FactorModel,
+    FitCallback,
+    check_finite_fit,
+    check_fit_inputs,
+    fit_rmse,
+    run_callback,
+)
 
 __all__ = ["BiasModel", "GlobalMean", "ItemMean", "Popularity", "UserMean", "damped_mean"]
 
@@ -77,7 +84,7 @@ def _check_rating_range(rating_range, data: np.ndarray) -> tuple[float, float]:
 
 def _rmse(users, items, ratings, mu, bu, bi, rating_range) -> float:
     """RMSE of the clipped predictions ``mu + bu[u] + bi[i]`` on the given triplets."""
-    return rmse(ratings, np.clip(mu + bu[users] + bi[items], rating_range[0], rating_range[1]))
+    return fit_rmse("BiasModel", ratings, np.clip(mu + bu[users] + bi[items], rating_range[0], rating_range[1]))
 
 
 class _RankZero(EmbeddingModel):
@@ -107,6 +114,7 @@ class GlobalMean(_RankZero):
         """Learn ``mu`` from the stored ratings of the users x items CSR ``X`` (``validation`` is ignored)."""
         X = _check_ratings(X, type(self).__name__)
         self._set_fitted(X, X.data.mean(dtype=np.float64), _check_rating_range(None, X.data))
+        check_finite_fit(self)
         return self
 
 
@@ -132,6 +140,7 @@ class _GroupMean(_RankZero):
         self._set_fitted(X, mu, _check_rating_range(None, ratings))
         setattr(self, f"{self._name}_bias_", bias)
         setattr(self, f"{self._name}_mean_", mu + bias)
+        check_finite_fit(self)
         return self
 
 
@@ -315,6 +324,7 @@ class BiasModel(_RankZero):
                 record["val_rmse"] = _rmse(*val, mu, user_bias, item_bias, rating_range)
             run_callback(callback, self, iteration, record)
             self.history_.append(record)
+        check_finite_fit(self)
         return self
 
     def _als_step(self, users, items, centered, user_bias, item_bias):
@@ -370,4 +380,5 @@ class Popularity(FactorModel):
         self.item_bias_ = self.item_popularity_
         self.user_factors_ = np.zeros((self.n_users_, 0))
         self.item_factors_ = np.zeros((self.n_items_, 0))
+        check_finite_fit(self)
         return self

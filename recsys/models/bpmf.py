@@ -45,9 +45,8 @@ from threadpoolctl import threadpool_limits
 
 from recsys.checks import check_integer, check_positive
 from recsys.interactions import entries, row_indices
-from recsys.metrics import rmse
 from recsys.models.als import ALS, padded_blocks
-from recsys.models.base import EmbeddingModel, check_fit_inputs
+from recsys.models.base import EmbeddingModel, check_finite_fit, check_fit_inputs, fit_rmse
 
 #: Normal-Wishart hyperprior of the paper: beta0, and mu0 = 0, W0 = I, nu0 = D (set in code).
 BETA0 = 2.0
@@ -334,7 +333,7 @@ class BPMF(EmbeddingModel):
                     if keep:
                         running[name] += current
                     mean = running[name] / kept if kept else current
-                    record[f"{name}_rmse"] = rmse(truth, self._clip(mean))
+                    record[f"{name}_rmse"] = fit_rmse(self, truth, self._clip(mean))
                 self.history_.append(record)
 
         scale = dtype.type(1.0 / np.sqrt(S))
@@ -344,6 +343,7 @@ class BPMF(EmbeddingModel):
         self.item_bias_ = (bi_sum / S).astype(dtype)
         self.n_samples_ = S
         self.alpha_ = float(np.mean(alphas))
+        check_finite_fit(self)
         return self
 
     def posterior_mean_factors(self) -> tuple[np.ndarray, np.ndarray]:

@@ -35,7 +35,7 @@ from sklearn.feature_extraction.text import TfidfTransformer
 from sklearn.preprocessing import normalize as l2_normalize
 
 from recsys.checks import check_choice, check_integer, check_number, check_seed
-from recsys.models.base import FactorModel, check_fit_inputs
+from recsys.models.base import FactorModel, check_finite_fit, check_fit_inputs
 
 __all__ = ["ContentModel", "HybridModel", "genre_features", "normalize_tag", "tag_features"]
 
@@ -212,6 +212,7 @@ class ContentModel(FactorModel):
         self.item_factors_ = V
         self.n_users_, self.n_items_ = X.shape
         self.n_features_ = n_features
+        check_finite_fit(self)
         return self
 
 
@@ -281,6 +282,7 @@ class HybridModel(FactorModel):
         self.n_users_, self.n_items_ = X.shape
         self._parts = None
         self._combine()
+        check_finite_fit(self)
         return self
 
     def _standardised_parts(self) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:

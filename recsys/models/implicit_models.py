@@ -40,7 +40,7 @@ import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
 from recsys.checks import check_choice, check_fraction, check_integer, check_non_negative, check_positive
-from recsys.models.base import FactorModel, FitCallback, check_fit_inputs, run_callback
+from recsys.models.base import FactorModel, FitCallback, check_finite_fit, check_fit_inputs, run_callback
 
 _WEIGHTINGS = ("none", "bm25", "tfidf")
 
@@ -194,6 +194,7 @@ class ImplicitALS(_ImplicitWrapper):
             return {"train_loss": float(loss)} if loss is not None else {}
 
         self._run(model, C, callback, record)
+        check_finite_fit(self)
         return self
 
     def _expose(self, model, copy: bool = False) -> None:
@@ -270,6 +271,7 @@ class BPR(_ImplicitWrapper):
             }
 
         self._run(model, X, callback, record)
+        check_finite_fit(self)
         return self
 
     def _expose(self, model, copy: bool = False) -> None:

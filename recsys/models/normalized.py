@@ -20,7 +20,7 @@ import scipy.sparse as sp
 from sklearn.base import clone
 
 from recsys.interactions import check_interactions, row_indices
-from recsys.models.base import EmbeddingModel
+from recsys.models.base import EmbeddingModel, check_finite_fit
 
 
 def _residuals(X: sp.csr_matrix, baseline: EmbeddingModel) -> sp.csr_matrix:
@@ -93,4 +93,5 @@ class MeanNormalized(EmbeddingModel):
         self.item_factors_ = inner.item_factors_
         self.rating_range_ = (float(X.data.min()), float(X.data.max()))
         self.history_ = list(getattr(inner, "history_", []))
+        check_finite_fit(self)
         return self

@@ -52,7 +52,7 @@ import numba
 import numpy as np
 
 from recsys.checks import check_integer, check_non_negative, check_number, check_positive
-from recsys.models.base import EmbeddingModel, FitCallback, check_fit_inputs, run_callback
+from recsys.models.base import EmbeddingModel, FitCallback, check_finite_fit, check_fit_inputs, run_callback
 
 _DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -345,4 +345,5 @@ class SGD(EmbeddingModel):
         finally:
             if pool is not None:
                 pool.shutdown()
+        check_finite_fit(self)
         return self

@@ -32,8 +32,7 @@ from threadpoolctl import threadpool_limits
 
 from recsys.checks import check_choice, check_integer, check_non_negative
 from recsys.interactions import entries
-from recsys.metrics import rmse
-from recsys.models.base import EmbeddingModel, FitCallback, check_fit_inputs, run_callback
+from recsys.models.base import EmbeddingModel, FitCallback, check_finite_fit, check_fit_inputs, fit_rmse, run_callback
 from recsys.models.baselines import damped_mean
 
 Centering = Literal["none", "global", "bias"]
@@ -207,12 +206,13 @@ class PureSVD(_SVDModel):
         record = {
             "iteration": 1,
             "seconds": time.perf_counter() - start,
-            "train_rmse": rmse(X.data, self.predict(*entries(X))),
+            "train_rmse": fit_rmse(self, X.data, self.predict(*entries(X))),
         }
         if validation is not None:
             validation = _check_validation(validation, X)
-            record["val_rmse"] = rmse(validation.data, self.predict(*entries(validation)))
+            record["val_rmse"] = fit_rmse(self, validation.data, self.predict(*entries(validation)))
         self.history_ = [record]
+        check_finite_fit(self)
         return self
 
 
@@ -345,16 +345,17 @@ class SVDImpute(_SVDModel):
                     "iteration": iteration,
                     "seconds": seconds,
                     "train_loss": float(loss),
-                    "train_rmse": rmse(X.data, self.predict(users, items)),
+                    "train_rmse": fit_rmse(self, X.data, self.predict(users, items)),
                     "rank": int(np.count_nonzero(s)),
                 }
                 if validation is not None:
-                    record["val_rmse"] = rmse(validation.data, self.predict(*entries(validation)))
+                    record["val_rmse"] = fit_rmse(self, validation.data, self.predict(*entries(validation)))
                 run_callback(callback, self, iteration, record)
                 self.history_.append(record)
                 if change < self.tol:
                     break
         self.n_iter_ = iteration
+        check_finite_fit(self)
         return self
 
 

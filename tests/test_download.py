@@ -588,3 +588,19 @@ def test_registry_entries_are_consistent():
     assert list(table.index) == list(RELEASES)
     assert int(table.loc["ml-1m", "archive_bytes"]) == 5_917_549
     assert np.isnan(table.loc["ml-10m", "archive_bytes"])
+
+
+def test_leftovers_of_a_killed_download_are_cleaned_by_the_next_run(archive, isolated_data_dir):
+    from recsys.datasets.cache import clean_leftovers
+
+    release = fake_release(archive, archive.resolve().as_uri())
+    part = isolated_data_dir / "ml-100k.zip.part-0123456789ab"
+    part.write_bytes(b"half a download")
+    extract = isolated_data_dir / ".ml-100k.extract-ba9876543210"
+    (extract / "ml-100k").mkdir(parents=True)
+    (extract / "ml-100k" / "u.data").write_bytes(b"1\t2\t3\t4\n")
+    other = isolated_data_dir / "ml-1m.zip.part-0123456789ab"  # another release's: not ours to touch
+    other.write_bytes(b"x")
+    datasets.load(release, progress=False)
+    assert not part.exists() and not extract.exists() and other.exists()
+    assert clean_leftovers(isolated_data_dir, release) == []

@@ -100,6 +100,7 @@ def _cache_lock(cache: Path, release: Release) -> Iterator[None]:
 
     Parallel test workers or notebooks may load the same release at once; without the lock one
     could swap out the folder another is reading. The lock file stays (deleting it would race).
+    Whoever takes the lock first removes the leftovers of an earlier, killed writer.
     """
     try:
         import fcntl
@@ -110,9 +111,27 @@ def _cache_lock(cache: Path, release: Release) -> Iterator[None]:
     with open(cache / f".{release.name}.lock", "a") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         try:
+            clean_leftovers(cache, release)
             yield
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def clean_leftovers(cache: Path, release: Release) -> list[Path]:
+    """Remove what a killed download or extraction of ``release`` left in ``cache``.
+
+    A process killed mid-download leaves ``<filename>.part-<random>``, one killed mid-extraction
+    ``.<folder>.extract-<random>/``. Called with the release's cache lock held, so no live writer
+    of this release owns them. Returns what was removed.
+    """
+    removed = []
+    for leftover in [*cache.glob(f"{release.filename}.part-*"), *cache.glob(f".{release.folder}.extract-*")]:
+        if leftover.is_dir() and not leftover.is_symlink():
+            shutil.rmtree(leftover, ignore_errors=True)
+        else:
+            leftover.unlink(missing_ok=True)
+        removed.append(leftover)
+    return removed
 
 
 def _check_extracted(folder: Path, release: Release) -> None:

@@ -32,6 +32,7 @@ __all__ = [
     "check_number",
     "check_positive",
     "check_seed",
+    "random_generator",
     "is_integer",
     "is_real",
     "to_jsonable",
@@ -142,6 +143,11 @@ def check_seed(name: str, value: Any) -> int | np.random.Generator | None:
     if value is None or isinstance(value, np.random.Generator):
         return value
     return check_integer(name, value, minimum=0)
+
+
+def random_generator(seed: Any, name: str = "random_state") -> np.random.Generator:
+    """``numpy.random.default_rng(seed)`` after :func:`check_seed`, so a bad seed is named."""
+    return np.random.default_rng(check_seed(name, seed))
 
 
 def to_jsonable(value: Any, *, fallback=None) -> Any:

@@ -64,7 +64,7 @@ from collections.abc import Iterator
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from recsys.checks import check_integer, check_non_negative, check_positive
+from recsys.checks import check_integer, check_non_negative, check_positive, random_generator
 from recsys.interactions import entries
 from recsys.models.base import EmbeddingModel, FitCallback, check_finite_fit, check_fit_inputs, fit_rmse, run_callback
 
@@ -350,7 +350,7 @@ class ALS(EmbeddingModel):
         X, validation = check_fit_inputs(X, validation)
         n_users, n_items = X.shape
         k = int(self.factors)
-        rng = np.random.default_rng(self.random_state)
+        rng = random_generator(self.random_state)
         lam, weighted = float(self.regularization), bool(self.weighted_regularization)
 
         Xc = X.tocsc()  # item-major view of the same ratings (rows of X.T)

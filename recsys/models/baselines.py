@@ -21,7 +21,7 @@ import numba
 import numpy as np
 import scipy.sparse as sp
 
-from recsys.checks import check_choice, check_integer, check_non_negative, check_positive
+from recsys.checks import check_choice, check_integer, check_non_negative, check_positive, random_generator
 from recsys.interactions import entries
 from recsys.models.base import (
     EmbeddingModel,
@@ -341,7 +341,7 @@ class BiasModel(_RankZero):
 
     def _sgd_step(self, users, items, ratings, mu, user_bias, item_bias):
         """A closure doing one SGD iteration (epoch) in place, over a fresh seeded permutation of the ratings."""
-        rng = np.random.default_rng(self.random_state)
+        rng = random_generator(self.random_state)
         learning_rate, reg = float(self.learning_rate), float(self.regularization)
 
         def step() -> None:

@@ -43,7 +43,7 @@ import numpy as np
 import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
-from recsys.checks import check_integer, check_positive
+from recsys.checks import check_integer, check_positive, random_generator
 from recsys.interactions import entries, row_indices
 from recsys.models.als import ALS, padded_blocks
 from recsys.models.base import EmbeddingModel, check_finite_fit, check_fit_inputs, fit_rmse
@@ -288,7 +288,7 @@ class BPMF(EmbeddingModel):
         X, validation = check_fit_inputs(X, validation)
         n_users, n_items = X.shape
         k, S, thin, burn_in = int(self.factors), int(self.samples), int(self.thin), int(self.burn_in)
-        rng = np.random.default_rng(self.random_state)
+        rng = random_generator(self.random_state)
 
         self.global_mean_ = float(X.data.mean(dtype=np.float64))
         self.rating_range_ = (float(X.data.min()), float(X.data.max()))

@@ -39,7 +39,7 @@ import numpy as np
 import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
-from recsys.checks import check_choice, check_fraction, check_integer, check_non_negative, check_positive
+from recsys.checks import check_choice, check_fraction, check_integer, check_non_negative, check_positive, check_seed
 from recsys.models.base import FactorModel, FitCallback, check_finite_fit, check_fit_inputs, run_callback
 
 _WEIGHTINGS = ("none", "bm25", "tfidf")
@@ -187,7 +187,7 @@ class ImplicitALS(_ImplicitWrapper):
                 iterations=self.iterations,
                 calculate_training_loss=self.calculate_training_loss,
                 num_threads=self.num_threads,
-                random_state=self.random_state,
+                random_state=check_seed("random_state", self.random_state),
             )
 
         def record(loss=None):
@@ -259,7 +259,7 @@ class BPR(_ImplicitWrapper):
             iterations=self.iterations,
             num_threads=self.num_threads,
             verify_negative_samples=self.verify_negative_samples,
-            random_state=self.random_state,
+            random_state=check_seed("random_state", self.random_state),
         )
         nnz = X.nnz
 

@@ -51,7 +51,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numba
 import numpy as np
 
-from recsys.checks import check_integer, check_non_negative, check_number, check_positive
+from recsys.checks import check_integer, check_non_negative, check_number, check_positive, random_generator
 from recsys.models.base import EmbeddingModel, FitCallback, check_finite_fit, check_fit_inputs, run_callback
 
 _DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
@@ -281,7 +281,7 @@ class SGD(EmbeddingModel):
         params = self._validated_params()
         dtype = params["dtype"]
         X, validation = check_fit_inputs(X, validation)
-        rng = np.random.default_rng(self.random_state)
+        rng = random_generator(self.random_state)
         n_users, n_items = X.shape
 
         coo = X.tocoo()  # CSR order: user by user, items ascending

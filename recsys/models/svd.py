@@ -30,7 +30,7 @@ import scipy.sparse as sp
 from scipy.sparse.linalg import LinearOperator, svds
 from threadpoolctl import threadpool_limits
 
-from recsys.checks import check_choice, check_integer, check_non_negative
+from recsys.checks import check_choice, check_integer, check_non_negative, random_generator
 from recsys.interactions import entries
 from recsys.models.base import EmbeddingModel, FitCallback, check_finite_fit, check_fit_inputs, fit_rmse, run_callback
 from recsys.models.baselines import damped_mean
@@ -194,7 +194,7 @@ class PureSVD(_SVDModel):
         """One truncated SVD of the centred ``X``; ``validation`` is accepted for a uniform API
         and recorded as ``history_[0]["val_rmse"]``."""
         X, k = _check_common(self, X)
-        rng = np.random.default_rng(self.random_state)
+        rng = random_generator(self.random_state)
         start = time.perf_counter()
         centred = self._set_centre(X)
         R = sp.csr_matrix((centred, X.indices, X.indptr), shape=X.shape)
@@ -294,7 +294,7 @@ class SVDImpute(_SVDModel):
         check_non_negative(shrinkage=self.shrinkage, tol=self.tol)
         if validation is not None:
             validation = _check_validation(validation, X)
-        rng = np.random.default_rng(self.random_state)
+        rng = random_generator(self.random_state)
         lam, damping = float(self.shrinkage), float(self.damping)
         refit = bool(self.refit_biases) and self.centering == "bias"
         n_users, n_items = X.shape

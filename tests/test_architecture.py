@@ -69,6 +69,14 @@ def _edges(source: str, target: str) -> list[tuple[str, str]]:
         ("recsys.datasets", "recsys.models"),
         ("recsys.datasets", "recsys.splits"),
         ("recsys.evaluation", "recsys.experiments"),
+        ("recsys.models", "recsys.spark"),
+        ("recsys.ann", "recsys.spark"),
+        ("recsys.evaluation", "recsys.spark"),
+        ("recsys.experiments", "recsys.spark"),
+        ("recsys.spark", "recsys.notebook"),
+        ("recsys.models", "recsys.similarity_eval"),
+        ("recsys.models", "recsys.retrieval"),
+        ("recsys.ann", "recsys.retrieval"),
     ],
 )
 def test_lower_floors_do_not_import_higher_ones(lower, higher):

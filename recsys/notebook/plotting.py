@@ -68,8 +68,10 @@ def convergence(
             style = styled(i)
             style["marker"] = "." if len(rows) > 30 else style["marker"]
             ax.plot([h[x] for h in rows], [h[y] for h in rows], label=name, markersize=4, **style)
-    ax.set(xlabel=xlabel if xlabel is not None else x.replace("_", " "),
-           ylabel=ylabel if ylabel is not None else y.replace("_", " "))
+    ax.set(
+        xlabel=xlabel if xlabel is not None else x.replace("_", " "),
+        ylabel=ylabel if ylabel is not None else y.replace("_", " "),
+    )
     if legend:
         ax.legend()
 

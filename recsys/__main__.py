@@ -1,4 +1,6 @@
-"""Command line: ``python -m recsys run`` executes the notebooks (see :mod:`recsys.notebook.runner`)."""
+"""Command line: ``python -m recsys run`` executes the notebooks (see :mod:`recsys.notebook.runner`);
+``python -m recsys ann`` runs the approximate-search benchmark without a notebook (see
+:mod:`recsys.ann.bench`)."""
 
 from __future__ import annotations
 
@@ -46,11 +48,113 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--quiet", action="store_true", help="no per-cell progress bars")
     commands.add_parser("list", help="list the notebooks and their parameters")
+    add_ann_parser(commands)
     return parser
+
+
+def add_ann_parser(commands) -> argparse.ArgumentParser:
+    """``python -m recsys ann``: the benchmark of notebook 06 from the command line."""
+    ann = commands.add_parser(
+        "ann",
+        help="benchmark approximate nearest-neighbour indexes (recall vs QPS, build time, memory)",
+        description="Build every method's parameter grid on a workload, measure recall@k (ties are hits), "
+        "single-query QPS on one thread, batch QPS, latency, build time and memory; print the Pareto frontier "
+        "and the fastest configuration per method at recall 0.90 and 0.95; write results.csv, frontier.csv and "
+        "results.json to --out.",
+    )
+    ann.add_argument("--workload", choices=("mixture", "real"), default="mixture", help="default: mixture")
+    ann.add_argument("--n-items", type=int, default=100_000, help="catalogue size of the mixture workload")
+    ann.add_argument("--n-queries", type=int, default=1000, help="queries of the mixture workload")
+    ann.add_argument(
+        "--methods",
+        default=None,
+        help="comma-separated method names, or 'all' (default: exact search and one or two indexes per family, "
+        "recsys.ann.registry.DEFAULT_METHODS)",
+    )
+    ann.add_argument("--grid", choices=("default", "quick"), default="default", help="parameter grids to use")
+    ann.add_argument("--k", type=int, default=10, help="neighbours per query (recall@k)")
+    ann.add_argument("--time-budget", type=float, default=120.0, help="seconds per method (default 120)")
+    ann.add_argument("--build-threads", type=int, default=1, help="threads for deterministic builds (0 = all)")
+    ann.add_argument("--batch-threads", type=int, default=0, help="threads for batch queries (0 = all)")
+    ann.add_argument("--dataset", default="ml-latest-small", help="dataset the real factors are trained on")
+    ann.add_argument("--seed", type=int, default=0, help="seed of the mixture sample")
+    ann.add_argument("--out", default="build/ann", help="folder for the results (default build/ann)")
+    ann.add_argument("--cache", default=None, help="cache folder for ground truth and the mixture (default OUT/cache)")
+    ann.add_argument("--quiet", action="store_true", help="no progress bar")
+    return ann
+
+
+def run_ann(args) -> int:
+    """The ``ann`` subcommand."""
+    import os
+    from pathlib import Path
+
+    import pandas as pd
+
+    from recsys import retrieval
+    from recsys.ann import bench, grids, registry
+
+    if args.methods in (None, ""):
+        methods = list(registry.DEFAULT_METHODS)
+    elif args.methods.strip() == "all":
+        methods = list(registry.ADAPTERS)
+    else:
+        methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    try:
+        for name in methods:
+            registry.get(name)  # a typo fails before any work
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    out = Path(args.out)
+    cache = Path(args.cache) if args.cache else out / "cache"
+    print(f"training implicit ALS on {args.dataset} for the real factors ...", flush=True)
+    embeddings = retrieval.real_embeddings(args.dataset)
+    if args.workload == "real":
+        workload = embeddings.workload()
+    else:
+        print("fitting the recommender-shaped mixture ...", flush=True)
+        mixture = retrieval.mixture_for(embeddings, cache_dir=cache)
+        workload = mixture.workload(args.n_items, args.n_queries, seed=args.seed)
+    print(f"{workload}; methods: {', '.join(methods)}", flush=True)
+    result = bench.run(
+        workload,
+        methods,
+        grids=grids.QUICK_GRIDS if args.grid == "quick" else None,
+        k=args.k,
+        time_budget=args.time_budget,
+        build_threads=args.build_threads,
+        batch_threads=args.batch_threads,
+        cache_dir=cache,
+        progress=not args.quiet,
+    )
+    paths = bench.write_results(
+        result, out, extra={"library_builds": bench.library_builds().reset_index().to_dict("records")}
+    )
+    with pd.option_context("display.width", 200, "display.max_columns", 20, "display.max_rows", 500):
+        for name, reason in result.skipped.items():
+            print(f"skipped {name}: {reason}")
+        columns = ["method", "family", "recall", "qps", "p99_ms", "batch_qps", "build_s", "memory_bytes", "query"]
+        frontier = result.frontier()[columns].copy()
+        frontier["memory_MB"] = frontier.pop("memory_bytes") / 1e6
+        print(f"\nPareto frontier (recall@{args.k} vs single-query QPS on one thread), {workload}:")
+        print(frontier.to_string(index=False, float_format=lambda v: f"{v:,.3f}" if v < 10 else f"{v:,.0f}"))
+        table = bench.speedup_table(result.results)
+        if not table.empty:
+            shown = table[
+                ["qps", "speedup_vs_exact", "speedup_vs_batch", "recall", "build_s", "bytes_per_item", "query"]
+            ]
+            print("\nfastest configuration per method at each recall target:")
+            print(shown.to_string(float_format=lambda v: f"{v:,.3f}" if v < 10 else f"{v:,.0f}"))
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"\nload average now: {load} on {os.cpu_count()} cores; results in {paths['results'].parent}/")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "ann":
+        return run_ann(args)
     try:
         if args.command == "list":
             for nb in runner.discover():

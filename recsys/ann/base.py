@@ -21,12 +21,23 @@ it needs, if any), ``native_metrics`` (what the library searches as is), ``trans
 metric it searches after the MIPS transform) and ``query_params`` (the names
 :meth:`set_query_arguments` accepts), and implements ``_fit``, ``_query`` (and ``_batch_query``
 when the library batches better than a loop).
+
+Threads. Every index starts serial (``num_threads = 1``); :meth:`ANNIndex.set_num_threads`
+changes what the library may use for building and for :meth:`~ANNIndex.batch_query` (``0`` = all
+cores). A single :meth:`~ANNIndex.query` is one query on one thread. Graph builds are only
+reproducible on one thread (insertion order races); a class says whether a parallel build gives
+the same index in :attr:`~ANNIndex.parallel_build_is_deterministic`, and the benchmark harness
+builds serially when reproducibility is asked for and it is False.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import os
+import sys
 import time
+from collections.abc import Iterator
 from types import ModuleType
 from typing import Any, ClassVar, Literal
 
@@ -40,23 +51,103 @@ METRICS: tuple[str, ...] = ("ip", "cosine", "l2")
 #: The four families of the study, plus exact search as the reference.
 FAMILIES: tuple[str, ...] = ("exact", "graph", "tree", "lsh", "quantization")
 
-__all__ = ["FAMILIES", "METRICS", "ANNIndex", "LibraryUnavailable", "require"]
+__all__ = [
+    "FAMILIES",
+    "METRICS",
+    "ANNIndex",
+    "LibraryUnavailable",
+    "quiet_native_output",
+    "require",
+    "resident_bytes",
+    "thread_count",
+]
 
 
 class LibraryUnavailable(ImportError):
     """An adapter's library is not installed; the message names the pip package to install."""
 
 
-def require(module: str, pip_name: str | None = None) -> ModuleType:
-    """Import ``module`` or raise :class:`LibraryUnavailable` saying how to install it."""
+@contextlib.contextmanager
+def quiet_native_output(enabled: bool = True) -> Iterator[None]:
+    """Silence what C/C++ code writes straight to file descriptors 1 and 2 (log lines, banners).
+
+    Several libraries print from native code (nmslib's "compiled without SIMD" banner on import,
+    ScaNN's absl log lines on every build); Jupyter forwards those writes into the cell's outputs.
+    Python-level ``sys.stdout``/``sys.stderr`` writes are left alone.
+    """
+    if not enabled:
+        yield
+        return
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    saved = []
     try:
-        return importlib.import_module(module)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+    except OSError:  # pragma: no cover - no /dev/null
+        yield
+        return
+    try:
+        for fd in (1, 2):
+            try:
+                saved.append((fd, os.dup(fd)))
+                os.dup2(devnull, fd)
+            except OSError:  # pragma: no cover - fd not open
+                continue
+        yield
+    finally:
+        for fd, copy in saved:
+            os.dup2(copy, fd)
+            os.close(copy)
+        os.close(devnull)
+
+
+#: Environment defaults set (unless already set) before a library is first imported.
+#: faiss's bundled OpenMP runtime spins its idle threads by default; on a machine whose cores are
+#: shared with other jobs that makes a 2-thread batch search 10x *slower* than one thread
+#: (measured here: 1,000 vs 100 QPS on 300,000 items). Passive waiting removes the collapse and
+#: costs little on an idle machine. It must be set before the runtime starts: ``recsys.ann`` sets
+#: it on import (faiss shares its runtime with scikit-learn's, which may load first); this is the
+#: second line of defence for code that imports this module's adapters some other way.
+IMPORT_ENVIRONMENT: dict[str, dict[str, str]] = {"faiss": {"OMP_WAIT_POLICY": "PASSIVE"}}
+
+
+def require(module: str, pip_name: str | None = None) -> ModuleType:
+    """Import ``module`` or raise :class:`LibraryUnavailable` saying how to install it.
+
+    Native banners printed on import (nmslib's) are silenced; :data:`IMPORT_ENVIRONMENT` is applied
+    first (a value already in the environment wins).
+    """
+    if module in sys.modules:
+        return sys.modules[module]
+    for name, value in IMPORT_ENVIRONMENT.get(module, {}).items():
+        os.environ.setdefault(name, value)
+    try:
+        with quiet_native_output():
+            return importlib.import_module(module)
     except ImportError as error:
         pip_name = pip_name or module
         raise LibraryUnavailable(
             f"{module} is not installed ({error}); install it with `pip install {pip_name}` "
             "or the project's extra: `pip install -e '.[ann]'`"
         ) from error
+
+
+def resident_bytes() -> int | None:
+    """This process's resident memory (VmRSS) in bytes, or ``None`` where /proc is missing."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:  # pragma: no cover - not Linux
+        return None
+    return None  # pragma: no cover
+
+
+def thread_count(num_threads: int) -> int:
+    """``num_threads`` with 0 read as "all cores"."""
+    return int(num_threads) if num_threads > 0 else max(1, os.cpu_count() or 1)
 
 
 class ANNIndex:
@@ -71,6 +162,8 @@ class ANNIndex:
     pip_name: ClassVar[str | None] = None
     #: Metrics the library searches without any transform.
     native_metrics: ClassVar[tuple[str, ...]] = METRICS
+    #: Metrics the adapter serves at all (natively, by normalising, or by the MIPS transform).
+    supported_metrics: ClassVar[tuple[str, ...]] = METRICS
     #: The metric searched after the MIPS transform, when ``"ip"`` is not native.
     transform_space: ClassVar[str] = "l2"
     #: Names :meth:`set_query_arguments` accepts.
@@ -78,11 +171,22 @@ class ANNIndex:
     #: Where :meth:`memory_bytes` comes from: ``"library"`` (the library's own figure),
     #: ``"arrays"`` (the sizes of the arrays the index holds) or ``"measured"`` (resident growth).
     memory_source: ClassVar[str] = "arrays"
+    #: Does a build on several threads give the same index as a serial one?
+    parallel_build_is_deterministic: ClassVar[bool] = True
+    #: Does a serial build with the same parameters (and seed) give the same index every time?
+    #: False for a library whose training is not reproducible (ScaNN's k-means tree): the harness
+    #: marks its rows, and notebooks compare a tolerance-free summary of them instead.
+    reproducible_build: ClassVar[bool] = True
 
     def __init__(self, metric: Metric = "ip", **build_params: Any) -> None:
         self.metric = check_choice("metric", metric, METRICS)
+        if metric not in self.supported_metrics:
+            raise ValueError(
+                f"{type(self).__name__} serves metric(s) {', '.join(self.supported_metrics)}, not {metric!r}"
+            )
         self.build_params = dict(build_params)
         self.query_arguments: dict[str, Any] = {}
+        self.num_threads = 1
 
     # -- what the index is ----------------------------------------------------------------------
 
@@ -116,21 +220,39 @@ class ANNIndex:
             return str(error)
         return None
 
+    def set_num_threads(self, num_threads: int) -> ANNIndex:
+        """Threads the library may use for building and for :meth:`batch_query` (0 = all cores)."""
+        self.num_threads = check_integer("num_threads", num_threads, 0)
+        if hasattr(self, "n_items_"):
+            self._apply_threads()
+        return self
+
     # -- building -------------------------------------------------------------------------------
 
     def fit(self, vectors) -> ANNIndex:
-        """Build the index on the item vectors (n_items, d); returns ``self``."""
+        """Build the index on the item vectors (n_items, d); returns ``self``.
+
+        Sets ``n_items_``, ``dim_``, ``build_seconds_`` (wall time of the library's build) and
+        ``build_rss_bytes_`` (growth of the process's resident memory across the build, the
+        figure behind ``memory_source = "measured"``).
+        """
         if self.library is not None:
             require(self.library, self.pip_name)
         X = check_vectors(vectors, "vectors")
         self.n_items_, self.dim_ = X.shape
         if self.transformed:
-            X, self.max_norm_ = mips_transform(X)
+            X = self._transform_items(X)
         elif self.metric == "cosine" and "cosine" not in self.native_metrics:
             X = normalize(X)
+        X = np.ascontiguousarray(X)
+        before = resident_bytes()
         start = time.perf_counter()
-        self._fit(np.ascontiguousarray(X))
+        self._fit(X)
         self.build_seconds_ = time.perf_counter() - start
+        after = resident_bytes()
+        self.build_rss_bytes_ = max(0, after - before) if before is not None and after is not None else 0
+        if self.query_arguments:
+            self._set_query_arguments(**self.query_arguments)
         return self
 
     def set_query_arguments(self, **arguments: Any) -> None:
@@ -159,6 +281,18 @@ class ANNIndex:
             Q = normalize(Q)
         return np.ascontiguousarray(Q), k
 
+    def prepare_queries(self, vectors, k: int) -> tuple[np.ndarray, int]:
+        """Checked (and, where declared, transformed) queries and ``k``, for :meth:`query_prepared`.
+
+        The benchmark harness prepares all queries once, then times one :meth:`query_prepared`
+        call per query, so that the figure is the library's search and not the input checks.
+        """
+        return self._prepare_queries(vectors, k)
+
+    def query_prepared(self, q: np.ndarray, k: int) -> np.ndarray:
+        """:meth:`query` on one row of :meth:`prepare_queries`'s output (no checks)."""
+        return _as_ids(self._query(q, k), k)
+
     def query(self, vector, k: int) -> np.ndarray:
         """The ``k`` best items for one query vector (d,): (k,) int64, best first, -1 = not found."""
         vector = np.asarray(vector)
@@ -184,8 +318,16 @@ class ANNIndex:
     def _fit(self, X: np.ndarray) -> None:  # pragma: no cover - interface
         raise NotImplementedError
 
+    def _transform_items(self, X: np.ndarray) -> np.ndarray:
+        """The MIPS transform of the items (sets ``max_norm_``); an adapter may refine it."""
+        X, self.max_norm_ = mips_transform(X)
+        return X
+
     def _set_query_arguments(self, **arguments: Any) -> None:
         """Apply the query arguments to the built (or to-be-built) index; default: nothing."""
+
+    def _apply_threads(self) -> None:
+        """Hand :attr:`num_threads` to the built library; default: nothing to do."""
 
     def _query(self, q: np.ndarray, k: int) -> np.ndarray:  # pragma: no cover - interface
         raise NotImplementedError
@@ -193,8 +335,9 @@ class ANNIndex:
     def _batch_query(self, Q: np.ndarray, k: int) -> np.ndarray | list:
         return [self._query(q, k) for q in Q]
 
-    def _memory_bytes(self) -> int:  # pragma: no cover - interface
-        raise NotImplementedError
+    def _memory_bytes(self) -> int:
+        """Default: the resident growth measured across the build."""
+        return self.build_rss_bytes_
 
 
 def _as_ids(ids, k: int) -> np.ndarray:

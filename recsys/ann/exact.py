@@ -1,5 +1,9 @@
 """Exact search with numpy: one BLAS product and ``argpartition``. The reference every index is
-measured against, and the baseline a recommender without an index pays."""
+measured against, and the baseline a recommender without an index pays.
+
+(faiss's exact index, :class:`recsys.ann.faiss_indexes.FaissFlat`, is the batched reference of
+the benchmark: the same answers with SIMD kernels and OpenMP threads.)
+"""
 
 from __future__ import annotations
 
@@ -8,14 +12,26 @@ import numpy as np
 from recsys.ann.base import ANNIndex
 
 
-def _top_k_rows(scores: np.ndarray, k: int) -> np.ndarray:
-    """Best-first indices of the ``k`` largest entries of each row (ties: smaller index first)."""
+def top_k_rows(scores: np.ndarray, k: int) -> np.ndarray:
+    """Best-first indices of the ``k`` largest entries of each row of ``scores``.
+
+    Deterministic, ties included: among equal scores the smaller index comes first, also at the
+    k-th place (``argpartition`` alone would pick an arbitrary one of several tied items there).
+    """
+    scores = np.atleast_2d(scores)
     n = scores.shape[1]
+    rows = np.arange(scores.shape[0])[:, None]
     if k < n:
         part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+        kth = scores[rows, part].min(axis=1)
+        tied_total = np.count_nonzero(scores == kth[:, None], axis=1)
+        tied_taken = np.count_nonzero(scores[rows, part] == kth[:, None], axis=1)
+        for r in np.flatnonzero(tied_total != tied_taken):  # rare: resolve the boundary tie by index
+            above = np.flatnonzero(scores[r] > kth[r])
+            tied = np.flatnonzero(scores[r] == kth[r])[: k - above.size]
+            part[r] = np.concatenate([above, tied])
     else:
         part = np.broadcast_to(np.arange(n), scores.shape).copy()
-    rows = np.arange(scores.shape[0])[:, None]
     order = np.lexsort((part, -scores[rows, part]), axis=1)
     return part[rows, order]
 
@@ -23,9 +39,11 @@ def _top_k_rows(scores: np.ndarray, k: int) -> np.ndarray:
 class BruteForce(ANNIndex):
     """Every item scored for every query (numpy/BLAS), the top ``k`` kept by ``argpartition``.
 
-    Serves ``ip``, ``cosine`` (items normalised at build) and ``l2`` natively. ``batch_query``
-    scores queries in blocks of ``batch_size`` rows (one matrix product each), which is how a
-    recommender without an index serves many users at once.
+    Serves ``ip`` and ``l2`` natively and ``cosine`` on normalised vectors. ``query`` is one
+    matrix-vector product (memory-bound: it reads the whole catalogue per query); ``batch_query``
+    scores queries in blocks of ``batch_size`` rows, one matrix product each, which is how a
+    recommender without an index serves many users at once (``batch_size=None``: as many rows as
+    keep one block of float32 scores near 256 MB). Ties: smaller index first.
     """
 
     name = "exact-numpy"
@@ -33,7 +51,7 @@ class BruteForce(ANNIndex):
     native_metrics = ("ip", "l2")  # cosine: the base class normalises, then inner product
     query_params = ("batch_size",)
 
-    def __init__(self, metric="ip", batch_size: int = 1024):
+    def __init__(self, metric="ip", batch_size: int | None = None):
         super().__init__(metric)
         self.query_arguments = {"batch_size": batch_size}
 
@@ -48,11 +66,12 @@ class BruteForce(ANNIndex):
         return dots
 
     def _query(self, q: np.ndarray, k: int) -> np.ndarray:
-        return _top_k_rows(self._scores(q[None, :]), k)[0]
+        return top_k_rows(self._scores(q[None, :]), k)[0]
 
     def _batch_query(self, Q: np.ndarray, k: int) -> np.ndarray:
-        size = max(1, int(self.query_arguments.get("batch_size", 1024)))
-        return np.vstack([_top_k_rows(self._scores(Q[i : i + size]), k) for i in range(0, Q.shape[0], size)])
+        size = self.query_arguments.get("batch_size") or max(1, (1 << 26) // max(1, self._X.shape[0]))
+        size = max(1, int(size))
+        return np.vstack([top_k_rows(self._scores(Q[i : i + size]), k) for i in range(0, Q.shape[0], size)])
 
     def _memory_bytes(self) -> int:
         return self._X.nbytes + self._norms_sq.nbytes

@@ -1,0 +1,314 @@
+"""Serving recommendations from an approximate index, and what the approximation costs.
+
+This module joins the three wings the ANN wing must not import: it trains a model
+(:mod:`recsys.models`), turns its vectors into a workload (:mod:`recsys.ann.workloads`), serves
+each user's list from an index (:mod:`recsys.ann`) and scores the lists the way
+:mod:`recsys.evaluation` scores a model's own. ANN benchmarks stop at recall of the nearest
+neighbours; a recommender cares about the lists users see, so:
+
+* :func:`real_embeddings`: a trained implicit-ALS model on a per-user split of a dataset, with
+  its vectors in inner-product form (the "real" workload of notebook 06);
+* :func:`recommend_with_index`: each user's top ``k`` from an index, their training items removed
+  (the index is asked for ``k`` plus the number of items to remove, and those are dropped);
+* :func:`list_quality`: nDCG, recall, precision and coverage of any lists on the test split;
+* :func:`cost_of_approximation`: for every operating point of a benchmark table, the quality of
+  the lists its index serves, next to exact retrieval's on the same split.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pickle
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from recsys.ann import workloads
+from recsys.ann.base import ANNIndex
+from recsys.ann.bench import index_from
+from recsys.ann.exact import BruteForce
+from recsys.checks import check_integer
+from recsys.evaluation import evaluate_ranking
+from recsys.metrics import catalogue_coverage, mean_metrics, ranking_metrics, relevance_matrix
+from recsys.progress import bar as progress_bar
+
+__all__ = [
+    "RealEmbeddings",
+    "cost_of_approximation",
+    "list_quality",
+    "mixture_for",
+    "real_embeddings",
+    "recommend_with_index",
+]
+
+
+@dataclass(eq=False)
+class RealEmbeddings:
+    """A model trained on the training part of a split, with its vectors in inner-product form."""
+
+    name: str
+    model: Any
+    train: sp.csr_matrix
+    test: sp.csr_matrix
+    user_vectors: np.ndarray
+    item_vectors: np.ndarray
+    params: dict[str, Any] = field(default_factory=dict)
+    fit_seconds: float = 0.0
+
+    @property
+    def users(self) -> np.ndarray:
+        """The users with at least one test item: the ones a ranking evaluation scores."""
+        return np.flatnonzero(np.diff(self.test.indptr) > 0)
+
+    def workload(self, name: str | None = None) -> workloads.Workload:
+        """Item vectors as the catalogue, the evaluated users' vectors as the queries."""
+        return workloads.from_factors(
+            self.item_vectors, self.user_vectors[self.users], name=name or self.name, params=dict(self.params)
+        )
+
+    def exact_quality(self, k: int = 10) -> dict:
+        """The model's own ranking quality on the test split (:func:`recsys.evaluation.evaluate_ranking`)."""
+        return evaluate_ranking(self.model, self.train, self.test, k=k)
+
+
+def real_embeddings(
+    dataset: str = "ml-latest-small",
+    *,
+    factors: int = 64,
+    regularization: float = 30.0,
+    alpha: float = 3.0,
+    iterations: int = 15,
+    train_ratio: float = 0.75,
+    seed: int = 42,
+    data=None,
+) -> RealEmbeddings:
+    """Implicit ALS (Hu, Koren & Volinsky) on a per-user ``train_ratio`` split of ``dataset``.
+
+    Every rating counts as an interaction (the top-N protocol of notebook 03); the vectors are the
+    model's :meth:`~recsys.models.base.FactorModel.inner_product_factors` (``ranking_only=True``),
+    float32, ``factors`` dimensions. The hyperparameters are fixed defaults, not tuned here: the
+    question asked of these vectors is what an index loses against exact retrieval *of the same
+    model*. ``data`` may pass an already loaded :class:`recsys.datasets.Dataset`.
+    """
+    from recsys import splits
+    from recsys.datasets import load
+    from recsys.experiments import Matrices, model_input
+    from recsys.models import ImplicitALS
+
+    data = load(dataset) if data is None else data
+    split = splits.stratified_holdout(data.ratings, train_ratio, seed=seed)
+    matrices = Matrices.from_split(split)
+    model = ImplicitALS(
+        factors=factors, regularization=regularization, alpha=alpha, iterations=iterations, random_state=seed
+    )
+    X = model_input(model, matrices.train)
+    start = time.perf_counter()
+    model.fit(X)
+    seconds = time.perf_counter() - start
+    U, V = model.inner_product_factors(ranking_only=True)
+    params = {
+        "dataset": data.name,
+        "model": "implicit ALS",
+        "factors": factors,
+        "regularization": regularization,
+        "alpha": alpha,
+        "iterations": iterations,
+        "train_ratio": train_ratio,
+        "split_seed": seed,
+    }
+    return RealEmbeddings(
+        f"real ({data.name})",
+        model,
+        matrices.train,
+        matrices.test,
+        np.ascontiguousarray(U, dtype=np.float32),
+        np.ascontiguousarray(V, dtype=np.float32),
+        params,
+        seconds,
+    )
+
+
+def mixture_for(
+    embeddings: RealEmbeddings, *, cache_dir: str | Path | None = None, seed: int = 0, **fit_params
+) -> workloads.Mixture:
+    """The recommender-shaped generator fitted to ``embeddings`` (cached in ``cache_dir`` if given)."""
+    path = None
+    if cache_dir is not None:
+        key = json.dumps({"source": embeddings.params, "seed": seed, **fit_params}, sort_keys=True, default=str)
+        digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+        path = Path(cache_dir) / f"mixture-{digest}.pkl"
+        if path.is_file():
+            with path.open("rb") as handle:
+                return pickle.load(handle)
+    mixture = workloads.fit_mixture(
+        embeddings.item_vectors,
+        embeddings.user_vectors,
+        seed=seed,
+        source=f"{embeddings.params.get('model')} on {embeddings.params.get('dataset')}",
+        **fit_params,
+    )
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        with tmp.open("wb") as handle:
+            pickle.dump(mixture, handle)
+        os.replace(tmp, path)
+    return mixture
+
+
+def recommend_with_index(
+    index: ANNIndex, user_vectors, users, k: int, exclude: sp.csr_matrix | None = None
+) -> np.ndarray:
+    """Each user's ``k`` best items from ``index``, never an item stored in ``exclude``'s row.
+
+    ``user_vectors`` are all users' query vectors and ``users`` the rows to serve. The index is
+    asked for ``k + (number of excluded items of the user)`` items (capped at the catalogue), the
+    excluded ones are dropped and the first ``k`` kept; an index that finds fewer leaves ``-1``
+    slots. Returns (len(users), k) int64.
+    """
+    k = check_integer("k", k, 1)
+    users = np.asarray(users, dtype=np.int64)
+    U = np.asarray(user_vectors)
+    n_items = index.n_items_
+    out = np.full((users.size, k), -1, dtype=np.int64)
+    for row, user in enumerate(users):
+        seen = exclude.indices[exclude.indptr[user] : exclude.indptr[user + 1]] if exclude is not None else ()
+        fetch = min(n_items, k + len(seen))
+        found = index.query(U[user], fetch)
+        found = found[found >= 0]
+        if len(seen):
+            found = found[~np.isin(found, seen)]
+        out[row, : min(k, found.size)] = found[:k]
+    return out
+
+
+def list_quality(recommended, users, train: sp.csr_matrix, test: sp.csr_matrix, k: int = 10) -> dict[str, float]:
+    """nDCG@k, recall@k, precision@k (means over ``users``) and coverage@k of the lists.
+
+    Every stored test entry is relevant (the protocol of :func:`recsys.evaluation.evaluate_ranking`
+    with ``relevance_threshold=None``), so exact retrieval's lists score what the model scores.
+    """
+    users = np.asarray(users, dtype=np.int64)
+    relevant = relevance_matrix(test, None)
+    per_user = ranking_metrics(np.asarray(recommended), relevant[users], k)
+    means = mean_metrics(per_user)
+    return {
+        f"ndcg@{k}": means["ndcg"],
+        f"recall@{k}": means["recall"],
+        f"precision@{k}": means["precision"],
+        f"coverage@{k}": catalogue_coverage(recommended, train.shape[1]),
+        "n_users": int(users.size),
+    }
+
+
+def _overlap(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean share of each row of ``b`` (the exact lists) that ``a`` also holds."""
+    shares = [np.intersect1d(x[x >= 0], y[y >= 0]).size / max(1, (y >= 0).sum()) for x, y in zip(a, b)]
+    return float(np.mean(shares)) if shares else float("nan")
+
+
+def cost_of_approximation(
+    embeddings: RealEmbeddings,
+    points: pd.DataFrame,
+    *,
+    k: int = 10,
+    methods: Sequence[str] | None = None,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """Recommendation quality of every operating point in ``points``, and of exact retrieval.
+
+    ``points`` is a benchmark table of the real workload (:func:`recsys.ann.bench.run`: columns
+    ``method``, ``build``, ``query``, ``recall``); each (method, build) is built once on the item
+    vectors and serves every user's list at each of its query points. Columns: ``ann_recall``
+    (the benchmark's recall@k of the raw index), ``ndcg@k``, ``recall@k``, ``precision@k``,
+    ``coverage@k``, ``overlap`` (share of exact retrieval's list the index also serves),
+    ``ndcg_loss`` (exact nDCG minus this one). The first row is exact retrieval.
+    """
+    k = check_integer("k", k, 1)
+    users = embeddings.users
+    exact_index = BruteForce("ip").fit(embeddings.item_vectors)
+    exact_lists = recommend_with_index(exact_index, embeddings.user_vectors, users, k, embeddings.train)
+    reference = list_quality(exact_lists, users, embeddings.train, embeddings.test, k)
+    rows = [
+        {
+            "method": "exact",
+            "family": "exact",
+            "build": "{}",
+            "query": "{}",
+            "ann_recall": 1.0,
+            **reference,
+            "overlap": 1.0,
+        }
+    ]
+    table = points if methods is None else points[points["method"].isin(list(methods))]
+    table = table[table["family"] != "exact"]
+    groups = list(table.groupby(["method", "build"], sort=False))
+    for (method, build), group in progress_bar(groups, enabled=progress, desc="lists from each index", unit="index"):
+        index = index_from({"method": method, "build": build, "query": "{}"}, metric="ip").fit(embeddings.item_vectors)
+        for _, point in group.iterrows():
+            query = json.loads(point["query"]) if isinstance(point["query"], str) else dict(point["query"])
+            if query:
+                index.set_query_arguments(**query)
+            lists = recommend_with_index(index, embeddings.user_vectors, users, k, embeddings.train)
+            quality = list_quality(lists, users, embeddings.train, embeddings.test, k)
+            rows.append(
+                {
+                    "method": method,
+                    "family": point["family"],
+                    "build": build,
+                    "query": point["query"],
+                    "ann_recall": float(point["recall"]),
+                    **quality,
+                    "overlap": _overlap(lists, exact_lists),
+                }
+            )
+    out = pd.DataFrame(rows)
+    out["ndcg_loss"] = reference[f"ndcg@{k}"] - out[f"ndcg@{k}"]
+    return out
+
+
+def noticeable_recall(cost: pd.DataFrame, k: int = 10, tolerance: float = 0.005) -> float | None:
+    """The lowest ANN recall@k from which on every operating point loses at most ``tolerance`` nDCG.
+
+    Read off :func:`cost_of_approximation`'s table: sort the points by ANN recall; the answer is the
+    smallest recall such that no point at or above it loses more than ``tolerance`` nDCG@k against
+    exact retrieval. Below it, some index's lists are measurably worse. ``None`` if even the most
+    accurate point loses more.
+    """
+    points = cost[cost["method"] != "exact"].sort_values("ann_recall")
+    if points.empty:
+        return None
+    bad = points["ndcg_loss"].to_numpy() > tolerance
+    if bad[-1]:
+        return None
+    last_bad = np.flatnonzero(bad)
+    start = 0 if last_bad.size == 0 else last_bad[-1] + 1
+    return float(points["ann_recall"].to_numpy()[start])
+
+
+def best_point_cost(cost: pd.DataFrame, point: Mapping, k: int = 10) -> dict[str, float]:
+    """nDCG@k of one operating point (a results row) next to exact retrieval's, and the loss."""
+    exact = cost[cost["method"] == "exact"].iloc[0]
+    match = cost[
+        (cost["method"] == point["method"]) & (cost["build"] == point["build"]) & (cost["query"] == point["query"])
+    ]
+    if match.empty:
+        raise LookupError(f"the cost table has no row for {point['method']} {point['build']} {point['query']}")
+    row = match.iloc[0]
+    return {
+        "method": point["method"],
+        "build": point["build"],
+        "query": point["query"],
+        "ann_recall": float(row["ann_recall"]),
+        f"ndcg@{k}": float(row[f"ndcg@{k}"]),
+        f"exact_ndcg@{k}": float(exact[f"ndcg@{k}"]),
+        "ndcg_loss": float(row["ndcg_loss"]),
+    }

@@ -1,0 +1,349 @@
+"""The benchmark harness: recall as ann-benchmarks counts it, exact and cached ground truth, the
+grid runner (budgets, skips, threads, tidy rows), frontiers and operating points, and the CLI."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from recsys.ann import bench, grids, registry, workloads
+from recsys.ann.base import ANNIndex
+
+
+def _workload(items, queries, metric="ip"):
+    return workloads.Workload("hand", np.asarray(items, float), np.asarray(queries, float), metric)
+
+
+def test_recall_counts_ties_with_the_kth_item_as_hits():
+    # items 0, 1 and 2 all score 2.0 for the query: any two of them are a perfect top-2
+    items = [[2.0, 0.0], [2.0, 0.0], [0.0, 2.0], [1.0, 0.0], [0.5, 0.0]]
+    items[2] = [2.0, 1.0]  # item 2 scores 2.0 too (<(1, 0), (2, 1)> = 2)
+    w = _workload(items, [[1.0, 0.0]])
+    truth = bench.ground_truth(w, 2)
+    assert truth.scores[0].tolist() == [2.0, 2.0]
+    for found in ([0, 1], [1, 2], [2, 0]):
+        assert bench.recall(np.array([found]), truth, w, 2)[0] == 1.0
+    assert bench.recall(np.array([[0, 3]]), truth, w, 2)[0] == 0.5  # item 3 scores 1.0 < 2.0
+    assert bench.recall(np.array([[0, -1]]), truth, w, 2)[0] == 0.5  # -1 = nothing found: a miss
+    assert bench.recall(np.array([[0, 0]]), truth, w, 2)[0] == 0.5  # an item twice counts once
+    # a near-tie within float rounding is a hit; a real gap is not
+    near = _workload([[1.0, 0.0], [1.0 - 1e-12, 0.0], [0.9, 0.0]], [[1.0, 0.0]])
+    t = bench.ground_truth(near, 1)
+    assert bench.recall(np.array([[1]]), t, near, 1)[0] == 1.0
+    assert bench.recall(np.array([[2]]), t, near, 1)[0] == 0.0
+    assert bench.recall(np.array([[2]]), t, near, 1, epsilon=0.2)[0] == 1.0
+
+
+def test_recall_rejects_bad_shapes_and_ids():
+    w = _workload(np.eye(3), np.eye(3)[:2])
+    truth = bench.ground_truth(w, 2)
+    with pytest.raises(ValueError, match="found must be"):
+        bench.recall(np.zeros((3, 2), int), truth, w, 2)
+    with pytest.raises(ValueError, match="catalogue size"):
+        bench.recall(np.array([[0, 7], [1, 2]]), truth, w, 2)
+    with pytest.raises(ValueError, match="k must be"):
+        bench.recall(np.zeros((2, 2), int), truth, w, 3)
+
+
+@pytest.mark.parametrize("metric", ["ip", "cosine", "l2"])
+def test_ground_truth_is_exact_for_every_metric(metric):
+    rng = np.random.default_rng(0)
+    items = rng.normal(size=(500, 8)) * rng.lognormal(0, 0.7, size=(500, 1))
+    items[100:110] = items[:10]  # exact ties
+    queries = rng.normal(size=(40, 8))
+    w = _workload(items, queries, metric)
+    truth = bench.ground_truth(w, 15)
+    full = bench.exact_scores(w.items, w.queries, np.tile(np.arange(500), (40, 1)), metric)
+    expected = np.sort(full, axis=1)[:, ::-1][:, :15]
+    np.testing.assert_allclose(truth.scores, expected, rtol=1e-12)
+    np.testing.assert_allclose(np.take_along_axis(full, truth.ids, axis=1), truth.scores, rtol=1e-12)
+
+
+def test_ground_truth_proof_check_falls_back_on_float32_near_ties():
+    rng = np.random.default_rng(5)
+    base = rng.normal(size=(1, 4))
+    items = np.vstack([base + 1e-9 * rng.normal(size=(200, 4)), rng.normal(size=(300, 4)) * 0.1])
+    w = _workload(items, base)
+    truth = bench.ground_truth(w, 5)
+    full = bench.exact_scores(w.items, w.queries, np.arange(500)[None, :], "ip")[0]
+    np.testing.assert_array_equal(truth.ids[0], np.lexsort((np.arange(500), -full))[:5])
+
+
+def test_ground_truth_is_cached_by_its_parameters(tmp_path):
+    w = workloads.clustered(300, 20, 4, 3, seed=1)
+    first = bench.ground_truth(w, 5, cache_dir=tmp_path)
+    again = bench.ground_truth(w, 5, cache_dir=tmp_path)
+    assert not first.cached and again.cached
+    np.testing.assert_array_equal(first.ids, again.ids)
+    deeper = bench.ground_truth(w, 7, cache_dir=tmp_path)
+    other = bench.ground_truth(workloads.clustered(300, 20, 4, 3, seed=2), 5, cache_dir=tmp_path)
+    assert not deeper.cached and not other.cached
+    assert len(list(tmp_path.glob("ground-truth-*.npz"))) == 3
+
+
+def test_run_measures_every_point_and_pins_threads(tmp_path):
+    w = workloads.clustered(1500, 60, 8, 6, seed=0)
+    methods = ["exact-numpy", "numpy-lsh"] + [m for m in ("hnswlib", "faiss-ivf") if not registry.get(m).available()]
+    quick = {**grids.QUICK_GRIDS, "faiss-ivf": {"build": [{"nlist": 16}], "query": {"nprobe": [1, 4, 16]}}}
+    result = bench.run(
+        w, methods, grids=quick, time_budget=60, timing_queries=30, repeats=1, progress=False, cache_dir=tmp_path
+    )
+    table = result.results
+    assert list(table.columns) == bench.RESULT_COLUMNS
+    assert set(table["method"]) == set(methods)
+    exact = table[table["method"] == "exact-numpy"].iloc[0]
+    assert exact["recall"] == 1.0 and exact["recall_single"] == 1.0 and exact["consistent"]
+    assert (table["qps"] > 0).all() and (table["p99_ms"] >= table["p50_ms"]).all()
+    assert (table["build_threads"] == 1).all() and (table["memory_bytes"] > 0).all()
+    assert table["n_timed"].between(20, 30).all() and table["reproducible"].all()
+    lsh = table[table["method"] == "numpy-lsh"]["recall"].to_numpy()
+    assert (np.diff(lsh) >= 0).all()
+    assert json.loads(table["build"].iloc[-1]) is not None
+    paths = bench.write_results(result, tmp_path / "out")
+    assert pd.read_csv(paths["results"]).shape[0] == len(table)
+    saved = json.loads(paths["json"].read_text())
+    assert saved["settings"]["k"] == 10 and len(saved["results"]) == len(table)
+
+
+def test_run_skips_missing_libraries_and_spent_budgets(monkeypatch):
+    class Missing(ANNIndex):
+        name = "missing-lib"
+        family = "graph"
+        library = "surely_not_installed_lib"
+        pip_name = "surely-not-installed"
+
+    monkeypatch.setitem(registry.ADAPTERS, "missing-lib", Missing)
+    w = workloads.clustered(400, 10, 4, 3, seed=0)
+    slow = {
+        "numpy-lsh": {"build": [{"tables": 2, "bits": 4}, {"tables": 4, "bits": 4}], "query": {"probes": [1, 2, 4]}}
+    }
+    result = bench.run(
+        w,
+        ["missing-lib", "numpy-lsh"],
+        grids={**slow, "missing-lib": {"build": [{}], "query": [{}]}},
+        time_budget=1e-9,
+        timing_queries=5,
+        repeats=1,
+        progress=False,
+    )
+    assert "surely-not-installed" in result.skipped["missing-lib"]
+    budget = [name for name, reason in result.skipped.items() if "time budget" in reason]
+    assert len(budget) == 2 and all(name.startswith("numpy-lsh {") for name in budget)
+    assert result.results.empty
+
+
+def test_run_stops_raising_the_knob_once_recall_is_used_up():
+    w = workloads.clustered(400, 10, 4, 3, seed=0)
+    grid = {"numpy-lsh": {"build": [{"tables": 8, "bits": 2}], "query": {"probes": [1, 2, 3, 4]}}}
+    result = bench.run(w, ["numpy-lsh"], grids=grid, stop_recall=0.999, timing_queries=5, repeats=1, progress=False)
+    assert result.results["recall"].iloc[-1] >= 0.999 and len(result.results) < 4
+
+
+def _table(rows):
+    base = {
+        "workload": "w",
+        "n_items": 100,
+        "n_queries": 10,
+        "k": 10,
+        "build": "{}",
+        "label": "",
+        "batch_qps": 1.0,
+        "build_s": 1.0,
+        "memory_bytes": 1000,
+        "bytes_per_item": 10.0,
+    }
+    return pd.DataFrame([{**base, **r} for r in rows])
+
+
+def test_frontier_operating_points_and_best():
+    t = _table(
+        [
+            {"method": "a", "family": "graph", "recall": 0.80, "qps": 900, "query": '{"ef": 1}'},
+            {"method": "a", "family": "graph", "recall": 0.95, "qps": 500, "query": '{"ef": 2}'},
+            {"method": "a", "family": "graph", "recall": 0.90, "qps": 400, "query": '{"ef": 3}'},  # dominated
+            {"method": "a", "family": "graph", "recall": 0.99, "qps": 100, "query": '{"ef": 4}'},
+            {"method": "b", "family": "quantization", "recall": 0.96, "qps": 700, "query": '{"nprobe": 1}'},
+            {
+                "method": "b",
+                "family": "quantization",
+                "recall": 0.85,
+                "qps": 600,
+                "query": '{"nprobe": 2}',
+            },  # dominated
+            {"method": "x", "family": "exact", "recall": 1.0, "qps": 10, "query": "{}", "batch_qps": 50.0},
+        ]
+    )
+    f = bench.pareto_frontier(t)
+    assert f[f["method"] == "a"]["qps"].tolist() == [900, 500, 100]
+    assert f[f["method"] == "b"]["qps"].tolist() == [700]
+    points = bench.operating_points(t, 0.95)
+    assert points.set_index("method")["qps"].to_dict() == {"b": 700, "a": 500, "x": 10}
+    assert bench.best(t, 0.95)["method"] == "b"
+    assert bench.best(t, 0.95, family="graph")["query"] == '{"ef": 2}'
+    with pytest.raises(LookupError, match="no configuration"):
+        bench.best(t, 0.999, family="quantization")
+    speed = bench.speedup_table(t, (0.95,))
+    assert speed.loc[("w", 0.95, "b"), "speedup_vs_exact"] == 70.0
+    assert speed.loc[("w", 0.95, "b"), "speedup_vs_batch"] == 14.0
+    strict = bench.speedup_table(t, (0.99,))
+    assert strict.loc[("w", 0.99, "a"), "qps"] == 100
+    assert np.isnan(strict.loc[("w", 0.99, "b"), "qps"]) and strict.loc[("w", 0.99, "b"), "recall"] == 0.96
+    summary = bench.family_summary(t, 0.99)
+    assert (
+        summary.loc["quantization", "best"] == "none reaches it (b)"
+        and summary.loc["quantization", "max_recall"] == 0.96
+    )
+    assert summary.loc["graph", "x one-query exact"] == 10.0
+
+
+def test_scaling_exponents_read_a_power_law():
+    t = pd.DataFrame(
+        {
+            "method": ["m"] * 3 + ["e"] * 3,
+            "n_items": [1e4, 1e5, 1e6] * 2,
+            "qps": [1e4, 1e4 / 10**0.3, 1e4 / 10**0.6, 1e3, 1e2, 1e1],
+        }
+    )
+    slopes = bench.scaling_exponents(t, "qps")
+    assert slopes["m"] == pytest.approx(-0.3) and slopes["e"] == pytest.approx(-1.0)
+
+
+def test_index_from_a_results_row_rebuilds_that_configuration():
+    row = {"method": "numpy-lsh", "build": '{"tables": 3, "bits": 5}', "query": '{"probes": 4}'}
+    index = bench.index_from(row)
+    assert index.tables == 3 and index.bits == 5 and index.query_arguments == {"probes": 4}
+
+
+def test_grids_expand_products_and_explicit_points():
+    builds, queries = grids.expand({"build": [{"M": 8}], "query": {"ef": [1, 2], "k_factor": [3]}})
+    assert builds == [{"M": 8}] and queries == [{"ef": 1, "k_factor": 3}, {"ef": 2, "k_factor": 3}]
+    assert grids.expand({"build": {}, "query": [{"a": 1}]}) == ([{}], [{"a": 1}])
+    with pytest.raises(ValueError, match="a grid is"):
+        grids.expand({"query": {}})
+    with pytest.raises(ValueError, match="must be a list"):
+        grids.expand({"build": [{}], "query": {"ef": 5}})
+    assert set(grids.GRIDS) == set(registry.ADAPTERS) == set(grids.QUICK_GRIDS)
+    for name, grid in grids.GRIDS.items():
+        builds, queries = grids.expand(grid)
+        for build in builds:
+            registry.make(name, "ip", **build)  # every build point is a valid constructor call
+
+
+def test_library_builds_names_every_library():
+    table = bench.library_builds(inspect_binaries=False)
+    assert set(table.index) == {"faiss", "hnswlib", "nmslib", "annoy", "usearch", "scann"}
+    if not registry.get("faiss-flat").available():
+        assert "run-time dispatch" in table.loc["faiss", "simd"]
+
+
+def test_faiss_simd_level_switches_and_restores():
+    if registry.get("faiss-flat").available():
+        pytest.skip("faiss is not installed")
+    import faiss
+
+    before = faiss.SIMDConfig.get_level_name()
+    with bench.faiss_simd_level("NONE"):
+        assert faiss.SIMDConfig.get_level_name() == "NONE"
+    assert faiss.SIMDConfig.get_level_name() == before
+    with pytest.raises(ValueError, match="cannot run at SIMD level"), bench.faiss_simd_level("ARM_SVE"):
+        pass
+
+
+def test_command_line_prints_the_frontier_and_writes_results(tmp_path, monkeypatch, capsys):
+    from recsys import __main__ as cli
+    from recsys import retrieval
+
+    w = workloads.clustered(600, 40, 8, 4, seed=0)
+    fake = retrieval.RealEmbeddings(
+        "real (toy)", None, None, None, w.queries, w.items, {"dataset": "toy", "model": "toy"}
+    )
+    monkeypatch.setattr(retrieval, "real_embeddings", lambda dataset: fake)
+    fast_builds = bench.library_builds
+    monkeypatch.setattr(bench, "library_builds", lambda: fast_builds(inspect_binaries=False))
+    code = cli.main(
+        [
+            "ann",
+            "--workload",
+            "mixture",
+            "--n-items",
+            "2000",
+            "--n-queries",
+            "50",
+            "--methods",
+            "exact-numpy,numpy-lsh",
+            "--grid",
+            "quick",
+            "--out",
+            str(tmp_path),
+            "--quiet",
+            "--time-budget",
+            "30",
+        ]
+    )
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "Pareto frontier" in out and "numpy-lsh" in out and "load average" in out
+    assert (tmp_path / "results.csv").is_file() and (tmp_path / "frontier.csv").is_file()
+    saved = json.loads((tmp_path / "results.json").read_text())
+    assert saved["settings"]["workload"]["n_items"] == 2000 and "library_builds" in saved
+    assert cli.main(["ann", "--methods", "hnsw", "--out", str(tmp_path)]) == 2
+    assert "unknown ANN method" in capsys.readouterr().err
+
+
+def _load_script(name):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def toy_embeddings(monkeypatch):
+    from recsys import retrieval
+
+    w = workloads.clustered(600, 40, 8, 4, seed=0)
+    fake = retrieval.RealEmbeddings(
+        "real (toy)", None, None, None, w.queries, w.items, {"dataset": "toy", "model": "toy"}
+    )
+    monkeypatch.setattr(retrieval, "real_embeddings", lambda *args, **kwargs: fake)
+    return fake
+
+
+def test_benchmark_script_ann_targets_runs_small(toy_embeddings, tmp_path, capsys):
+    script = _load_script("ann_targets")
+    out = tmp_path / "targets.json"
+    summary = script.main(
+        [
+            "--n-items",
+            "2000",
+            "--n-queries",
+            "30",
+            "--methods",
+            "exact-numpy,numpy-lsh",
+            "--quick",
+            "--cache",
+            str(tmp_path / "cache"),
+            "--json",
+            str(out),
+        ]
+    )
+    assert summary["n_items"] == 2000 and summary["best_method"].startswith("numpy-lsh")
+    assert json.loads(out.read_text())["summary"]["speedup_vs_exact"] == pytest.approx(summary["speedup_vs_exact"])
+    assert "target on 10^6 items" in capsys.readouterr().out
+
+
+def test_benchmark_script_ann_simd_runs_small(toy_embeddings, tmp_path):
+    if registry.get("faiss-hnsw").available():
+        pytest.skip("faiss is not installed")
+    script = _load_script("ann_simd")
+    table = script.main(["--n-items", "1500", "--n-queries", "30", "--cache", str(tmp_path), "--no-inspect"])
+    assert {"NONE", "AVX2"} <= set(table["simd"]) or set(table["simd"]) == {"NONE"}
+    for method, rows in table.groupby("method"):
+        assert rows["recall"].nunique() == 1, method  # the kernels change, the answers do not

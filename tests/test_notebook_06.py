@@ -1,0 +1,74 @@
+"""Notebook 06 (approximate search) runs through papermill with tiny sizes and records its results."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from recsys.ann import registry
+from recsys.notebook import runner
+
+pytestmark = pytest.mark.notebook
+
+TINY_06 = dict(
+    dataset="synthetic",
+    factors=8,
+    n_items=3000,
+    n_queries=40,
+    scaling_sizes=[1000, 2000],
+    mips_n_items=2000,
+    simd_n_items=2000,
+    quick_grids=True,
+    timing_queries=20,
+    max_timing_seconds=0.05,
+    repeats=1,
+    time_budget=30.0,
+)
+
+
+def _run(tmp_path, **overrides):
+    runs = runner.run(
+        only=["06"],
+        parameters={**TINY_06, "cache_dir": str(tmp_path / "cache"), **overrides},
+        build_dir=tmp_path,
+        progress=False,
+        html=False,
+        check=False,
+        log=lambda _: None,
+    )
+    return runs[0]
+
+
+def test_nb06_ann_recall_latency_tiny(tmp_path):
+    run = _run(tmp_path)
+    assert run.ok, run.error
+    results = json.loads(run.results_file.read_text())["results"]
+    available = {name for name in registry.ADAPTERS if registry.get(name).available() is None}
+    for workload in ("real", "mixture"):
+        recall = results[workload]["recall"]
+        assert recall["exact-numpy"] == {"{} | {}": 1.0}
+        families = {registry.get(m).family for m in recall} | {
+            registry.get(m).family for m in results[workload]["reaches"]
+        }
+        assert {"exact", "graph", "tree", "lsh", "quantization"} <= families
+        assert all(0 <= r <= 1 for points in recall.values() for r in points.values())
+    assert set(results["shape"]) == {
+        "item norm",
+        "query norm",
+        "item-item cosine",
+        "item-item cosine, longer half",
+        "query-item cosine",
+    }
+    cost = results["cost"]
+    exact = cost["exact {} {}"]
+    assert exact["ann_recall"] == 1.0 and exact["overlap"] == 1.0 and 0 < exact["ndcg@10"] <= 1
+    assert results["targets"]["best_method"] in available
+    assert "nmslib-hnsw-mips" in results["mips"]["recall"] or "nmslib-hnsw-mips" not in available
+    assert results["scaling"]["exponents"]
+    assert len(run.figures) >= 9
+
+
+def test_nb06_bad_parameter_fails_in_the_first_cell(tmp_path):
+    run = _run(tmp_path, methods=["hnswlib", "no-such-index"])
+    assert not run.ok and "ParameterError" in run.error and "methods" in run.error

@@ -37,6 +37,11 @@ FACTOR_MODELS = {
     "Popularity": models.Popularity(),
     "ImplicitALS": models.ImplicitALS(factors=4, iterations=3, random_state=0),
     "BPR": models.BPR(factors=4, iterations=3, random_state=0),
+    "EASE": models.EASE(regularization=10.0),
+    "MultVAE": models.MultVAE(hidden=8, factors=4, iterations=3, random_state=0),
+    "LightGCN": models.LightGCN(factors=4, iterations=3, random_state=0),
+    "FactorizationMachine": models.FactorizationMachine(factors=4, iterations=3, random_state=0),
+    "EmbeddingDotBias": models.EmbeddingDotBias(factors=4, iterations=3, random_state=0),
     "ContentModel": models.ContentModel(np.random.default_rng(0).random((40, 6))),
     "HybridModel": models.HybridModel(
         models.ImplicitALS(factors=4, iterations=3, random_state=0),

@@ -5,19 +5,24 @@ One module per family: :mod:`~recsys.models.baselines` (means, biases, popularit
 :mod:`~recsys.models.bpmf` (matrix factorisation for ratings), :mod:`~recsys.models.content`
 (content-based vectors from metadata, and a hybrid), :mod:`~recsys.models.normalized`
 (mean normalisation as a wrapper), :mod:`~recsys.models.implicit_models` (implicit ALS and BPR
-from the ``implicit`` library), :mod:`~recsys.models.autoencoders` and :mod:`~recsys.models.gnn`
-(notebook 07). A model module may import numpy/scipy/scikit-learn, :mod:`recsys.checks`,
+from the ``implicit`` library), :mod:`~recsys.models.autoencoders` (EASE, Mult-VAE), :mod:`~recsys.models.gnn`
+(LightGCN), :mod:`~recsys.models.fm` (factorization machine) and :mod:`~recsys.models.neural` (the
+tutorials' embedding network; notebook 07). A model module may import numpy/scipy/scikit-learn, :mod:`recsys.checks`,
 :mod:`recsys.interactions`, :mod:`recsys.metrics` (for its own training loss) and
 :mod:`recsys.models.base`; never :mod:`recsys.evaluation`, :mod:`recsys.experiments` or the
 notebook machinery.
 """
 
 from recsys.models.als import ALS
+from recsys.models.autoencoders import EASE, MultVAE
 from recsys.models.base import EmbeddingModel, FactorModel, RatingModel, Recommender
 from recsys.models.baselines import BiasModel, GlobalMean, ItemMean, Popularity, UserMean
 from recsys.models.bpmf import BPMF
 from recsys.models.content import ContentModel, HybridModel
+from recsys.models.fm import FactorizationMachine
+from recsys.models.gnn import LightGCN
 from recsys.models.implicit_models import BPR, ImplicitALS
+from recsys.models.neural import EmbeddingDotBias
 from recsys.models.normalized import MeanNormalized
 from recsys.models.sgd import SGD
 from recsys.models.svd import PureSVD, SVDImpute, damped_baseline
@@ -28,13 +33,18 @@ __all__ = [
     "BPR",
     "BiasModel",
     "ContentModel",
+    "EASE",
+    "EmbeddingDotBias",
     "EmbeddingModel",
     "FactorModel",
+    "FactorizationMachine",
     "GlobalMean",
     "HybridModel",
     "ImplicitALS",
     "ItemMean",
+    "LightGCN",
     "MeanNormalized",
+    "MultVAE",
     "Popularity",
     "PureSVD",
     "RatingModel",

@@ -130,6 +130,11 @@ def run_callback(callback: FitCallback | None, model: Recommender, iteration: in
     """Call ``callback(model, iteration)`` if given and merge what it returns into ``record``."""
     if callback is None:
         return
+    if not callable(callback):
+        raise TypeError(
+            f"callback must be callable as callback(model, iteration) -> dict | None, got {callback!r} "
+            "(recsys.experiments.ranking_callback(train, validation) builds the usual one)"
+        )
     extra = callback(model, iteration)
     if extra:
         record.update(extra)

@@ -85,3 +85,23 @@ def test_numbers_in_the_prose_are_the_recorded_ones(template):
         pytest.skip(f"{name} not recorded (its section was skipped)")
     text = " ".join((paths.REPO_ROOT / "README.md").read_text(encoding="utf-8").split())
     assert template.format(f"{recorded[name]:.3f}") in text
+
+
+def test_the_notebooks_table_lists_every_notebook_with_its_question():
+    """One row per notebook, in order, its question the one the notebook itself asks (``> ``)."""
+    from recsys.notebook import runner
+
+    text = (paths.REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    start = text.index("| notebook | question it answers | default run |")
+    rows = []
+    for line in text[start:].splitlines()[2:]:
+        if not line.startswith("|"):
+            break
+        rows.append([c.strip() for c in line.strip("|").split("|")])
+    notebooks = runner.discover()
+    assert [r[0] for r in rows] == [f"`{nb.name}`" for nb in notebooks]
+    for row, nb in zip(rows, notebooks):
+        question = runner.notebook_heading(nb)[1]
+        assert question.startswith("The question: "), f"{nb.name}: no '> **The question:** ...' line"
+        assert row[1] == question.removeprefix("The question: "), nb.name
+        assert row[2].startswith("~"), f"{nb.name}: no default-run time"

@@ -67,6 +67,7 @@ class IdMap:
     @classmethod
     def from_ratings(cls, ratings: pd.DataFrame) -> IdMap:
         """The map of every user and item that appears in ``ratings``."""
+        _check_id_columns(ratings)
         return cls(
             user_ids=np.unique(ratings["user_id"].to_numpy()),
             item_ids=np.unique(ratings["item_id"].to_numpy()),
@@ -101,6 +102,20 @@ class IdMap:
         )
 
 
+def _check_id_columns(ratings, values: str | None = None) -> None:
+    """``ratings`` is a DataFrame with ``user_id``, ``item_id`` (no missing ids) and ``values``."""
+    if not isinstance(ratings, pd.DataFrame):
+        raise TypeError(f"ratings must be a pandas DataFrame, got {type(ratings).__name__}")
+    needed = ["user_id", "item_id"] + ([values] if values is not None else [])
+    missing = [c for c in needed if c not in ratings.columns]
+    if missing:
+        raise ValueError(f"ratings lacks column(s) {missing}; it has {list(ratings.columns)}")
+    for column in ("user_id", "item_id"):
+        n_missing = int(ratings[column].isna().sum())
+        if n_missing:
+            raise ValueError(f"ratings[{column!r}] holds {n_missing} missing id(s); every row needs a user and an item")
+
+
 def to_csr(
     ratings: pd.DataFrame,
     idmap: IdMap | None = None,
@@ -114,10 +129,17 @@ def to_csr(
     rating of 0 still counts as observed. Rows with ids unknown to ``idmap`` raise
     :class:`UnknownIdError`; duplicate (user, item) pairs raise ``ValueError``.
     """
+    _check_id_columns(ratings, values)
     if idmap is None:
         idmap = IdMap.from_ratings(ratings)
     users, items = idmap.encode(ratings)
     data = np.ones(len(ratings), dtype=dtype) if values is None else ratings[values].to_numpy(dtype=dtype)
+    if not np.isfinite(data).all():
+        bad = np.flatnonzero(~np.isfinite(data))
+        raise ValueError(
+            f"ratings[{values!r}] holds {bad.size} NaN or infinite value(s) (first at row {ratings.index[bad[0]]}); "
+            "drop or fill them before building the matrix"
+        )
     coo = sp.coo_matrix((data, (users, items)), shape=idmap.shape)
     matrix = sp.csr_matrix(coo)  # sums duplicates: detect them by the number of stored entries
     if matrix.nnz != len(ratings):

@@ -37,8 +37,10 @@ from recsys.ann.bench import index_from
 from recsys.ann.exact import BruteForce
 from recsys.checks import check_integer
 from recsys.evaluation import evaluate_ranking
+from recsys.interactions import check_interactions
 from recsys.metrics import catalogue_coverage, mean_metrics, ranking_metrics, relevance_matrix
 from recsys.progress import bar as progress_bar
+from recsys.similarity import check_vectors
 
 __all__ = [
     "RealEmbeddings",
@@ -175,9 +177,18 @@ def recommend_with_index(
     slots. Returns (len(users), k) int64.
     """
     k = check_integer("k", k, 1)
-    users = np.asarray(users, dtype=np.int64)
-    U = np.asarray(user_vectors)
-    n_items = index.n_items_
+    n_items = getattr(index, "n_items_", None)
+    if n_items is None:
+        raise RuntimeError(f"{type(index).__name__} is not built yet; call fit(item_vectors) first")
+    U = check_vectors(user_vectors, "user_vectors")
+    users = _check_users(users, U.shape[0])
+    if exclude is not None:
+        exclude = check_interactions(exclude, "exclude")
+        if exclude.shape != (U.shape[0], n_items):
+            raise ValueError(
+                f"exclude has shape {exclude.shape}, expected (n_users, n_items) = {(U.shape[0], n_items)}: "
+                "the training matrix of these user vectors and of the index's items"
+            )
     out = np.full((users.size, k), -1, dtype=np.int64)
     for row, user in enumerate(users):
         seen = exclude.indices[exclude.indptr[user] : exclude.indptr[user + 1]] if exclude is not None else ()
@@ -190,13 +201,32 @@ def recommend_with_index(
     return out
 
 
+def _check_users(users, n_users: int) -> np.ndarray:
+    """``users`` as 1-D int64 row indices in ``[0, n_users)`` (a negative one would wrap around)."""
+    users = np.asarray(users)
+    if users.ndim != 1 or (users.size and not np.issubdtype(users.dtype, np.integer)):
+        raise TypeError(f"users must be a 1-D list of integer user indices, got {users.dtype} of shape {users.shape}")
+    if users.size and (users.min() < 0 or users.max() >= n_users):
+        bad = int(users.min() if users.min() < 0 else users.max())
+        raise IndexError(f"users: user index {bad} out of range for {n_users} users")
+    return users.astype(np.int64)
+
+
 def list_quality(recommended, users, train: sp.csr_matrix, test: sp.csr_matrix, k: int = 10) -> dict[str, float]:
     """nDCG@k, recall@k, precision@k (means over ``users``) and coverage@k of the lists.
 
     Every stored test entry is relevant (the protocol of :func:`recsys.evaluation.evaluate_ranking`
     with ``relevance_threshold=None``), so exact retrieval's lists score what the model scores.
     """
-    users = np.asarray(users, dtype=np.int64)
+    k = check_integer("k", k, 1)
+    test = check_interactions(test, "test")
+    users = _check_users(users, test.shape[0])
+    recommended = np.asarray(recommended)
+    if recommended.ndim != 2 or recommended.shape[0] != users.size or recommended.shape[1] < k:
+        raise ValueError(
+            f"recommended has shape {recommended.shape}, expected (len(users), at least k) = ({users.size}, {k}): "
+            "one row of k items per user"
+        )
     relevant = relevance_matrix(test, None)
     per_user = ranking_metrics(np.asarray(recommended), relevant[users], k)
     means = mean_metrics(per_user)

@@ -62,6 +62,10 @@ def check_vectors(vectors, name: str = "vectors", *, dim: int | None = None, all
     Refuses non-numeric input, NaN or infinity, the wrong number of columns (``dim``) and, unless
     ``allow_empty``, zero rows.
     """
+    if hasattr(vectors, "toarray") and hasattr(vectors, "nnz"):  # scipy.sparse: asarray would make a 0-d object
+        raise TypeError(
+            f"{name} must be a dense 2-D array, got a sparse {type(vectors).__name__}; convert it with .toarray()"
+        )
     array = np.asarray(vectors)
     if array.ndim != 2:
         raise ValueError(f"{name} must be a 2-D array (rows = vectors), got shape {array.shape}")
@@ -149,7 +153,7 @@ def mips_transform(items, queries=None, *, max_norm: float | None = None):
     largest = float(np.sqrt(norms_sq.max()))
     if max_norm is None:
         max_norm = largest
-    elif max_norm < largest * (1 - 1e-12):
+    elif check_number("max_norm", max_norm, 0) < largest * (1 - 1e-12):
         raise ValueError(f"max_norm={max_norm!r} is below the largest item norm {largest!r}")
     extra = np.sqrt(np.maximum(max_norm**2 - norms_sq, 0.0)).astype(items.dtype)
     items_t = np.hstack([items, extra[:, None]])
@@ -285,6 +289,13 @@ def tie_aware_recall(reference_scores, found, epsilon: float = 1e-3) -> np.ndarr
     epsilon = check_number("epsilon", epsilon, 0)
     n, m = reference.shape
     k = check_integer("k (the width of found)", found.shape[1], 1, m)
+    if found.size and not np.issubdtype(found.dtype, np.integer):
+        raise TypeError(f"found must hold integer item indices (-1 = nothing found), got dtype {found.dtype}")
+    if found.size and (found.min() < -1 or found.max() >= m):
+        raise ValueError(
+            f"found holds item index {int(found.min() if found.min() < -1 else found.max())}, outside [-1, {m}): "
+            "the lists and reference_scores must describe the same catalogue"
+        )
     kth = -np.partition(-reference, k - 1, axis=1)[:, k - 1]
     valid = (found >= 0) & (found < m)
     values = np.take_along_axis(reference, np.where(valid, found, 0), axis=1)

@@ -274,10 +274,21 @@ class FaissPQ(_Faiss):
 
     def _build(self, X):
         faiss = _faiss()
+        _check_pq_training(X.shape[0], self.n_bits, "index more items or lower n_bits")
         return self._refined(faiss.IndexPQ(X.shape[1], self.m_, self.n_bits, self._metric_type()), X)
 
     def _set_query_arguments(self, k_factor=1) -> None:
         self._set_k_factor(k_factor)
+
+
+def _check_pq_training(n_train: int, n_bits: int, remedy: str) -> None:
+    """k-means of ``2^n_bits`` sub-centroids needs at least that many training vectors (faiss would
+    stop with a C++ assertion, ``nx >= k``, that names neither the index nor the way out)."""
+    if n_train < 2**n_bits:
+        raise ValueError(
+            f"product quantisation with {n_bits}-bit codes trains {2**n_bits} sub-centroids per sub-space and "
+            f"needs at least {2**n_bits} training vectors, got {n_train}; {remedy}"
+        )
 
 
 def auto_nlist(n_items: int) -> int:
@@ -306,6 +317,8 @@ class _FaissIVF(_Faiss):
     transform_space = "l2"
     query_params = ("nprobe", "k_factor")
     _rerank = True
+    #: Bits per PQ code of the cells' contents (``None``: the cells hold the float vectors).
+    _pq_bits: int | None = None
 
     def _codes(self) -> str:
         """The faiss factory string after ``IVF{nlist},``."""
@@ -332,6 +345,10 @@ class _FaissIVF(_Faiss):
         if n > self.train_per_cell * self.nlist_:
             rows = np.random.default_rng(self.random_state).choice(n, self.train_per_cell * self.nlist_, replace=False)
             sample = X[np.sort(rows)]
+        if self._pq_bits is not None:
+            _check_pq_training(
+                sample.shape[0], self._pq_bits, "index more items, raise train_per_cell, or use faiss-ivf"
+            )
         base.train(sample)
         if self._rerank:
             return self._refined(base, X)
@@ -369,6 +386,7 @@ class FaissIVFPQ(_FaissIVF):
     """
 
     name = "faiss-ivfpq"
+    _pq_bits = 8
 
     def __init__(
         self,
@@ -407,6 +425,7 @@ class FaissIVFPQFastScan(FaissIVFPQ):
     """
 
     name = "faiss-ivfpqfs"
+    _pq_bits = 4
 
     def __init__(
         self,

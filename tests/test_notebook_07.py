@@ -1,0 +1,156 @@
+"""Notebook 07 runs with small parameters; the helpers behind it (recsys.notebook.family_plots) do what they say."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from recsys import datasets, experiments, splits
+from recsys.models import ImplicitALS, Popularity
+from recsys.models.autoencoders import EASE
+from recsys.models.gnn import LightGCN
+from recsys.models.neural import EmbeddingDotBias
+from recsys.notebook import family_plots as fp
+from recsys.notebook import runner
+
+SMALL = dict(
+    sample_users=120,
+    max_epochs=3,
+    patience=1,
+    map_items=100,
+    projection="pca",
+    ann_time_budget=10.0,
+    ease_grid={"regularization": [100.0]},
+    vae_grid={"hidden": [32], "factors": [8]},
+    lightgcn_grid={"factors": [8]},
+    fm_grid={"factors": [8]},
+    neural_grid={"factors": [8]},
+    ials_grid={"factors": [8]},
+    puresvd_grid={"factors": [5]},
+)
+
+
+@pytest.mark.notebook
+def test_nb07_autoencoder_gnn_embeddings_small(tmp_path):
+    runs = runner.run(
+        only=["07"],
+        parameters={**SMALL, "use_ml100k": False},
+        build_dir=tmp_path,
+        progress=False,
+        html=False,
+        check=False,
+        log=lambda _: None,
+    )
+    run = runs[0]
+    assert run.ok, run.error
+    results = json.loads(Path(run.results_file).read_text())["results"]
+    ranking = results["ranking"]["ml-latest-small"]
+    expected = {"popularity", "implicit ALS", "PureSVD", "EASE", "Mult-VAE", "LightGCN", "FM", "FM + side features"}
+    assert expected <= set(ranking)
+    for name, row in ranking.items():
+        assert set(row) == {"ndcg@10", "recall@10", "precision@10", "map@10", "coverage@10"}
+        assert all(0 <= v <= 1 for v in row.values()), name
+    # even three epochs on 120 users: the closed forms rank far better than popularity
+    assert ranking["EASE"]["ndcg@10"] > ranking["popularity"]["ndcg@10"]
+    assert results["chosen"]["ml-latest-small"]["LightGCN"]["iterations"] <= 3
+    assert results["neural_equals_sgd"]["max_abs_difference"] < 1e-9
+    serving = results["serving"]["ml-latest-small"]
+    assert {key.split(" / ")[1] for key in serving} == {"hnswlib", "scann"}
+    assert "EASE" not in {key.split(" / ")[0] for key in serving}  # too wide to index
+    operating = results["serving_operating_point"]["ml-latest-small"]
+    assert operating.keys() == serving.keys()
+    assert all(r["recall"] is None or r["recall"] >= 0.95 for r in operating.values())
+    # the recall of every grid point is recorded (and compared on reruns), per model and method
+    recalls = results["serving_recall"]["ml-latest-small"]
+    assert set(recalls) == {key.split(" / ")[0] for key in serving}
+    assert all(
+        0 <= v <= 1 for per_method in recalls.values() for points in per_method.values() for v in points.values()
+    )
+    cold = results["cold_items"]["ml-latest-small"]
+    assert cold["content model (05)"]["ndcg@10"] > cold["random"]["ndcg@10"]
+    assert results["embeddings"]["ml-latest-small"]["EASE"]["dim"] > 1000  # n_items wide
+    assert "ml100k" in json.loads(Path(run.results_file).read_text())["skipped"] and "ml100k" not in results
+
+
+# ------------------------------------------------------------------------------------------- helpers
+
+
+@pytest.fixture(scope="module")
+def small_data():
+    return fp.sample_users(datasets.load("ml-latest-small"), 80, seed=0)
+
+
+def test_sample_users_keeps_whole_users(small_data):
+    full = datasets.load("ml-latest-small")
+    assert small_data.ratings["user_id"].nunique() == 80
+    kept = full.ratings[full.ratings["user_id"].isin(small_data.ratings["user_id"].unique())]
+    assert len(kept) == len(small_data.ratings)
+    assert fp.sample_users(full, 0) is full
+
+
+def test_tune_early_stopped_chooses_on_validation_and_sets_the_best_epoch(small_data):
+    split = splits.stratified_holdout(small_data.ratings, 0.75, seed=0)
+    tuned = fp.tune_early_stopped(
+        LightGCN(iterations=6, random_state=0), {"factors": [4, 8]}, split, k=5, seed=0, patience=2, progress=False
+    )
+    assert list(tuned.table.index) == [4, 8] and tuned.metric == "val_ndcg@5"
+    best = tuned.table["val_ndcg@5"].idxmax()
+    assert tuned.params["factors"] == best
+    assert tuned.params["iterations"] == tuned.table.loc[best, "best_iteration"]
+    assert tuned.model.iterations == tuned.params["iterations"] and tuned.model.early_stopping is None
+    scores = [h["val_ndcg@5"] for h in tuned.history]
+    assert max(scores) == pytest.approx(tuned.table.loc[best, "val_ndcg@5"])
+    # the same numbers as fitting by hand on the validation split
+    inner = experiments.Matrices.from_split(experiments.validation_split(split, seed=0))
+    X = experiments.model_input(tuned.model, inner.train)
+    model = LightGCN(factors=int(best), iterations=6, early_stopping="val_ndcg@5", patience=2, random_state=0)
+    model.fit(X, callback=experiments.ranking_callback(X, inner.test, k=5))
+    assert [h["val_ndcg@5"] for h in model.history_] == scores
+
+
+def test_tune_early_stopped_handles_one_shot_and_rating_models(small_data):
+    split = splits.stratified_holdout(small_data.ratings, 0.75, seed=0)
+    pop = fp.tune_early_stopped(Popularity(), {}, split, progress=False)
+    assert pop.params == {} and len(pop.history) == 1
+    ease = fp.tune_early_stopped(EASE(), {"regularization": [10.0, 1000.0]}, split, progress=False)
+    assert "iterations" not in ease.params and ease.params["regularization"] in (10.0, 1000.0)
+    neural = fp.tune_early_stopped(EmbeddingDotBias(iterations=4), {"factors": [2]}, split, patience=1, progress=False)
+    assert neural.metric == "val_rmse" and 1 <= neural.params["iterations"] <= 4
+
+
+def test_fit_and_rank_matches_the_ranking_table(small_data):
+    split = splits.stratified_holdout(small_data.ratings, 0.75, seed=0)
+    models = {"ALS": ImplicitALS(factors=4, iterations=2, random_state=0), "pop": Popularity()}
+    fitted, table = fp.fit_and_rank(models, split, progress=False)
+    reference = experiments.ranking_table(models, split, progress=False)
+    pd.testing.assert_frame_equal(table.drop(columns="fit_seconds"), reference.drop(columns="fit_seconds"))
+    assert set(fitted) == {"ALS", "pop"} and hasattr(fitted["ALS"], "user_factors_")
+
+
+def test_cold_item_split_holds_out_whole_items(small_data):
+    warm, cold = fp.cold_item_split(small_data.ratings, 0.25, seed=1)
+    assert len(warm) + len(cold) == len(small_data.ratings)
+    assert not set(warm["item_id"]) & set(cold["item_id"])
+    n_items = small_data.ratings["item_id"].nunique()
+    assert cold["item_id"].nunique() == round(0.25 * n_items)
+
+
+def test_cold_item_study_scores_the_scorers(small_data):
+    def perfect(warm, cold_items, idmap):  # an oracle that knows the held-out ratings
+        _, cold = fp.cold_item_split(small_data.ratings, 0.2, seed=0)
+        scores = np.zeros((idmap.n_users, cold_items.size))
+        users = idmap.user_index(cold["user_id"].to_numpy(), unknown="mark")
+        keep = users >= 0
+        scores[users[keep], np.searchsorted(cold_items, cold["item_id"].to_numpy()[keep])] = 1.0
+        return scores
+
+    table = fp.cold_item_study(
+        small_data, {"random": fp.random_cold_scorer(0), "oracle": perfect}, fraction=0.2, seed=0
+    )
+    assert table.loc["oracle", "ndcg@10"] == pytest.approx(1.0)
+    assert table.loc["random", "ndcg@10"] < 0.3
+    assert table.attrs["n_users"] > 0

@@ -337,3 +337,29 @@ def test_an_unusable_build_dir_is_a_clear_error_with_its_own_exit_code(tmp_path,
             target.chmod(0o700)
     assert code == runner.EXIT_BUILD_DIR
     assert str(target) in capsys.readouterr().err
+
+
+def test_reading_results_twice_gives_the_same_and_leaves_the_notebook_unchanged():
+    """A record nested under a table record ("cost.best" under "cost") and kept out of the
+    comparison must stay out on every read: the runner reads a notebook's results in full, then
+    its comparable ones, from the same node (a regression: the first read wrote the child into
+    the parent's payload, and the reproducibility check then reported it as a new result)."""
+    nb = nbformat.v4.new_notebook()
+
+    def output(name, value, compare):
+        payload = {"name": name, "value": value, "compare": compare}
+        return nbformat.v4.new_output("display_data", data={MIME_TYPE: payload})
+
+    cell = nbformat.v4.new_code_cell("")
+    cell.outputs = [
+        output("cost", {"exact": {"ndcg": 0.4}}, True),
+        output("cost.best", {"method": "scann"}, False),
+        output("cost.safe_recall", 0.93, True),
+    ]
+    nb.cells = [cell]
+    everything = read_results(nb)
+    assert everything["cost"]["best"] == {"method": "scann"}
+    comparable = read_results(nb, comparable_only=True)
+    assert comparable == {"cost": {"exact": {"ndcg": 0.4}, "safe_recall": 0.93}}
+    assert read_results(nb) == everything
+    assert cell.outputs[0]["data"][MIME_TYPE]["value"] == {"exact": {"ndcg": 0.4}}

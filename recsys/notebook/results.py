@@ -14,6 +14,7 @@ leaves the reference's ``ml100k.*`` results aside instead of calling them missin
 
 from __future__ import annotations
 
+import copy
 import numbers
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -109,7 +110,9 @@ def read_results(notebook, *, comparable_only: bool = False) -> dict:
     for payload in iter_records(notebook):
         if "skipped" in payload or (comparable_only and not payload.get("compare", True)):
             continue
-        _set_nested(tree, payload["name"], payload["value"])
+        # a copy: a later record nested under this one ("cost.best" under "cost") must not be
+        # written into the notebook's own payload, where the next read would find it
+        _set_nested(tree, payload["name"], copy.deepcopy(payload["value"]))
     return tree
 
 

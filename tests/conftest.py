@@ -36,26 +36,3 @@ def isolated_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("RECSYS_DATA_DIR", str(cache))
     monkeypatch.delenv("MOVIELENS_DIR", raising=False)
     return cache
-
-
-#: Rough default-run seconds of each notebook on 2 cores (the README's table), longest first.
-_DEFAULT_RUN_ORDER = ["03", "06", "07", "08", "02", "04", "05", "01"]
-
-
-def _weight(item) -> tuple[int, int]:
-    """Sort key: the longest tests first, so that ``pytest -n auto`` (xdist hands out tests in
-    collection order) starts the default-run reproductions at once, spread over the workers,
-    instead of leaving them for a tail that only one worker runs."""
-    name = item.nodeid
-    rank = next((i for i, n in enumerate(_DEFAULT_RUN_ORDER) if f"[{n}" in name or f"[{n}_" in name), 99)
-    if item.get_closest_marker("reproduce"):
-        return (0, rank)
-    if "test_determinism.py" in name:
-        return (1, rank)
-    if item.get_closest_marker("notebook"):
-        return (2, 0)
-    return (3, 0)
-
-
-def pytest_collection_modifyitems(config, items):
-    items.sort(key=_weight)  # stable: within a tier, the files' own order is kept

@@ -44,8 +44,6 @@ matrices with one row per user (item) index of the matrix ``fit`` sees, built wi
 
 from __future__ import annotations
 
-import time
-
 import numba
 import numpy as np
 import pandas as pd
@@ -54,9 +52,9 @@ from scipy.special import expit
 from threadpoolctl import threadpool_limits
 
 from recsys.checks import check_flag, check_integer, check_non_negative, check_positive, check_seed, random_generator
-from recsys.models.base import FactorModel, FitCallback, check_finite_fit, check_fit_inputs, run_callback
+from recsys.models.base import FactorModel, FitCallback, check_finite_fit, check_fit_inputs
 from recsys.models.gnn import sample_negatives
-from recsys.models.neural import Adam, EarlyStopping, check_early_stopping, minibatches
+from recsys.models.neural import Adam, EarlyStopping, bpr_epochs, check_early_stopping
 
 __all__ = [
     "FactorizationMachine",
@@ -510,39 +508,25 @@ class FactorizationMachine(FactorModel):
         }
         self.n_users_, self.n_items_ = n_users, n_items
         optimizer = Adam({n: params[n] for n in ("wI", "VU", "VI")}, self.learning_rate)
-        users_of = np.repeat(np.arange(n_users), np.diff(X.indptr))
-        items_of = X.indices.astype(np.int64)
-        order = np.arange(users_of.size)
         reg = float(self.regularization)
         stopper = EarlyStopping(self.early_stopping, self.patience, active=callback is not None)
-        self.history_, self.best_iteration_ = [], None
-        seconds = 0.0
-        for iteration in range(1, self.iterations + 1):
-            start = time.perf_counter()
-            rng.shuffle(order)
-            negatives = sample_negatives(X, users_of[order], rng)
-            total = 0.0
-            for batch in minibatches(np.arange(order.size), int(self.batch_size)):
-                rows = order[batch]
-                loss, grads = bpr_loss_and_gradients_fast(
-                    params, design, users_of[rows], items_of[rows], negatives[batch], reg, reg_b
-                )
-                optimizer.step(grads)
-                total += loss * batch.size
-            if not np.isfinite(total):
-                raise FloatingPointError(f"FactorizationMachine diverged at epoch {iteration}; lower learning_rate")
-            seconds += time.perf_counter() - start
-            record = {"iteration": iteration, "seconds": seconds, "train_loss": total / order.size}
-            if callback is not None:
-                self._expose()
-                run_callback(callback, self, iteration, record)
-            self.history_.append(record)
-            if stopper.update(iteration, record, lambda: {n: a.copy() for n, a in params.items()}):
-                break
-        if stopper.best_state is not None:
-            for name, array in params.items():
-                array[...] = stopper.best_state[name]
-            self.best_iteration_ = stopper.best_iteration
+
+        def step(users, positives, negatives):
+            return bpr_loss_and_gradients_fast(params, design, users, positives, negatives, reg, reg_b)
+
+        bpr_epochs(
+            self,
+            "FactorizationMachine",
+            params,
+            X,
+            step,
+            optimizer,
+            stopper,
+            callback,
+            rng,
+            self.batch_size,
+            sample_negatives,
+        )
         self._expose()
         check_finite_fit(self)
         return self

@@ -48,16 +48,14 @@ returns (``val_ndcg@10``), never computes it. The fitted model follows the facto
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import scipy.sparse as sp
 from scipy.special import expit
 from threadpoolctl import threadpool_limits
 
 from recsys.checks import check_choice, check_integer, check_non_negative, check_positive, check_seed, random_generator
-from recsys.models.base import FactorModel, FitCallback, check_finite_fit, check_fit_inputs, run_callback
-from recsys.models.neural import Adam, EarlyStopping, check_early_stopping, minibatches, scatter_rows
+from recsys.models.base import FactorModel, FitCallback, check_finite_fit, check_fit_inputs
+from recsys.models.neural import Adam, EarlyStopping, bpr_epochs, check_early_stopping, scatter_rows
 
 __all__ = [
     "LightGCN",
@@ -293,46 +291,35 @@ class LightGCN(FactorModel):
         self.user_embeddings_, self.item_embeddings_ = params["users"], params["items"]
         self.n_users_, self.n_items_ = n_users, n_items
         optimizer = Adam(params, self.learning_rate)
-        users_of = np.repeat(np.arange(n_users), np.diff(X.indptr))
-        items_of = X.indices.astype(np.int64)
-        order = np.arange(users_of.size)
         stopper = EarlyStopping(self.early_stopping, self.patience, active=callback is not None)
-        self.history_, self.best_iteration_ = [], None
-        seconds = 0.0
-        for iteration in range(1, self.iterations + 1):
-            start = time.perf_counter()
-            rng.shuffle(order)
-            negatives = sample_negatives(X, users_of[order], rng)
-            total = 0.0
-            for batch in minibatches(np.arange(order.size), int(self.batch_size or order.size)):
-                rows = order[batch]
-                loss, gU, gV = bpr_loss_and_gradients(
-                    params["users"],
-                    params["items"],
-                    self.adjacency_,
-                    self._adjacency_T,
-                    layers,
-                    users_of[rows],
-                    items_of[rows],
-                    negatives[batch],
-                    reg,
-                )
-                optimizer.step({"users": gU, "items": gV})
-                total += loss * batch.size
-            if not np.isfinite(total):
-                raise FloatingPointError(f"LightGCN diverged at epoch {iteration}; lower learning_rate")
-            seconds += time.perf_counter() - start
-            record = {"iteration": iteration, "seconds": seconds, "train_loss": total / order.size}
-            if callback is not None:
-                self._expose()
-                run_callback(callback, self, iteration, record)
-            self.history_.append(record)
-            if stopper.update(iteration, record, lambda: {n: a.copy() for n, a in params.items()}):
-                break
-        if stopper.best_state is not None:
-            for name, array in params.items():
-                array[...] = stopper.best_state[name]
-            self.best_iteration_ = stopper.best_iteration
+
+        def step(users, positives, negatives):
+            loss, gU, gV = bpr_loss_and_gradients(
+                params["users"],
+                params["items"],
+                self.adjacency_,
+                self._adjacency_T,
+                layers,
+                users,
+                positives,
+                negatives,
+                reg,
+            )
+            return loss, {"users": gU, "items": gV}
+
+        bpr_epochs(
+            self,
+            "LightGCN",
+            params,
+            X,
+            step,
+            optimizer,
+            stopper,
+            callback,
+            rng,
+            self.batch_size or X.nnz,
+            sample_negatives,
+        )
         self._expose()
         check_finite_fit(self)
         return self

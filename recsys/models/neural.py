@@ -213,6 +213,44 @@ class EarlyStopping:
         return self.stopped
 
 
+def bpr_epochs(model, name: str, params: dict, X, step, optimizer, stopper, callback, rng, batch_size: int, sampler):
+    """The epoch loop of the models trained by BPR on sampled negatives (LightGCN, the factorization
+    machine): per epoch, shuffle the training pairs, draw one negative each (``sampler(X, users,
+    rng)``), take one ``optimizer`` step per minibatch with the gradients of ``step(users,
+    positives, negatives) -> (loss, grads)``; then record, call back, and stop early. Restores the
+    best epoch's parameters when early stopping kept them, and returns nothing (``model`` holds the
+    history, ``best_iteration_`` and, after ``_expose()``, its fitted attributes)."""
+    users_of = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
+    items_of = X.indices.astype(np.int64)
+    order = np.arange(users_of.size)
+    model.history_, model.best_iteration_ = [], None
+    seconds = 0.0
+    for iteration in range(1, model.iterations + 1):
+        start = time.perf_counter()
+        rng.shuffle(order)
+        negatives = sampler(X, users_of[order], rng)
+        total = 0.0
+        for batch in minibatches(np.arange(order.size), int(batch_size)):
+            rows = order[batch]
+            loss, grads = step(users_of[rows], items_of[rows], negatives[batch])
+            optimizer.step(grads)
+            total += loss * batch.size
+        if not np.isfinite(total):
+            raise FloatingPointError(f"{name} diverged at epoch {iteration}; lower learning_rate")
+        seconds += time.perf_counter() - start
+        record = {"iteration": iteration, "seconds": seconds, "train_loss": total / order.size}
+        if callback is not None:
+            model._expose()
+            run_callback(callback, model, iteration, record)
+        model.history_.append(record)
+        if stopper.update(iteration, record, lambda: {n: a.copy() for n, a in params.items()}):
+            break
+    if stopper.best_state is not None:
+        for key, array in params.items():
+            array[...] = stopper.best_state[key]
+        model.best_iteration_ = stopper.best_iteration
+
+
 def minibatches(order: np.ndarray, batch_size: int) -> Iterator[np.ndarray]:
     """Consecutive slices of ``order`` of ``batch_size`` (the last one may be shorter)."""
     for start in range(0, order.size, batch_size):

@@ -18,7 +18,7 @@ import sys
 
 import pandas as pd
 
-from recsys import retrieval
+from recsys.experiments import serving as retrieval
 from recsys.ann import bench
 
 

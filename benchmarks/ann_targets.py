@@ -5,7 +5,7 @@
     python benchmarks/ann_targets.py --json build/ann/targets-1M.json
 
 Fits the recommender-shaped mixture to implicit-ALS factors of the bundled ratings
-(:func:`recsys.retrieval.mixture_for`), samples ``--n-items`` items and ``--n-queries`` queries,
+(:func:`recsys.experiments.serving.mixture_for`), samples ``--n-items`` items and ``--n-queries`` queries,
 and measures exact search (numpy, faiss ``IndexFlatIP``) and the candidate best indexes with the
 grids of :mod:`recsys.ann.grids` (single thread, one query per call; graphs built on one thread).
 Prints, per method, the fastest configuration reaching recall@10 0.90 and 0.95 with its speed-up
@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from recsys import retrieval
+from recsys.experiments import serving as retrieval
 from recsys.ann import bench, registry
 from recsys.checks import to_jsonable
 

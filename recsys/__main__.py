@@ -91,7 +91,7 @@ def run_ann(args) -> int:
 
     import pandas as pd
 
-    from recsys import retrieval
+    from recsys.experiments import serving as retrieval
     from recsys.ann import bench, grids, registry
 
     if args.methods in (None, ""):

@@ -254,7 +254,7 @@ def test_faiss_simd_level_switches_and_restores():
 
 def test_command_line_prints_the_frontier_and_writes_results(tmp_path, monkeypatch, capsys):
     from recsys import __main__ as cli
-    from recsys import retrieval
+    from recsys.experiments import serving as retrieval
 
     w = workloads.clustered(600, 40, 8, 4, seed=0)
     fake = retrieval.RealEmbeddings(
@@ -306,7 +306,7 @@ def _load_script(name):
 
 @pytest.fixture
 def toy_embeddings(monkeypatch):
-    from recsys import retrieval
+    from recsys.experiments import serving as retrieval
 
     w = workloads.clustered(600, 40, 8, 4, seed=0)
     fake = retrieval.RealEmbeddings(

@@ -74,9 +74,9 @@ def _edges(source: str, target: str) -> list[tuple[str, str]]:
         ("recsys.evaluation", "recsys.spark"),
         ("recsys.experiments", "recsys.spark"),
         ("recsys.spark", "recsys.notebook"),
-        ("recsys.models", "recsys.similarity_eval"),
-        ("recsys.models", "recsys.retrieval"),
-        ("recsys.ann", "recsys.retrieval"),
+        ("recsys.models", "recsys.experiments.similarity"),
+        ("recsys.models", "recsys.experiments.serving"),
+        ("recsys.ann", "recsys.experiments.serving"),
     ],
 )
 def test_lower_floors_do_not_import_higher_ones(lower, higher):

@@ -8,7 +8,8 @@ import pytest
 import scipy.sparse as sp
 from sklearn.base import clone
 
-from recsys import experiments, similarity_eval
+from recsys import experiments
+from recsys.experiments import similarity as similarity_eval
 from recsys.datasets import Dataset, load
 from recsys.datasets.tags import load_tags, read_tags
 from recsys.evaluation import evaluate_ranking

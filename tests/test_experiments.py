@@ -81,7 +81,7 @@ def test_tune_ranking_never_sees_the_test_set(ratings, monkeypatch):
         seen.append(inner)
         return real(models, inner, **kwargs)
 
-    monkeypatch.setattr(experiments, "ranking_table", spy)
+    monkeypatch.setattr(experiments.harness, "ranking_table", spy)
     best, table = experiments.tune_ranking(
         ImplicitALS(iterations=3, random_state=0), {"factors": [2, 16]}, split, k=5, progress=False
     )

@@ -19,7 +19,7 @@ import pytest
 import scipy.sparse as sp
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from recsys import retrieval
+from recsys.experiments import serving as retrieval
 from recsys import similarity as S
 from recsys.ann import registry
 from recsys.ann.exact import BruteForce

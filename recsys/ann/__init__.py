@@ -56,7 +56,7 @@ Rules of this wing:
   ``pip install -e '.[ann]'``; the core package needs none of them.
 * This wing may import :mod:`recsys.checks`, :mod:`recsys.similarity` (the measures and the MIPS
   transform) and :mod:`recsys.progress`; it never imports models, evaluation or the notebook
-  machinery: it takes vectors, not models (:mod:`recsys.retrieval` joins them).
+  machinery: it takes vectors, not models (:mod:`recsys.experiments.serving` joins them).
 """
 
 import os

@@ -5,7 +5,7 @@ hands over, so the score of a query and an item is their dot product):
 
 * **real** (:func:`from_factors`): the item vectors of a trained model as the catalogue, its user
   vectors as the queries. The model is trained outside this wing (it takes vectors, not models:
-  see :mod:`recsys.retrieval`).
+  see :mod:`recsys.experiments.serving`).
 * **mixture** (:func:`fit_mixture` + :meth:`Mixture.workload`): a catalogue of any size (up to
   1,000,000 items and beyond) shaped like real factors. A Gaussian mixture with full covariances is
   fitted to the real item vectors (another to the user vectors, for the queries); samples are

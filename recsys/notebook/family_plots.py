@@ -11,7 +11,7 @@
   (:mod:`recsys.embeddings`);
 * :func:`serving_study`: each family's vectors served from ANN indexes (:mod:`recsys.ann`):
   recall@k against queries per second, and the nDCG of the lists at a target recall against
-  exact scoring (:mod:`recsys.retrieval`);
+  exact scoring (:mod:`recsys.experiments.serving`);
 * :func:`cold_item_study`: what side features buy on items nobody has interacted with;
 * the chapter's figures (:func:`plot_curves`, :func:`plot_maps`, :func:`plot_serving`,
   :func:`plot_two_hop`).
@@ -396,7 +396,7 @@ def serving_study(
     For every model, its :meth:`~recsys.models.base.FactorModel.inner_product_factors` (ranking
     form, float32) become a workload (items = catalogue, the evaluated users = queries) and every
     method's grid runs on it (:func:`recsys.ann.bench.run`). Each operating point then serves
-    every user's top ``k`` with the training items removed (:func:`recsys.retrieval.cost_of_approximation`)
+    every user's top ``k`` with the training items removed (:func:`recsys.experiments.serving.cost_of_approximation`)
     at its operating point: the fastest setting reaching ``recall``.
 
     Returns ``(points, quality, summary)``: the benchmark rows (recall@k, QPS, ...) with a
@@ -404,7 +404,7 @@ def serving_study(
     ``ndcg_loss`` against exact scoring of the same vectors); and per (model, method) the
     operating point's recall, QPS, nDCG and the exact nDCG (NaN where the grid never reaches it).
     """
-    from recsys import retrieval
+    from recsys.experiments import serving as retrieval
     from recsys.ann import bench
 
     # one BLAS thread: the per-user exact queries are small products, which a multi-threaded BLAS

@@ -102,7 +102,7 @@ def real_embeddings(
     """
     from recsys import splits
     from recsys.datasets import load
-    from recsys.experiments import Matrices, model_input
+    from recsys.experiments.harness import Matrices, model_input
     from recsys.models import ImplicitALS
 
     data = load(dataset) if data is None else data

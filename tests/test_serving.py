@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
-from recsys import retrieval
+from recsys.experiments import serving as retrieval
 from recsys.ann import bench, registry
 from recsys.ann.exact import BruteForce
 from recsys.datasets import load

@@ -36,7 +36,7 @@ from sklearn.base import clone
 from recsys import splits
 from recsys.checks import check_choice, check_fraction, check_integer, check_seed
 from recsys.evaluation import evaluate_ranking
-from recsys.experiments import fit_timed, model_input
+from recsys.experiments.harness import fit_timed, model_input
 from recsys.interactions import IdMap, binarize, to_csr
 from recsys.metrics import item_popularity
 from recsys.models.base import Recommender

@@ -15,7 +15,7 @@ RUN_ARGS ?=
 # Extra options for pytest, e.g.  make test PYTEST_ARGS="-k metrics"
 PYTEST_ARGS ?=
 # hnswlib builds from source; without this it is compiled for this very CPU (-march=native), and a
-# cached wheel then crashes on another machine (../shared/DEPENDENCIES.md).
+# cached wheel then crashes on another machine (docs/dependencies.md).
 export HNSWLIB_NO_NATIVE := 1
 
 .PHONY: help venv notebooks test test-fast lint format lab bench clean

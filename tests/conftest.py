@@ -10,21 +10,17 @@ import pytest
 
 @pytest.fixture(scope="session")
 def shared_datasets_dir() -> Path:
-    """The read-only MovieLens copies: ``$MOVIELENS_DIR``, else ``shared/datasets`` beside the repo.
+    """The folder holding an extracted ``ml-100k/`` (``$MOVIELENS_DIR``), or skip.
 
-    CI clones the repository with ``shared/`` beside it and sets ``MOVIELENS_DIR``; a checkout
-    without either skips the tests that need real ML-100K.
+    ML-100K's licence forbids redistributing it, so the repository does not carry it: point
+    ``MOVIELENS_DIR`` at a folder holding ``ml-100k/u.data`` (CI does) to run these tests.
     """
-    candidates = []
-    if os.environ.get("MOVIELENS_DIR"):
-        candidates.append(Path(os.environ["MOVIELENS_DIR"]))
-    candidates.append(Path(__file__).resolve().parents[2] / "shared" / "datasets")
-    for folder in candidates:
-        if (folder / "ml-100k" / "u.data").is_file():
-            return folder
+    folder = os.environ.get("MOVIELENS_DIR")
+    if folder and (Path(folder) / "ml-100k" / "u.data").is_file():
+        return Path(folder)
     pytest.skip(
-        "no extracted ml-100k found in $MOVIELENS_DIR or ../shared/datasets "
-        f"(looked in: {', '.join(map(str, candidates))})"
+        "no extracted ml-100k: set MOVIELENS_DIR to a folder holding ml-100k/u.data "
+        f"(MOVIELENS_DIR={folder!r})"
     )
 
 

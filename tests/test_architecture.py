@@ -1,6 +1,6 @@
 """The package's layering, read from the source: who may import whom.
 
-Lower floors never import higher ones (``../shared/DESIGN.md``, ``CONTRIBUTING.md``): models do
+Lower floors never import higher ones (``CONTRIBUTING.md``): models do
 not import evaluation, the domain never imports the notebook machinery, the ANN wing takes
 vectors and never models, and no two modules import each other in a cycle. Every import counts,
 including those inside functions.

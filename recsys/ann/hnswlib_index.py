@@ -8,7 +8,7 @@ one: ``ef`` is the accuracy knob.
 
 Builds are reproducible on one thread with a fixed ``random_state`` (it draws the layers);
 several threads insert in a racing order. hnswlib compiles its distance kernels for the CPU it is
-built on; a wheel built with ``HNSWLIB_NO_NATIVE=1`` (as here, see ``DEPENDENCIES.md``) uses SSE
+built on; a wheel built with ``HNSWLIB_NO_NATIVE=1`` (as the Makefile does, see ``docs/dependencies.md``) uses SSE
 only: :func:`recsys.ann.bench.library_builds` says which. Memory: ``index_file_size()``, the
 library's own figure.
 """

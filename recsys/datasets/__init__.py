@@ -53,16 +53,10 @@ __all__ = [
     "releases_table",
 ]
 
-#: Every name :func:`load` accepts.
-NAMES: tuple[str, ...] = (
-    "ml-latest-small",
-    "ml-100k",
-    "ml-1m",
-    "ml-10m",
-    "ml-20m",
-    "ml-25m",
-    "synthetic",
-)
+#: Every name :func:`load` accepts: the registered releases, then the synthetic generator. Derived
+#: from :data:`RELEASES`, so a dataset is named once (its entry in :mod:`recsys.datasets.registry`).
+SYNTHETIC = "synthetic"
+NAMES: tuple[str, ...] = (*RELEASES, SYNTHETIC)
 
 
 def load(
@@ -91,7 +85,7 @@ def load(
         return load_release(name, download=download, data_dir=data_dir, **kwargs)
     if not isinstance(name, str):
         raise TypeError(f"name must be a str or Release, got {type(name).__name__}")
-    if name == "synthetic":
+    if name == SYNTHETIC:
         from recsys.datasets import synthetic  # written separately; imported only when asked for
 
         return synthetic.generate(**kwargs)

@@ -3,7 +3,7 @@
 Each entry of :data:`RELEASES` is a :class:`~recsys.datasets.release.Release` (URL, pinned
 checksum, files, parser, licence). To add a dataset: write its parser (in
 :mod:`recsys.datasets.movielens` or a module of its own, built from :mod:`recsys.datasets.readers`),
-add one entry here, and add its name to :data:`recsys.datasets.NAMES`.
+add one entry here (:data:`recsys.datasets.NAMES` is derived from it).
 """
 
 from __future__ import annotations

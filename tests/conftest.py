@@ -19,8 +19,7 @@ def shared_datasets_dir() -> Path:
     if folder and (Path(folder) / "ml-100k" / "u.data").is_file():
         return Path(folder)
     pytest.skip(
-        "no extracted ml-100k: set MOVIELENS_DIR to a folder holding ml-100k/u.data "
-        f"(MOVIELENS_DIR={folder!r})"
+        f"no extracted ml-100k: set MOVIELENS_DIR to a folder holding ml-100k/u.data (MOVIELENS_DIR={folder!r})"
     )
 
 

@@ -10,7 +10,6 @@ import base64
 import gzip
 import json
 import re
-from pathlib import Path
 
 import matplotlib
 import numpy as np
@@ -19,9 +18,9 @@ import pytest
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
+from notebook_runs import SMALL, small_run  # noqa: E402
 
 from recsys import embeddings as E  # noqa: E402
-from recsys import paths  # noqa: E402
 from recsys.notebook import embedding_plots as EP  # noqa: E402
 from recsys.notebook import plotting, runner  # noqa: E402
 
@@ -153,30 +152,10 @@ def test_the_hover_map_carries_its_own_plotlyjs():
 # --------------------------------------------------------------------------------- the notebook
 
 
-def _ml100k_available() -> bool:
-    folder = paths.movielens_dir()
-    return folder is not None and (Path(folder) / "ml-100k" / "u.data").is_file()
-
-
-SMALL_04 = dict(
-    min_item_ratings=40,
-    als_factors=8,
-    ials_factors=8,
-    ials_iterations=5,
-    puresvd_factors=8,
-    bpr_factors=8,
-    bpr_iterations=10,
-    n_labelled=8,
-    tsne_items=120,
-    tsne_iterations=250,
-    coherence_draws=1,
-)
-
-
 def _run(tmp_path, **overrides):
     runs = runner.run(
         only=["04"],
-        parameters={**SMALL_04, **overrides},
+        parameters={**SMALL["04"], **overrides},
         build_dir=tmp_path,
         progress=False,
         html=False,
@@ -187,9 +166,10 @@ def _run(tmp_path, **overrides):
 
 
 @pytest.mark.notebook
-def test_nb04_embedding_visualization_small(tmp_path):
-    with_ml100k = _ml100k_available()
-    run = _run(tmp_path, use_ml100k=with_ml100k)
+@pytest.mark.xdist_group("nb04")
+def test_nb04_embedding_visualization_small(tmp_path_factory):
+    with_ml100k = SMALL["04"]["use_ml100k"]
+    run = small_run("04", tmp_path_factory)
     assert run.ok, run.error
     results = json.loads(run.results_file.read_text())["results"]
     data = "ml-latest-small"

@@ -5,28 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
+from notebook_runs import SMALL_05, small_run
 
 from recsys.notebook import runner
 
 pytestmark = pytest.mark.notebook
-
-
-SMALL_05 = dict(
-    tune=True,
-    als_factors=8,
-    ials_iterations=5,
-    bpr_iterations=5,
-    ials_grid={"factors": [8], "regularization": [10.0], "alpha": [3.0]},
-    bpr_grid={"factors": [8], "learning_rate": [0.05], "regularization": [0.001]},
-    puresvd_grid={"factors": [8]},
-    unit_queries=20,
-    unit_items=100,
-    unit_dim=4,
-    item_overlap_items=30,
-    tag_factors=4,
-    hybrid_weights=[0.0, 0.5, 1.0],
-    angle_users=10,
-)
 
 
 def _run(tmp_path, **overrides):
@@ -42,9 +25,10 @@ def _run(tmp_path, **overrides):
     return runs[0]
 
 
-def test_nb05_similarity_measures_small(tmp_path):
+@pytest.mark.xdist_group("nb05")
+def test_nb05_similarity_measures_small(tmp_path_factory):
     # the ML-100K sections run in the default run (CI sets MOVIELENS_DIR), not in this quick one
-    run = _run(tmp_path, **SMALL_05, use_ml100k=False)
+    run = small_run("05", tmp_path_factory)
     assert run.ok, run.error
     results = json.loads(run.results_file.read_text())["results"]
     # the classic picture and the unit sphere

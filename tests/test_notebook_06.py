@@ -5,26 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
+from notebook_runs import TINY_06, small_run
 
 from recsys.ann import registry
 from recsys.notebook import runner
 
 pytestmark = pytest.mark.notebook
-
-TINY_06 = dict(
-    dataset="synthetic",
-    factors=8,
-    n_items=3000,
-    n_queries=40,
-    scaling_sizes=[1000, 2000],
-    mips_n_items=2000,
-    simd_n_items=2000,
-    quick_grids=True,
-    timing_queries=20,
-    max_timing_seconds=0.05,
-    repeats=1,
-    time_budget=30.0,
-)
 
 
 def _run(tmp_path, **overrides):
@@ -40,8 +26,9 @@ def _run(tmp_path, **overrides):
     return runs[0]
 
 
-def test_nb06_ann_recall_latency_tiny(tmp_path):
-    run = _run(tmp_path)
+@pytest.mark.xdist_group("nb06")
+def test_nb06_ann_recall_latency_tiny(tmp_path_factory):
+    run = small_run("06", tmp_path_factory)
     assert run.ok, run.error
     results = json.loads(run.results_file.read_text())["results"]
     available = {name for name in registry.ADAPTERS if registry.get(name).available() is None}

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from notebook_runs import small_run
 
 from recsys import datasets, experiments, splits
 from recsys.models import ImplicitALS, Popularity
@@ -15,37 +16,12 @@ from recsys.models.autoencoders import EASE
 from recsys.models.gnn import LightGCN
 from recsys.models.neural import EmbeddingDotBias
 from recsys.notebook import family_plots as fp
-from recsys.notebook import runner
-
-SMALL = dict(
-    sample_users=120,
-    max_epochs=3,
-    patience=1,
-    map_items=100,
-    projection="pca",
-    ann_time_budget=10.0,
-    ease_grid={"regularization": [100.0]},
-    vae_grid={"hidden": [32], "factors": [8]},
-    lightgcn_grid={"factors": [8]},
-    fm_grid={"factors": [8]},
-    neural_grid={"factors": [8]},
-    ials_grid={"factors": [8]},
-    puresvd_grid={"factors": [5]},
-)
 
 
 @pytest.mark.notebook
-def test_nb07_autoencoder_gnn_embeddings_small(tmp_path):
-    runs = runner.run(
-        only=["07"],
-        parameters={**SMALL, "use_ml100k": False},
-        build_dir=tmp_path,
-        progress=False,
-        html=False,
-        check=False,
-        log=lambda _: None,
-    )
-    run = runs[0]
+@pytest.mark.xdist_group("nb07")
+def test_nb07_autoencoder_gnn_embeddings_small(tmp_path_factory):
+    run = small_run("07", tmp_path_factory)
     assert run.ok, run.error
     results = json.loads(Path(run.results_file).read_text())["results"]
     ranking = results["ranking"]["ml-latest-small"]

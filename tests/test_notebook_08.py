@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from notebook_runs import SMALL, results_of, small_run
 
 from recsys.notebook import runner
 from recsys.notebook.results import read_results, skipped
@@ -18,30 +19,11 @@ from recsys.spark.session import spark_unavailable_reason
 
 pytestmark = pytest.mark.notebook
 
-SMALL = {
-    "dataset": "synthetic",
-    "train_ratio": 0.75,
-    "agreement_iterations": 5,
-    "implicit_factors": 8,
-    "iterations": 3,
-    "scaling_sizes": [5_000, 20_000],
-    "blocks": 2,
-    "block_counts": [1, 2],
-    "core_counts": [1],
-    "sweep_size": 5_000,
-    "retrieval_repeats": 1,
-    "timing_repeats": 1,
-    "warm_up_fits": 1,
-    "spark_memory": "1g",
-    "ann_build": {"M": 8, "ef_construction": 40},
-    "ann_query": {"ef": 20},
-}
-
 
 def run_08(tmp_path, **overrides):
     runs = runner.run(
         only=["08"],
-        parameters={**SMALL, **overrides},
+        parameters={**SMALL["08"], **overrides},
         build_dir=tmp_path,
         progress=False,
         html=False,
@@ -64,8 +46,10 @@ def _stderr(path) -> list[str]:
 
 
 @pytest.mark.skipif(spark_unavailable_reason() is not None, reason=spark_unavailable_reason() or "")
-def test_nb08_scale_out_on_small_synthetic_sets(tmp_path):
-    run, results = run_08(tmp_path)
+@pytest.mark.xdist_group("nb08")
+def test_nb08_scale_out_on_small_synthetic_sets(tmp_path_factory):
+    run = small_run("08", tmp_path_factory)
+    results = results_of(run)
     explicit = results["agreement"]["explicit"]["synthetic"]
     assert set(explicit) == {"MLlib ALS", "ours", "ours, other seed", "ours, unweighted lambda"}
     assert results["agreement"]["explicit_rmse_gap"]["synthetic"] < 0.05

@@ -12,19 +12,14 @@ import re
 from pathlib import Path
 
 import pytest
+from notebook_runs import ml100k_available, results_of, small_run
 
-from recsys import paths
 from recsys.notebook import runner
 from recsys.notebook.results import read_results
 
 pytestmark = pytest.mark.notebook
 
 NOTEBOOKS = {nb.stem.split("_", 1)[0]: nb for nb in runner.discover()}
-
-
-def _ml100k_available() -> bool:
-    folder = paths.movielens_dir()
-    return folder is not None and (Path(folder) / "ml-100k" / "u.data").is_file()
 
 
 def execute(number: str, tmp_path: Path, **overrides) -> tuple[runner.NotebookRun, dict]:
@@ -74,8 +69,10 @@ def test_committed_notebooks_carry_their_default_outputs():
         assert results, f"{path.name} has no recorded results: commit it executed (python -m recsys run --publish)"
 
 
-def test_nb01_data_prep_on_synthetic(tmp_path):
-    run, results = execute("01", tmp_path, dataset="synthetic", k_core=3, seed=1)
+@pytest.mark.xdist_group("nb01")
+def test_nb01_data_prep_on_synthetic(tmp_path_factory):
+    run = small_run("01", tmp_path_factory)
+    results = results_of(run)
     data = results["data"]
     assert data["n_ratings"] == 20_000 and 0 < data["density"] < 1
     assert 0 < results["long_tail"]["item_top10_share"] < 1
@@ -90,7 +87,7 @@ def test_nb01_data_prep_on_synthetic(tmp_path):
     assert len(run.figures) >= 5
 
 
-@pytest.mark.skipif(not _ml100k_available(), reason="needs MOVIELENS_DIR with ml-100k/ (CI sets it)")
+@pytest.mark.skipif(not ml100k_available(), reason="needs MOVIELENS_DIR with ml-100k/ (CI sets it)")
 def test_nb01_data_prep_on_ml100k(tmp_path):
     _, results = execute("01", tmp_path, dataset="ml-100k")
     assert results["data"]["n_ratings"] == 100_000
@@ -114,18 +111,10 @@ def test_nb01_bad_parameter_fails_in_the_first_cell(tmp_path, name, value, messa
     assert "params.choice" in run.error  # the validation cell, right after the parameters
 
 
-def test_nb02_mean_normalization_small(tmp_path):
-    run, results = execute(
-        "02",
-        tmp_path,
-        dataset="synthetic",
-        n_folds=2,
-        dampings=[0, 5],
-        damping_grid=[0, 5],
-        given=[0, 2],
-        mf_factors=4,
-        use_ml100k=False,
-    )
+@pytest.mark.xdist_group("nb02")
+def test_nb02_mean_normalization_small(tmp_path_factory):
+    run = small_run("02", tmp_path_factory)
+    results = results_of(run)
     toy = results["toy"]
     assert toy["eve_raw"] == [0.0] * 5 and toy["eve_vector_norm_raw"] == 0.0
     assert toy["eve_normalized"] == pytest.approx(toy["film_means"], abs=1e-9)
@@ -145,7 +134,7 @@ def test_nb02_mean_normalization_small(tmp_path):
     assert results["toy"]["largest_move"]["user"] != "Eve"
 
 
-@pytest.mark.skipif(not _ml100k_available(), reason="needs MOVIELENS_DIR with ml-100k/ (CI sets it)")
+@pytest.mark.skipif(not ml100k_available(), reason="needs MOVIELENS_DIR with ml-100k/ (CI sets it)")
 def test_nb02_damped_biases_on_ml100k_folds(tmp_path):
     # the acceptance figure: damped biases reach mean RMSE <= 0.945 on u1-u5
     _, results = execute(
@@ -156,29 +145,10 @@ def test_nb02_damped_biases_on_ml100k_folds(tmp_path):
     assert ml100k["biases (Surprise's settings)"]["rmse"] == pytest.approx(0.946, abs=0.001)
 
 
-SMALL_03 = dict(
-    dataset="synthetic",
-    n_folds=2,
-    als_factors=4,
-    als_regularization_grid=[10.0],
-    bias_damping_grid=[5.0],
-    bpmf_samples=5,
-    bpmf_burn_in=2,
-    ials_iterations=3,
-    ials_grid={"factors": [4, 8], "regularization": [1.0], "alpha": [1.0]},
-    bpr_max_iterations=5,
-    bpr_grid={"factors": [4], "learning_rate": [0.05], "regularization": [0.01]},
-    puresvd_grid={"factors": [2, 4]},
-    sweep_factors=[2, 4],
-    sweep_als_regularization=[10.0],
-    sweep_sgd_regularization=[0.05],
-    timing_repeats=1,
-    use_ml100k=False,
-)
-
-
-def test_nb03_als_svd_sgd_small(tmp_path):
-    run, results = execute("03", tmp_path, **SMALL_03)
+@pytest.mark.xdist_group("nb03")
+def test_nb03_als_svd_sgd_small(tmp_path_factory):
+    run = small_run("03", tmp_path_factory)
+    results = results_of(run)
     rating = results["rating"]["synthetic"]
     expected = {"global mean", "biases", "ALS", "PureSVD", "SVD-impute", "SGD", "BPMF"}
     assert set(rating) == expected

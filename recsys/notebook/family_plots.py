@@ -404,8 +404,8 @@ def serving_study(
     ``ndcg_loss`` against exact scoring of the same vectors); and per (model, method) the
     operating point's recall, QPS, nDCG and the exact nDCG (NaN where the grid never reaches it).
     """
-    from recsys.experiments import serving as retrieval
     from recsys.ann import bench
+    from recsys.experiments import serving as retrieval
 
     # one BLAS thread: the per-user exact queries are small products, which a multi-threaded BLAS
     # runs several times slower than one thread on a busy machine

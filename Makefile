@@ -18,12 +18,13 @@ PYTEST_ARGS ?=
 # cached wheel then crashes on another machine (docs/dependencies.md).
 export HNSWLIB_NO_NATIVE := 1
 
-.PHONY: help venv notebooks test test-fast lint format lab bench clean
+.PHONY: help venv notebooks test test-unit test-fast test-notebooks lint format lab bench clean
 
 help:
 	@echo "make notebooks   execute every notebook with papermill -> build/ (RUN_ARGS=... to pass options)"
 	@echo "make test        lint, then run all tests (creates .venv on first use)"
-	@echo "make test-fast   the tests without notebook runs"
+	@echo "make test-unit   the fast tier: unit and property tests (no notebooks, no Spark, no scripts)"
+	@echo "make test-notebooks  the notebook tier: small runs, determinism, default-run reproduction"
 	@echo "make lint        ruff check and ruff format --check"
 	@echo "make format      ruff format and ruff check --fix"
 	@echo "make lab         open JupyterLab with this environment's kernel"
@@ -51,11 +52,20 @@ format: $(STAMP)
 	$(VENV)/bin/ruff format recsys tests benchmarks notebooks
 	$(VENV)/bin/ruff check --fix recsys tests benchmarks notebooks
 
-test: lint
-	$(PY) -m pytest -n auto $(PYTEST_ARGS)
+# --dist loadgroup: a notebook's small run and its determinism check share a worker (the second
+# reuses the first's run), and units are handed out one at a time, longest first (tests/conftest.py).
+XDIST := -n auto --dist loadgroup
 
-test-fast: $(STAMP)
-	$(PY) -m pytest -n auto -m "not notebook" $(PYTEST_ARGS)
+test: lint
+	$(PY) -m pytest $(XDIST) $(PYTEST_ARGS)
+
+test-unit: $(STAMP)
+	$(PY) -m pytest $(XDIST) -m "not notebook and not slow" $(PYTEST_ARGS)
+
+test-fast: test-unit
+
+test-notebooks: $(STAMP)
+	$(PY) -m pytest $(XDIST) -m notebook $(PYTEST_ARGS)
 
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab notebooks/

@@ -18,7 +18,7 @@ from sklearn.base import clone
 
 import recsys.models as models
 from recsys import experiments, splits
-from recsys.models.base import LEARNS_FROM, FactorModel, Recommender
+from recsys.models.base import LEARNS_FROM, Recommender
 
 # Small, quick versions of every model the package exports (the ones with vectors first).
 FACTOR_MODELS = {

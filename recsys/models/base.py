@@ -81,6 +81,7 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 
+from recsys.checks import check_indices
 from recsys.interactions import check_interactions
 from recsys.metrics import rmse
 
@@ -189,15 +190,9 @@ class Recommender(BaseEstimator):
             raise NotFittedError(f"{type(self).__name__} is not fitted yet; call fit() first")
 
     def _check_users(self, users) -> np.ndarray:
+        """``users`` as int64 indices of known users (:func:`recsys.checks.check_indices`)."""
         self._check_fitted()
-        users = np.asarray(users)
-        if users.size and not np.issubdtype(users.dtype, np.integer):
-            raise TypeError(f"users must be integer user indices, got dtype {users.dtype}")
-        users = users.astype(np.int64, copy=False).ravel()
-        bad = (users < 0) | (users >= self.n_users_)
-        if bad.any():
-            raise IndexError(f"user index {users[bad][0]} out of range for a model fitted on {self.n_users_} users")
-        return users
+        return check_indices("users", users, self.n_users_, kind="user", flatten=True)
 
     def fit(self, X, validation=None, callback: FitCallback | None = None) -> Recommender:  # pragma: no cover
         """Learn from the users x items CSR ``X``; see the module docstring for ``validation`` and ``callback``."""
@@ -304,17 +299,10 @@ class EmbeddingModel(FactorModel, RatingModel):
 
     def predict(self, users, items) -> np.ndarray:
         self._check_fitted()
-        users, items = np.asarray(users), np.asarray(items)
-        for what, idx in (("users", users), ("items", items)):
-            if idx.size and not np.issubdtype(idx.dtype, np.integer):
-                raise TypeError(f"{what} must be integer indices (-1 = unknown), got dtype {idx.dtype}")
-        users = users.astype(np.int64, copy=False).ravel()
-        items = items.astype(np.int64, copy=False).ravel()
+        users = check_indices("users", users, self.n_users_, kind="user", unknown=True, flatten=True)
+        items = check_indices("items", items, self.n_items_, kind="item", unknown=True, flatten=True)
         if users.shape != items.shape:
             raise ValueError(f"users and items must have the same length, got {users.size} and {items.size}")
-        for what, idx, n in (("user", users, self.n_users_), ("item", items, self.n_items_)):
-            if ((idx < -1) | (idx >= n)).any():
-                raise IndexError(f"{what} index out of range [-1, {n}) for this model")
         known_u = users >= 0
         known_i = items >= 0
         both = known_u & known_i

@@ -3,12 +3,21 @@
 One exception type per kind of mistake:
 
 * ``TypeError``: the value has the wrong *type* (a float where an integer count is needed, a
-  string where a number is, ``True`` where a number is: booleans are never numbers here).
+  string where a number is, ``True`` where a number is: booleans are never numbers here; float
+  or boolean arrays where integer indices are needed).
 * ``ValueError``: the type is right but the *value* is not allowed (out of range, not finite,
-  not one of the options).
+  not one of the options, an array of the wrong shape, repeated indices where each must appear
+  once).
+* :class:`IndexOutOfRangeError`: a user or item *index* outside what it indexes (``[0, n)``, or
+  ``[-1, n)`` where ``-1`` marks an id the model never saw). It is both an ``IndexError`` (what
+  indexing raises) and a ``ValueError`` (a wrong value), as numpy's ``AxisError`` is, so callers
+  may catch either; a negative index is refused rather than left to wrap around to the last row.
+
+Arrays of user or item indices go through :func:`check_indices`, the one place that validates
+them (models' ``score``/``predict``, the evaluation).
 
 Every message names the argument and shows the value it got, e.g.
-``factors must be an integer >= 1, got 0``. The notebook parameter checks
+``factors must be an integer >= 1, got 0`` or ``users: user index 40 out of range for 30 users``. The notebook parameter checks
 (:mod:`recsys.notebook.params`) build on these with ``name="parameter 'k'"``.
 
 This module is the bottom floor of the package: it imports nothing from ``recsys``.
@@ -24,9 +33,11 @@ from typing import Any
 import numpy as np
 
 __all__ = [
+    "IndexOutOfRangeError",
     "check_choice",
     "check_flag",
     "check_fraction",
+    "check_indices",
     "check_integer",
     "check_non_negative",
     "check_number",
@@ -148,6 +159,48 @@ def check_seed(name: str, value: Any) -> int | np.random.Generator | None:
 def random_generator(seed: Any, name: str = "random_state") -> np.random.Generator:
     """``numpy.random.default_rng(seed)`` after :func:`check_seed`, so a bad seed is named."""
     return np.random.default_rng(check_seed(name, seed))
+
+
+class IndexOutOfRangeError(IndexError, ValueError):
+    """A user or item index outside what it indexes (an ``IndexError`` and a ``ValueError``)."""
+
+
+def check_indices(
+    name: str,
+    values: Any,
+    n: int,
+    *,
+    kind: str = "item",
+    unknown: bool = False,
+    flatten: bool = False,
+    unique: bool = False,
+) -> np.ndarray:
+    """``values`` as a 1-D int64 array of ``kind`` indices into ``n`` users or items.
+
+    ``TypeError`` when they are not integers (floats and booleans included; an empty array of any
+    dtype passes), ``ValueError`` when the array is not 1-D (``flatten=True`` ravels any shape
+    instead, a scalar included) or, with ``unique=True``, holds an index twice, and
+    :class:`IndexOutOfRangeError` for an index outside ``[0, n)``, or ``[-1, n)`` with
+    ``unknown=True`` (``-1`` = an id the model never saw, see
+    :meth:`recsys.interactions.IdMap.user_index`).
+    """
+    array = np.asarray(values)
+    if array.size and not np.issubdtype(array.dtype, np.integer):
+        marker = " (-1 = unknown)" if unknown else ""
+        raise TypeError(f"{name} must be integer {kind} indices{marker}, got dtype {array.dtype}")
+    if flatten:
+        array = array.ravel()
+    elif array.ndim != 1:
+        raise ValueError(f"{name} must be a 1-D array of {kind} indices, got shape {array.shape}")
+    array = array.astype(np.int64, copy=False)
+    low = -1 if unknown else 0
+    bad = (array < low) | (array >= n)
+    if bad.any():
+        allowed = f" (-1 marks an unknown {kind})" if unknown else ""
+        raise IndexOutOfRangeError(f"{name}: {kind} index {array[bad][0]} out of range for {n} {kind}s{allowed}")
+    if unique and np.unique(array).size != array.size:
+        raise ValueError(f"{name} holds repeated {kind} indices; each {kind} must appear once")
+    return array
 
 
 def to_jsonable(value: Any, *, fallback=None) -> Any:

@@ -21,6 +21,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.exceptions import NotFittedError
 
+from recsys.checks import check_indices
 from recsys.interactions import check_interactions, row_indices
 from recsys.metrics import (
     MapDenominator,
@@ -62,20 +63,10 @@ def _check_matrix(X, name: str, shape: tuple[int, int]) -> sp.csr_matrix:
 
 
 def _check_users(users, n_users: int) -> np.ndarray:
+    """Every user (``None``) or the given distinct user indices (:func:`recsys.checks.check_indices`)."""
     if users is None:
         return np.arange(n_users, dtype=np.int64)
-    users = np.asarray(users)
-    if users.ndim != 1:
-        raise ValueError(f"users must be a 1-D array of user indices, got shape {users.shape}")
-    if users.size and not np.issubdtype(users.dtype, np.integer):
-        raise TypeError(f"users must hold integer user indices, got dtype {users.dtype}")
-    users = users.astype(np.int64, copy=False)
-    bad = (users < 0) | (users >= n_users)
-    if bad.any():
-        raise IndexError(f"user index {users[bad][0]} out of range for a model fitted on {n_users} users")
-    if np.unique(users).size != users.size:
-        raise ValueError("users holds repeated indices; each user must be evaluated once")
-    return users
+    return check_indices("users", users, n_users, kind="user", unique=True)
 
 
 def evaluate_ratings(model, test) -> dict:

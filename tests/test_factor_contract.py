@@ -7,6 +7,8 @@ it unchanged; and the experiment harness must feed each model what the model say
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -16,7 +18,7 @@ from sklearn.base import clone
 
 import recsys.models as models
 from recsys import experiments, splits
-from recsys.models.base import LEARNS_FROM, FactorModel, Recommender
+from recsys.models.base import LEARNS_FROM, Recommender
 
 # Small, quick versions of every model the package exports (the ones with vectors first).
 FACTOR_MODELS = {
@@ -76,8 +78,64 @@ def test_every_exported_model_declares_what_it_learns_from():
     for cls in concrete:
         assert getattr(cls, "learns_from", None) in LEARNS_FROM, f"{cls.__name__} declares no learns_from"
     tested = {type(m) for m in FACTOR_MODELS.values()}
-    untested = {c.__name__ for c in concrete if issubclass(c, FactorModel)} - {c.__name__ for c in tested}
-    assert not untested, f"factor models missing from the contract test: {sorted(untested)}"
+    untested = {c.__name__ for c in concrete} - {c.__name__ for c in tested}
+    assert not untested, f"models missing from the contract test: {sorted(untested)}"
+
+
+MODEL_CLASSES = sorted({type(m) for m in FACTOR_MODELS.values()}, key=lambda c: c.__name__)
+
+
+@pytest.mark.parametrize("cls", MODEL_CLASSES, ids=lambda c: c.__name__)
+def test_fit_has_the_one_signature(cls):
+    """``fit(X, validation=None, callback=None)``, any extra argument keyword-only: the harness
+    passes ``validation`` and ``callback`` to every model without looking at its signature."""
+    params = list(inspect.signature(cls.fit).parameters.values())
+    names = [p.name for p in params[:4]]
+    assert names == ["self", "X", "validation", "callback"], f"{cls.__name__}.fit{inspect.signature(cls.fit)}"
+    positional = (inspect.Parameter.POSITIONAL_OR_KEYWORD,)
+    for p in params[1:4]:
+        assert p.kind in positional, f"{cls.__name__}.fit: {p.name} must be positional-or-keyword"
+    assert params[2].default is None and params[3].default is None
+    for p in params[4:]:
+        assert p.kind in (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.VAR_KEYWORD), (
+            f"{cls.__name__}.fit: extra argument {p.name} must be keyword-only"
+        )
+
+
+@pytest.mark.parametrize("name", list(FACTOR_MODELS))
+def test_fit_calls_the_callback_with_the_model_and_records_what_it_returns(name, data):
+    """Every model calls ``callback(model, iteration)`` at least once (an iterative one after every
+    iteration, a one-shot one after fitting), with itself holding a state that scores, and adds
+    what the callback returns to ``history_``."""
+    model = clone(FACTOR_MODELS[name])
+    X = experiments.model_input(model, data[0])
+    calls = []
+
+    def callback(current, iteration):
+        assert current.score(np.arange(3)).shape == (3, X.shape[1])
+        calls.append((current, iteration))
+        return {"probe": iteration}
+
+    assert model.fit(X, validation=None, callback=callback) is model
+    assert calls, f"{name}.fit never called its callback"
+    assert all(current is model for current, _ in calls), f"{name} called back with another object"
+    iterations = [iteration for _, iteration in calls]
+    assert all(isinstance(i, int) and i >= 1 for i in iterations) and iterations == sorted(set(iterations))
+    assert model.history_[-1]["probe"] == model.history_[-1]["iteration"] == iterations[-1]
+    with pytest.raises(TypeError, match="callback must be callable"):
+        clone(FACTOR_MODELS[name]).fit(X, callback=3)
+
+
+@pytest.mark.parametrize("name", list(FACTOR_MODELS))
+def test_fit_accepts_validation_of_the_same_shape_only(name, data):
+    """Rating models report ``val_rmse`` on ``validation``; models of positives check it and ignore it."""
+    model = clone(FACTOR_MODELS[name])
+    X, V = (experiments.model_input(model, m) for m in data)
+    model.fit(X, validation=V)
+    if model.learns_from == "ratings":
+        assert np.isfinite(model.history_[-1]["val_rmse"])
+    with pytest.raises(ValueError, match="validation has shape"):
+        clone(FACTOR_MODELS[name]).fit(X, V[:, :-1])
 
 
 @pytest.mark.parametrize("name", list(FACTOR_MODELS))

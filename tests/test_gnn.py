@@ -13,9 +13,9 @@ from recsys.models.gnn import (
     bpr_loss_and_gradients,
     normalized_adjacency,
     propagate,
-    sample_negatives,
     spectral_embeddings,
 )
+from recsys.models.training import sample_negatives
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,8 @@ import scipy.sparse as sp
 from planted_data import planted, rmse
 
 from recsys.models import SGD
-from recsys.models.neural import Adam, EarlyStopping, EmbeddingDotBias, GradientDescent, make_optimizer
+from recsys.models.neural import EmbeddingDotBias
+from recsys.models.training import Adam, EarlyStopping, GradientDescent, make_optimizer
 
 
 @pytest.fixture(scope="module")

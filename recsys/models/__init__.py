@@ -7,10 +7,12 @@ One module per family: :mod:`~recsys.models.baselines` (means, biases, popularit
 (mean normalisation as a wrapper), :mod:`~recsys.models.implicit_models` (implicit ALS and BPR
 from the ``implicit`` library), :mod:`~recsys.models.autoencoders` (EASE, Mult-VAE), :mod:`~recsys.models.gnn`
 (LightGCN), :mod:`~recsys.models.fm` (factorization machine) and :mod:`~recsys.models.neural` (the
-tutorials' embedding network; notebook 07). A model module may import numpy/scipy/scikit-learn, :mod:`recsys.checks`,
-:mod:`recsys.interactions`, :mod:`recsys.metrics` (for its own training loss) and
-:mod:`recsys.models.base`; never :mod:`recsys.evaluation`, :mod:`recsys.experiments` or the
-notebook machinery.
+tutorials' embedding network; notebook 07). :mod:`~recsys.models.training` is the kit the
+gradient-trained models share: optimisers, early stopping, minibatches, negative sampling, the
+BPR epoch loop. A model module may import numpy/scipy/scikit-learn, :mod:`recsys.checks`,
+:mod:`recsys.interactions`, :mod:`recsys.metrics` (for its own training loss),
+:mod:`recsys.models.base` and :mod:`recsys.models.training`; never :mod:`recsys.evaluation`,
+:mod:`recsys.experiments` or the notebook machinery (nor a sibling model module for its kit).
 """
 
 from recsys.models.als import ALS

@@ -53,7 +53,7 @@ when it is refitted on more users, which takes more updates per epoch). Network:
 ``f(z) = z W3 + b3``, or ``"mirror"`` (Liang's symmetric one): ``f(z) = tanh(z W3 + b3) W4 + b4``.
 ``variational=False`` drops the noise and the KL term: Mult-DAE. The backward pass is written by
 hand (:func:`vae_loss_and_gradients`) and checked against finite differences in the tests;
-optimisation is :class:`~recsys.models.neural.Adam`; early stopping reads a validation entry
+optimisation is :class:`~recsys.models.training.Adam`; early stopping reads a validation entry
 that the fit callback adds (``val_ndcg@10``), never computes it.
 
 *Its factor form.* The score of item ``i`` for a user is the logit ``f(mu_u)_i`` (the softmax
@@ -85,7 +85,7 @@ from recsys.checks import (
     random_generator,
 )
 from recsys.models.base import FactorModel, FitCallback, check_finite_fit, check_fit_inputs, run_callback
-from recsys.models.neural import Adam, EarlyStopping, check_early_stopping, minibatches
+from recsys.models.training import Adam, EarlyStopping, check_early_stopping, minibatches
 
 __all__ = ["EASE", "MultVAE", "ease_weights", "vae_loss_and_gradients"]
 
@@ -353,7 +353,7 @@ class MultVAE(FactorModel):
         dtype: ``"float32"`` (fast) or ``"float64"``.
         early_stopping, patience: stop when the callback's ``early_stopping`` entry (e.g.
             ``"val_ndcg@10"``) has not improved for ``patience`` epochs and keep the best epoch's
-            weights (:class:`~recsys.models.neural.EarlyStopping`); ignored without a callback.
+            weights (:class:`~recsys.models.training.EarlyStopping`); ignored without a callback.
         num_threads: BLAS threads for the dense products (1 = serial and reproducible, 0 = all
             cores). On a busy machine one thread is much faster than several fighting for cores.
         random_state: seed (default 0, so two fits agree), ``numpy.random.Generator`` or ``None`` (fresh entropy) (initial weights, batches,

@@ -15,11 +15,28 @@
   Rating models also ``predict(users, items)`` for pairs. Index ``-1`` means a user or item the
   model never saw (see :meth:`recsys.interactions.IdMap.user_index` with ``unknown="mark"``);
   each model documents its fallback for those.
-* Iterative models keep ``history_``: one dict per iteration with ``iteration`` (from 1),
-  ``seconds`` (cumulative training wall time, evaluation excluded) and, where measured,
-  ``train_loss``, ``train_rmse`` and ``val_rmse``. They accept ``callback=`` in ``fit``
-  (:data:`FitCallback`): the experiment harness passes one to measure validation ranking
-  quality per iteration, so that no model imports :mod:`recsys.evaluation`.
+* **One signature**: every model's ``fit`` is ``fit(X, validation=None, callback=None)`` (plus
+  keyword-only extras where a model has them), so the harness never inspects signatures; the
+  conformance battery (``tests/test_factor_contract.py``) checks it for every model.
+
+  - ``validation``: a held-out matrix of ``X``'s shape (checked by :func:`check_fit_inputs`),
+    never learned from. Models that learn from *ratings* report ``val_rmse`` on it (per
+    iteration, or once for a one-shot fit) and may early-stop on it; models that learn from
+    *positives* check its shape and otherwise ignore it (ranking quality on held-out data comes
+    through the callback, :func:`recsys.experiments.ranking_callback`).
+  - ``callback`` (:data:`FitCallback`): an *iterative* model calls ``callback(model, iteration)``
+    after every iteration; a *one-shot* model (a closed form, a count, one SVD, a sampler whose
+    model exists only when its chain ends) calls it exactly once, after fitting, with its last
+    iteration number (1 for a closed form): :func:`finish_one_shot`. The experiment harness
+    passes one to measure validation ranking quality, so that no model imports
+    :mod:`recsys.evaluation`.
+  - ``history_``: one dict per iteration with ``iteration`` (from 1), ``seconds`` (cumulative
+    training wall time, evaluation excluded), what the callback returned and, where measured,
+    ``train_loss``, ``train_rmse`` and ``val_rmse``. Iterative models always keep it, and so do
+    the one-shot fits that measure something of their own (``PureSVD``, ``EASE``, ``BPMF``);
+    the other one-shot models (means, popularity, content, hybrid) keep their one record only
+    when given a ``callback`` or (rating models) ``validation``, so that a plain fit still reads
+    as closed-form (no iterations) to :func:`recsys.experiments.timing_table`.
 
 **The factor contract** (:class:`FactorModel`). A model with vectors has ``user_factors_``
 (n_users, k) and ``item_factors_`` (n_items, k), and scores ``mu + b_u + b_i + p_u . q_i`` (any
@@ -64,6 +81,7 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 
+from recsys.checks import check_indices
 from recsys.interactions import check_interactions
 from recsys.metrics import rmse
 
@@ -72,9 +90,10 @@ LearnsFrom = Literal["ratings", "positives"]
 LEARNS_FROM: tuple[str, ...] = ("ratings", "positives")
 
 #: ``callback(model, iteration) -> dict | None``: called by an iterative ``fit`` after every
-#: iteration, with ``model`` holding its current state (its ``score`` works). The returned
-#: entries are added to that iteration's ``history_`` record; the callback's time is excluded from
-#: ``seconds``. :func:`recsys.experiments.ranking_callback` builds the usual one.
+#: iteration (by a one-shot ``fit`` once, after fitting), with ``model`` the model being fitted,
+#: holding its current state (its ``score`` works). The returned entries are added to that
+#: iteration's ``history_`` record; the callback's time is excluded from ``seconds``.
+#: :func:`recsys.experiments.ranking_callback` builds the usual one.
 FitCallback = Callable[["Recommender", int], "Mapping | None"]
 
 
@@ -140,6 +159,20 @@ def run_callback(callback: FitCallback | None, model: Recommender, iteration: in
         record.update(extra)
 
 
+def finish_one_shot(model: Recommender, callback: FitCallback | None, record: dict, *, keep: bool = False) -> None:
+    """End a one-shot ``fit``: call ``callback(model, record["iteration"])`` once and keep the record.
+
+    ``record`` holds at least ``iteration`` and ``seconds`` (and e.g. ``val_rmse``); what the
+    callback returns is merged into it. It becomes ``model.history_ = [record]`` when ``keep`` is
+    true or a callback was given; otherwise any ``history_`` of an earlier fit is removed.
+    """
+    run_callback(callback, model, int(record["iteration"]), record)
+    if keep or callback is not None:
+        model.history_ = [record]
+    else:
+        model.__dict__.pop("history_", None)
+
+
 class Recommender(BaseEstimator):
     """Base class: anything that can score users against all items."""
 
@@ -157,17 +190,12 @@ class Recommender(BaseEstimator):
             raise NotFittedError(f"{type(self).__name__} is not fitted yet; call fit() first")
 
     def _check_users(self, users) -> np.ndarray:
+        """``users`` as int64 indices of known users (:func:`recsys.checks.check_indices`)."""
         self._check_fitted()
-        users = np.asarray(users)
-        if users.size and not np.issubdtype(users.dtype, np.integer):
-            raise TypeError(f"users must be integer user indices, got dtype {users.dtype}")
-        users = users.astype(np.int64, copy=False).ravel()
-        bad = (users < 0) | (users >= self.n_users_)
-        if bad.any():
-            raise IndexError(f"user index {users[bad][0]} out of range for a model fitted on {self.n_users_} users")
-        return users
+        return check_indices("users", users, self.n_users_, kind="user", flatten=True)
 
-    def fit(self, X, **kwargs) -> Recommender:  # pragma: no cover - interface
+    def fit(self, X, validation=None, callback: FitCallback | None = None) -> Recommender:  # pragma: no cover
+        """Learn from the users x items CSR ``X``; see the module docstring for ``validation`` and ``callback``."""
         raise NotImplementedError
 
     def score(self, users) -> np.ndarray:  # pragma: no cover - interface
@@ -271,17 +299,10 @@ class EmbeddingModel(FactorModel, RatingModel):
 
     def predict(self, users, items) -> np.ndarray:
         self._check_fitted()
-        users, items = np.asarray(users), np.asarray(items)
-        for what, idx in (("users", users), ("items", items)):
-            if idx.size and not np.issubdtype(idx.dtype, np.integer):
-                raise TypeError(f"{what} must be integer indices (-1 = unknown), got dtype {idx.dtype}")
-        users = users.astype(np.int64, copy=False).ravel()
-        items = items.astype(np.int64, copy=False).ravel()
+        users = check_indices("users", users, self.n_users_, kind="user", unknown=True, flatten=True)
+        items = check_indices("items", items, self.n_items_, kind="item", unknown=True, flatten=True)
         if users.shape != items.shape:
             raise ValueError(f"users and items must have the same length, got {users.size} and {items.size}")
-        for what, idx, n in (("user", users, self.n_users_), ("item", items, self.n_items_)):
-            if ((idx < -1) | (idx >= n)).any():
-                raise IndexError(f"{what} index out of range [-1, {n}) for this model")
         known_u = users >= 0
         known_i = items >= 0
         both = known_u & known_i

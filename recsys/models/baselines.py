@@ -29,6 +29,7 @@ from recsys.models.base import (
     FitCallback,
     check_finite_fit,
     check_fit_inputs,
+    finish_one_shot,
     fit_rmse,
     run_callback,
 )
@@ -97,6 +98,15 @@ class _RankZero(EmbeddingModel):
         self.user_factors_ = np.zeros((self.n_users_, 0), dtype=np.float64)
         self.item_factors_ = np.zeros((self.n_items_, 0), dtype=np.float64)
 
+    def _finish_one_shot(self, X, validation, callback: FitCallback | None, start: float) -> None:
+        """The end of a closed-form mean fit: with ``validation``, a one-record ``history_`` with
+        ``train_rmse`` and ``val_rmse`` (clipped, as :class:`BiasModel`'s); the callback once."""
+        record = {"iteration": 1, "seconds": time.perf_counter() - start}
+        if validation is not None:
+            record["train_rmse"] = fit_rmse(self, X.data, self.predict(*entries(X)))
+            record["val_rmse"] = fit_rmse(self, validation.data, self.predict(*entries(validation)))
+        finish_one_shot(self, callback, record, keep=validation is not None)
+
 
 # --------------------------------------------------------------------------------------------
 # means
@@ -106,14 +116,21 @@ class _RankZero(EmbeddingModel):
 class GlobalMean(_RankZero):
     """Predicts the mean training rating ``mu`` for every (user, item), known or not.
 
-    Fitted attributes: ``n_users_``, ``n_items_``, ``global_mean_``, ``rating_range_``. Its
-    ``score`` is constant, so it cannot rank; it is the floor every other model is measured from.
+    Fitted attributes: ``n_users_``, ``n_items_``, ``global_mean_``, ``rating_range_`` and, when
+    ``fit`` was given ``validation`` or a callback, a one-record ``history_``. Its ``score`` is
+    constant, so it cannot rank; it is the floor every other model is measured from.
     """
 
-    def fit(self, X, validation=None) -> GlobalMean:
-        """Learn ``mu`` from the stored ratings of the users x items CSR ``X`` (``validation`` is ignored)."""
-        X = _check_ratings(X, type(self).__name__)
+    def fit(self, X, validation=None, callback: FitCallback | None = None) -> GlobalMean:
+        """Learn ``mu`` from the stored ratings of the users x items CSR ``X``.
+
+        One-shot: ``validation`` (same shape) is never learned from but reported as ``val_rmse``;
+        ``callback(self, 1)`` runs once after fitting (see :func:`~recsys.models.base.finish_one_shot`).
+        """
+        start = time.perf_counter()
+        X, validation = check_fit_inputs(X, validation)
         self._set_fitted(X, X.data.mean(dtype=np.float64), _check_rating_range(None, X.data))
+        self._finish_one_shot(X, validation, callback, start)
         check_finite_fit(self)
         return self
 
@@ -127,10 +144,15 @@ class _GroupMean(_RankZero):
     def __init__(self, damping: float = 0.0):
         self.damping = damping
 
-    def fit(self, X, validation=None):
-        """Learn ``mu`` and the damped per-user (or per-item) means from the CSR ``X`` (``validation`` is ignored)."""
+    def fit(self, X, validation=None, callback: FitCallback | None = None):
+        """Learn ``mu`` and the damped per-user (or per-item) means from the CSR ``X``.
+
+        One-shot: ``validation`` (same shape) is never learned from but reported as ``val_rmse``;
+        ``callback(self, 1)`` runs once after fitting (see :func:`~recsys.models.base.finish_one_shot`).
+        """
+        start = time.perf_counter()
         check_non_negative(damping=self.damping)
-        X = _check_ratings(X, type(self).__name__)
+        X, validation = check_fit_inputs(X, validation)
         users, items, ratings = _triplets(X)
         mu = float(ratings.mean())
         index = users if self._axis == 0 else items
@@ -140,6 +162,7 @@ class _GroupMean(_RankZero):
         self._set_fitted(X, mu, _check_rating_range(None, ratings))
         setattr(self, f"{self._name}_bias_", bias)
         setattr(self, f"{self._name}_mean_", mu + bias)
+        self._finish_one_shot(X, validation, callback, start)
         check_finite_fit(self)
         return self
 
@@ -155,7 +178,8 @@ class UserMean(_GroupMean):
     the item plays no part, so an unknown item changes nothing.
 
     Fitted attributes: ``global_mean_``, ``user_bias_`` (``mean_u - mu``), ``user_mean_``,
-    ``n_users_``, ``n_items_``, ``rating_range_``.
+    ``n_users_``, ``n_items_``, ``rating_range_`` and, when ``fit`` was given ``validation`` or a
+    callback, a one-record ``history_``.
     """
 
     _axis = 0
@@ -172,7 +196,8 @@ class ItemMean(_GroupMean):
     the user plays no part, so an unknown user changes nothing.
 
     Fitted attributes: ``global_mean_``, ``item_bias_`` (``mean_i - mu``), ``item_mean_``,
-    ``n_users_``, ``n_items_``, ``rating_range_``.
+    ``n_users_``, ``n_items_``, ``rating_range_`` and, when ``fit`` was given ``validation`` or a
+    callback, a one-record ``history_``.
     """
 
     _axis = 1
@@ -367,18 +392,24 @@ class Popularity(FactorModel):
 
     Fitted attributes: ``n_users_``, ``n_items_``, ``item_popularity_`` (the number of users who
     interacted with each item), ``item_bias_`` (the same), zero-width ``user_factors_`` and
-    ``item_factors_``.
+    ``item_factors_``, and, when ``fit`` was given a callback, a one-record ``history_``.
     """
 
     learns_from = "positives"
 
-    def fit(self, X, validation=None) -> Popularity:
-        """Count each item's stored entries in the users x items CSR ``X`` (``validation`` is ignored)."""
-        X = _check_ratings(X, type(self).__name__)
+    def fit(self, X, validation=None, callback: FitCallback | None = None) -> Popularity:
+        """Count each item's stored entries in the users x items CSR ``X``.
+
+        One-shot: ``validation`` is checked (``X``'s shape) and otherwise ignored, as by every
+        model that learns from positives; ``callback(self, 1)`` runs once after fitting.
+        """
+        start = time.perf_counter()
+        X, _ = check_fit_inputs(X, validation)
         self.n_users_, self.n_items_ = X.shape
         self.item_popularity_ = np.bincount(X.indices, minlength=self.n_items_).astype(np.float64)
         self.item_bias_ = self.item_popularity_
         self.user_factors_ = np.zeros((self.n_users_, 0))
         self.item_factors_ = np.zeros((self.n_items_, 0))
+        finish_one_shot(self, callback, {"iteration": 1, "seconds": time.perf_counter() - start})
         check_finite_fit(self)
         return self

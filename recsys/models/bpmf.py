@@ -46,7 +46,7 @@ from threadpoolctl import threadpool_limits
 from recsys.checks import check_integer, check_positive, random_generator
 from recsys.interactions import entries, row_indices
 from recsys.models.als import ALS, padded_blocks
-from recsys.models.base import EmbeddingModel, check_finite_fit, check_fit_inputs, fit_rmse
+from recsys.models.base import EmbeddingModel, FitCallback, check_finite_fit, check_fit_inputs, fit_rmse, run_callback
 
 #: Normal-Wishart hyperprior of the paper: beta0, and mu0 = 0, W0 = I, nu0 = D (set in code).
 BETA0 = 2.0
@@ -278,11 +278,13 @@ class BPMF(EmbeddingModel):
             )
             yield U, V, alpha
 
-    def fit(self, X, validation=None) -> BPMF:
+    def fit(self, X, validation=None, callback: FitCallback | None = None) -> BPMF:
         """Run the chain on the ratings in ``X`` (users x items CSR); ``validation`` adds ``val_rmse``.
 
-        There is no ``callback``: the model (the average of the kept samples) exists only once
-        the chain has ended; ``history_`` records the running posterior mean's RMSE instead.
+        The model (the average of the kept samples) exists only once the chain has ended, so BPMF
+        is a one-shot fit for the callback: ``callback(self, last sweep)`` runs once, after the
+        chain, and what it returns joins the last record of ``history_`` (which records the running
+        posterior mean's RMSE after every sweep).
         """
         dtype = self._validate_params()
         X, validation = check_fit_inputs(X, validation)
@@ -343,6 +345,7 @@ class BPMF(EmbeddingModel):
         self.item_bias_ = (bi_sum / S).astype(dtype)
         self.n_samples_ = S
         self.alpha_ = float(np.mean(alphas))
+        run_callback(callback, self, self.history_[-1]["iteration"], self.history_[-1])
         check_finite_fit(self)
         return self
 

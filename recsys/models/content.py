@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import copy
 import re
+import time
 
 import numpy as np
 import pandas as pd
@@ -35,7 +36,7 @@ from sklearn.feature_extraction.text import TfidfTransformer
 from sklearn.preprocessing import normalize as l2_normalize
 
 from recsys.checks import check_choice, check_integer, check_number, check_seed
-from recsys.models.base import FactorModel, check_finite_fit, check_fit_inputs
+from recsys.models.base import FactorModel, FitCallback, check_finite_fit, check_fit_inputs, finish_one_shot
 
 __all__ = ["ContentModel", "HybridModel", "genre_features", "normalize_tag", "tag_features"]
 
@@ -159,7 +160,8 @@ class ContentModel(FactorModel):
     ``fit(X)`` takes the users x items matrix of positives; a user's vector is the mean of the
     item vectors of their stored entries, weighted by the stored values (all 1 for positives).
     Fitted: ``item_factors_`` (n_items, d) unit rows (zero for an item without features),
-    ``user_factors_`` (zero for a user without items), ``n_users_``, ``n_items_``, ``n_features_``.
+    ``user_factors_`` (zero for a user without items), ``n_users_``, ``n_items_``, ``n_features_``
+    and, when ``fit`` was given a callback, a one-record ``history_``.
     """
 
     learns_from = "positives"
@@ -193,9 +195,14 @@ class ContentModel(FactorModel):
         vectors = svd.fit_transform(features)
         return l2_normalize(np.asarray(vectors, dtype=np.float64), norm="l2", axis=1), int(features.shape[1])
 
-    def fit(self, X, validation=None) -> ContentModel:
-        """Item vectors from the features, user vectors as the mean of their items' (``validation`` is ignored)."""
-        X, _ = check_fit_inputs(X)
+    def fit(self, X, validation=None, callback: FitCallback | None = None) -> ContentModel:
+        """Item vectors from the features, user vectors as the mean of their items'.
+
+        One-shot: ``validation`` is checked (``X``'s shape) and otherwise ignored, as by every
+        model that learns from positives; ``callback(self, 1)`` runs once after fitting.
+        """
+        start = time.perf_counter()
+        X, _ = check_fit_inputs(X, validation)
         if (X.data < 0).any():
             raise ValueError("X holds negative values; the weights of a user's items must be >= 0")
         V, n_features = self._item_vectors()
@@ -212,6 +219,7 @@ class ContentModel(FactorModel):
         self.item_factors_ = V
         self.n_users_, self.n_items_ = X.shape
         self.n_features_ = n_features
+        finish_one_shot(self, callback, {"iteration": 1, "seconds": time.perf_counter() - start})
         check_finite_fit(self)
         return self
 
@@ -255,8 +263,8 @@ class HybridModel(FactorModel):
     the content part alone decides how such items rank among themselves.
 
     Fitted: ``collaborative_`` and ``content_`` (the fitted parts), the factors and
-    ``user_bias_``, ``n_users_``, ``n_items_``. :meth:`reweighted` changes the weight without
-    refitting the parts.
+    ``user_bias_``, ``n_users_``, ``n_items_`` and, when ``fit`` was given a callback, a
+    one-record ``history_``. :meth:`reweighted` changes the weight without refitting the parts.
     """
 
     learns_from = "positives"
@@ -266,10 +274,16 @@ class HybridModel(FactorModel):
         self.content = content
         self.weight = weight
 
-    def fit(self, X, validation=None) -> HybridModel:
-        """Fit both parts on the same positives ``X`` and combine them (``validation`` is ignored)."""
+    def fit(self, X, validation=None, callback: FitCallback | None = None) -> HybridModel:
+        """Fit both parts on the same positives ``X`` and combine them.
+
+        One-shot for the callback, whatever the parts: they are fitted without one, and
+        ``callback(self, 1)`` runs once on the combined model. ``validation`` is checked (``X``'s
+        shape) and otherwise ignored, as by every model that learns from positives.
+        """
+        start = time.perf_counter()
         check_number("weight", self.weight, 0, 1)
-        X, _ = check_fit_inputs(X)
+        X, _ = check_fit_inputs(X, validation)
         for name in ("collaborative", "content"):
             part = getattr(self, name)
             if not (callable(getattr(part, "fit", None)) and callable(getattr(part, "inner_product_factors", None))):
@@ -282,6 +296,7 @@ class HybridModel(FactorModel):
         self.n_users_, self.n_items_ = X.shape
         self._parts = None
         self._combine()
+        finish_one_shot(self, callback, {"iteration": 1, "seconds": time.perf_counter() - start})
         check_finite_fit(self)
         return self
 

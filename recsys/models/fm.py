@@ -35,7 +35,7 @@ on the parameters of every feature present in the triple (as libFM's SGD does). 
 pairwise loss the user-only terms (``w0``, ``w_U``, ``pair(x_U)``) cancel and receive no gradient:
 ``w0`` and ``w_U`` stay 0, and ``pair(x_U)``, a per-user constant, cannot change a ranking.
 Gradients are written by hand and vectorised over the batch with sparse feature matrices;
-steps by :class:`~recsys.models.neural.Adam`.
+steps by :class:`~recsys.models.training.Adam`.
 
 *Side features* are a hyperparameter, as in :class:`recsys.models.content.ContentModel`: sparse
 matrices with one row per user (item) index of the matrix ``fit`` sees, built with the same
@@ -53,8 +53,7 @@ from threadpoolctl import threadpool_limits
 
 from recsys.checks import check_flag, check_integer, check_non_negative, check_positive, check_seed, random_generator
 from recsys.models.base import FactorModel, FitCallback, check_finite_fit, check_fit_inputs
-from recsys.models.gnn import sample_negatives
-from recsys.models.neural import Adam, EarlyStopping, bpr_epochs, check_early_stopping
+from recsys.models.training import Adam, EarlyStopping, bpr_epochs, check_early_stopping, sample_negatives
 
 __all__ = [
     "FactorizationMachine",

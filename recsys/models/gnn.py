@@ -39,7 +39,7 @@ O(nnz(R) k), with numpy/scipy only.
 *Start and steps* (where we depart from the paper's recipe, to train in a fraction of the time).
 The ego embeddings start from the leading singular vectors of ``R_hat`` (:func:`spectral_embeddings`;
 ``init="normal"`` is the paper's random start), and each epoch is by default one full-batch
-:class:`~recsys.models.neural.Adam` step on all its triples: a step's cost is the propagation,
+:class:`~recsys.models.training.Adam` step on all its triples: a step's cost is the propagation,
 whatever its batch. On ML-100K both reached the validation nDCG of the paper's recipe in a few
 dozen epochs instead of a few hundred. Early stopping reads a validation entry the fit callback
 returns (``val_ndcg@10``), never computes it. The fitted model follows the factor contract with
@@ -55,14 +55,20 @@ from threadpoolctl import threadpool_limits
 
 from recsys.checks import check_choice, check_integer, check_non_negative, check_positive, check_seed, random_generator
 from recsys.models.base import FactorModel, FitCallback, check_finite_fit, check_fit_inputs
-from recsys.models.neural import Adam, EarlyStopping, bpr_epochs, check_early_stopping, scatter_rows
+from recsys.models.training import (
+    Adam,
+    EarlyStopping,
+    bpr_epochs,
+    check_early_stopping,
+    sample_negatives,
+    scatter_rows,
+)
 
 __all__ = [
     "LightGCN",
     "bpr_loss_and_gradients",
     "normalized_adjacency",
     "propagate",
-    "sample_negatives",
     "spectral_embeddings",
 ]
 
@@ -160,28 +166,6 @@ def spectral_embeddings(R_hat: sp.csr_matrix, k: int, rms: float, seed: int = 0)
     U, V = u * np.sqrt(sv), vt.T * np.sqrt(sv)
     scale = rms / np.sqrt((np.sum(U**2) + np.sum(V**2)) / (U.size + V.size))
     return (U * scale).astype(np.float32), (V * scale).astype(np.float32)
-
-
-def sample_negatives(X: sp.csr_matrix, users: np.ndarray, rng: np.random.Generator, max_rounds: int = 50) -> np.ndarray:
-    """For each of ``users``, an item drawn uniformly among those the user has *not* interacted with.
-
-    Draws uniformly over all items and redraws the ones that hit a positive (vectorised rejection
-    sampling; a user who has interacted with every item keeps a positive after ``max_rounds``).
-    """
-    n_items = X.shape[1]
-    keys = (np.repeat(np.arange(X.shape[0], dtype=np.int64), np.diff(X.indptr)) * n_items) + X.indices
-    keys.sort()
-    negatives = rng.integers(0, n_items, size=users.size)
-    todo = np.arange(users.size)
-    for _ in range(max_rounds):
-        wanted = users[todo].astype(np.int64) * n_items + negatives[todo]
-        pos = np.minimum(np.searchsorted(keys, wanted), max(keys.size - 1, 0))
-        hit = keys[pos] == wanted if keys.size else np.zeros(todo.size, dtype=bool)
-        todo = todo[hit]
-        if todo.size == 0:
-            break
-        negatives[todo] = rng.integers(0, n_items, size=todo.size)
-    return negatives
 
 
 class LightGCN(FactorModel):

@@ -11,8 +11,10 @@ Both learn from positives (``learns_from = "positives"``): the users x items CSR
 interactions (implicit 0.7 wants users as rows). They follow the factor contract of
 :mod:`recsys.models.base` (``user_factors_``, ``item_factors_``, BPR's ``item_bias_``,
 ``score``, ``inner_product_factors``) plus ``n_users_``, ``n_items_`` and ``history_``. They have
-no rating scale, so they only score. ``fit(X, callback=...)`` calls the callback after every
-iteration with the current factors in place (the harness uses it for validation nDCG).
+no rating scale, so they only score. ``fit(X, validation=None, callback=None)`` calls the
+callback after every iteration with the current factors in place (the harness uses it for
+validation nDCG); ``validation`` is checked (``X``'s shape) and otherwise ignored, as by every
+model that learns from positives.
 
 Notes on the library, checked against implicit 0.7.3:
 
@@ -45,8 +47,8 @@ from recsys.models.base import FactorModel, FitCallback, check_finite_fit, check
 _WEIGHTINGS = ("none", "bm25", "tfidf")
 
 
-def _check_implicit_input(X) -> sp.csr_matrix:
-    X, _ = check_fit_inputs(X)
+def _check_implicit_input(X, validation=None) -> sp.csr_matrix:
+    X, _ = check_fit_inputs(X, validation)
     if (X.data < 0).any():
         raise ValueError(
             f"X holds negative values (min {X.data.min()!r}); implicit feedback must be >= 0 "
@@ -166,15 +168,18 @@ class ImplicitALS(_ImplicitWrapper):
         C.data = (1.0 + self.alpha * np.maximum(weights.data, 0.0)).astype(np.float32)
         return C
 
-    def fit(self, X, callback: FitCallback | None = None) -> ImplicitALS:
+    def fit(self, X, validation=None, callback: FitCallback | None = None) -> ImplicitALS:
         """Fit on the users x items CSR ``X`` of non-negative interaction strengths (1s, usually).
 
-        ``callback(model, iteration)`` (see :data:`~recsys.models.base.FitCallback`), if given,
-        runs after every iteration with this object holding the current factors, and may return
-        metrics (a validation nDCG, say) to add to that iteration's ``history_`` entry; its time
-        is excluded from ``seconds``.
+        ``validation`` is checked (``X``'s shape) and otherwise ignored. ``callback(model,
+        iteration)`` (see :data:`~recsys.models.base.FitCallback`), if given, runs after every
+        iteration with this object holding the current factors, and may return metrics (a
+        validation nDCG, say) to add to that iteration's ``history_`` entry; its time is excluded
+        from ``seconds``.
         """
         C = self.confidence(X)
+        if validation is not None:
+            check_fit_inputs(X, validation)
         from implicit.cpu.als import AlternatingLeastSquares
 
         with threadpool_limits(1, "blas"):  # implicit checks BLAS threads in __init__
@@ -241,14 +246,14 @@ class BPR(_ImplicitWrapper):
         self.num_threads = num_threads
         self.random_state = random_state
 
-    def fit(self, X, callback: FitCallback | None = None) -> BPR:
-        """Fit on the users x items CSR ``X``; ``callback`` as in :meth:`ImplicitALS.fit`."""
+    def fit(self, X, validation=None, callback: FitCallback | None = None) -> BPR:
+        """Fit on the users x items CSR ``X``; ``validation`` and ``callback`` as in :meth:`ImplicitALS.fit`."""
         check_integer("factors", self.factors, 1)
         check_integer("iterations", self.iterations, 1)
         check_integer("num_threads", self.num_threads, 0)
         check_positive(learning_rate=self.learning_rate)
         check_non_negative(regularization=self.regularization)
-        X = _check_implicit_input(X).astype(np.float32)
+        X = _check_implicit_input(X, validation).astype(np.float32)
         from implicit.cpu.bpr import BayesianPersonalizedRanking
 
         model = BayesianPersonalizedRanking(

@@ -19,8 +19,8 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.base import clone
 
-from recsys.interactions import check_interactions, row_indices
-from recsys.models.base import EmbeddingModel, check_finite_fit
+from recsys.interactions import row_indices
+from recsys.models.base import EmbeddingModel, FitCallback, check_finite_fit, check_fit_inputs, run_callback
 
 
 def _residuals(X: sp.csr_matrix, baseline: EmbeddingModel) -> sp.csr_matrix:
@@ -58,32 +58,45 @@ class MeanNormalized(EmbeddingModel):
         self.model = model
         self.baseline = baseline
 
-    def fit(self, X, validation=None, callback=None) -> MeanNormalized:
+    def fit(self, X, validation=None, callback: FitCallback | None = None) -> MeanNormalized:
         """Fit the baseline to ``X``, then ``model`` to the residuals.
 
         ``validation`` becomes residuals too and goes to the inner model (its ``val_rmse`` is then
-        the RMSE on ratings); ``callback`` goes to the inner model's ``fit`` unchanged (it sees
-        the inner model, whose scores are residual scores).
+        the RMSE on ratings). ``callback`` is called as the inner model calls it (after every
+        iteration, or once for a one-shot inner model), but with *this* model, holding the
+        baseline plus the inner model's current state, so that it scores ratings, not residuals.
         """
         from recsys.models.baselines import ItemMean
 
-        X = check_interactions(X)
+        X, validation = check_fit_inputs(X, validation)
         baseline = clone(self.baseline if self.baseline is not None else ItemMean()).fit(X)
         if baseline.user_factors_.shape[1] != 0:
             raise ValueError(f"baseline must be a mean/bias model, got {type(baseline).__name__} with factors")
-        residual_validation = None
-        if validation is not None:
-            validation = check_interactions(validation, "validation")
-            residual_validation = _residuals(validation, baseline)
+        residual_validation = None if validation is None else _residuals(validation, baseline)
         inner = clone(self.model)
-        extra = {} if residual_validation is None else {"validation": residual_validation}
-        if callback is not None:
-            extra["callback"] = callback
-        inner.fit(_residuals(X, baseline), **extra)
+        rating_range = (float(X.data.min()), float(X.data.max()))
 
+        def on_iteration(current: EmbeddingModel, iteration: int) -> dict:
+            self._combine(baseline, current, rating_range)
+            record: dict = {}
+            run_callback(callback, self, iteration, record)
+            return record
+
+        inner.fit(
+            _residuals(X, baseline),
+            validation=residual_validation,
+            callback=None if callback is None else on_iteration,
+        )
+        self._combine(baseline, inner, rating_range)
+        self.history_ = list(getattr(inner, "history_", []))
+        check_finite_fit(self)
+        return self
+
+    def _combine(self, baseline: EmbeddingModel, inner: EmbeddingModel, rating_range: tuple[float, float]) -> None:
+        """This model's fitted state from the fitted baseline and the inner model's (current) state."""
         mu_b, bu_b, bi_b = baseline._terms()
         mu_m, bu_m, bi_m = inner._terms()
-        n_users, n_items = X.shape
+        n_users, n_items = baseline.n_users_, baseline.n_items_
         self.baseline_, self.model_ = baseline, inner
         self.n_users_, self.n_items_ = n_users, n_items
         self.global_mean_ = mu_b + mu_m
@@ -91,7 +104,4 @@ class MeanNormalized(EmbeddingModel):
         self.item_bias_ = np.zeros(n_items) + (0 if bi_b is None else bi_b) + (0 if bi_m is None else bi_m)
         self.user_factors_ = inner.user_factors_
         self.item_factors_ = inner.item_factors_
-        self.rating_range_ = (float(X.data.min()), float(X.data.max()))
-        self.history_ = list(getattr(inner, "history_", []))
-        check_finite_fit(self)
-        return self
+        self.rating_range_ = rating_range

@@ -32,7 +32,15 @@ from threadpoolctl import threadpool_limits
 
 from recsys.checks import check_choice, check_integer, check_non_negative, random_generator
 from recsys.interactions import entries
-from recsys.models.base import EmbeddingModel, FitCallback, check_finite_fit, check_fit_inputs, fit_rmse, run_callback
+from recsys.models.base import (
+    EmbeddingModel,
+    FitCallback,
+    check_finite_fit,
+    check_fit_inputs,
+    finish_one_shot,
+    fit_rmse,
+    run_callback,
+)
 from recsys.models.baselines import damped_mean
 
 Centering = Literal["none", "global", "bias"]
@@ -190,9 +198,12 @@ class PureSVD(_SVDModel):
         self.solver = solver
         self.random_state = random_state
 
-    def fit(self, X, validation=None) -> PureSVD:
-        """One truncated SVD of the centred ``X``; ``validation`` is accepted for a uniform API
-        and recorded as ``history_[0]["val_rmse"]``."""
+    def fit(self, X, validation=None, callback: FitCallback | None = None) -> PureSVD:
+        """One truncated SVD of the centred ``X``: a one-shot fit with a one-record ``history_``.
+
+        ``validation`` (same shape) is never learned from but recorded as ``history_[0]["val_rmse"]``;
+        ``callback(self, 1)`` runs once after fitting (see :func:`~recsys.models.base.finish_one_shot`).
+        """
         X, k = _check_common(self, X)
         rng = random_generator(self.random_state)
         start = time.perf_counter()
@@ -211,7 +222,7 @@ class PureSVD(_SVDModel):
         if validation is not None:
             validation = _check_validation(validation, X)
             record["val_rmse"] = fit_rmse(self, validation.data, self.predict(*entries(validation)))
-        self.history_ = [record]
+        finish_one_shot(self, callback, record, keep=True)
         check_finite_fit(self)
         return self
 

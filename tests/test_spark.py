@@ -194,9 +194,19 @@ def test_spark_models_check_hyperparameters_before_starting_spark(params, error,
         SparkImplicitALS(alpha=-1.0).fit(X)
 
 
-def test_spark_models_refuse_validation_and_callbacks():
-    with pytest.raises(ValueError, match="per iteration"):
-        SparkALS().fit(planted_explicit(), validation=planted_explicit())
+def test_spark_models_check_validation_before_starting_spark():
+    X = planted_explicit()
+    with pytest.raises(ValueError, match="validation"):
+        SparkALS().fit(X, validation=X[:, :-1])
+
+
+@needs_spark
+def test_spark_models_are_one_shot_fits_in_the_model_contract(spark):
+    X = planted_explicit()
+    calls = []
+    model = SparkALS(factors=3, iterations=2).fit(X, validation=X, callback=lambda m, i: calls.append((m, i)))
+    assert calls == [(model, 2)]
+    assert model.history_[-1]["iteration"] == 2 and model.history_[-1]["val_rmse"] > 0
 
 
 def test_spark_models_declare_what_they_learn_from():

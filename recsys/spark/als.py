@@ -35,7 +35,8 @@ import time
 import numpy as np
 
 from recsys.checks import check_integer, check_non_negative, check_seed
-from recsys.models.base import EmbeddingModel, FactorModel, check_fit_inputs
+from recsys.interactions import entries
+from recsys.models.base import EmbeddingModel, FactorModel, check_fit_inputs, finish_one_shot, fit_rmse
 from recsys.spark.convert import ITEM, RATING, USER, factors_to_numpy, interactions_frame, release
 
 __all__ = ["SparkALS", "SparkImplicitALS", "active_session"]
@@ -94,20 +95,17 @@ class _SparkALSBase(FactorModel):
     def fit(self, X, validation=None, callback=None):
         """Fit MLlib's ALS to the stored entries of ``X`` (users x items CSR) in the active session.
 
-        MLlib reports nothing per iteration, so ``validation`` and ``callback`` are refused
-        rather than silently ignored. Sets the factors, ``n_users_``, ``n_items_``, ``model_``
+        MLlib reports nothing per iteration, so this is a one-shot fit in the model contract's
+        sense: ``callback(self, iterations)`` runs once, after the fit, and ``validation`` (same
+        shape, never learned from) is reported as ``val_rmse`` for explicit ratings (see
+        :func:`~recsys.models.base.finish_one_shot`). Sets the factors, ``n_users_``, ``n_items_``, ``model_``
         (the MLlib ``ALSModel``, usable while its session runs: ``recommendForAllUsers``...) and
         ``timings_``: seconds to hand the data to Spark (``to_spark``), to fit (``fit``, the
         iterations; MLlib's fit is eager) and to bring the factors back (``to_numpy``);
         ``fit_seconds_`` is their sum.
         """
-        if validation is not None or callback is not None:
-            raise ValueError(
-                f"{type(self).__name__} cannot report per iteration (MLlib's fit is one call); "
-                "evaluate the fitted model instead"
-            )
         self._validate()
-        X, _ = check_fit_inputs(X)
+        X, validation = check_fit_inputs(X, validation)
         spark = active_session()
         start = time.perf_counter()
         frame = interactions_frame(spark, X)
@@ -121,6 +119,10 @@ class _SparkALSBase(FactorModel):
         release(frame)
         self.timings_ = {"to_spark": to_spark, "fit": fitted, "to_numpy": to_numpy}
         self.fit_seconds_ = to_spark + fitted + to_numpy
+        record = {"iteration": int(self.iterations), "seconds": self.fit_seconds_}
+        if validation is not None and self.learns_from == "ratings":
+            record["val_rmse"] = fit_rmse(self, validation.data, self.predict(*entries(validation)))
+        finish_one_shot(self, callback, record, keep=validation is not None)
         return self
 
     def _expose(self, model, shape: tuple[int, int]) -> None:

@@ -18,8 +18,8 @@ import sys
 
 import pandas as pd
 
-from recsys.experiments import serving as retrieval
 from recsys.ann import bench
+from recsys.experiments import serving as retrieval
 
 
 def main(argv: list[str] | None = None) -> pd.DataFrame:

@@ -29,9 +29,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from recsys.experiments import serving as retrieval
 from recsys.ann import bench, registry
 from recsys.checks import to_jsonable
+from recsys.experiments import serving as retrieval
 
 DEFAULT_METHODS = ["exact-numpy", "faiss-flat", "hnswlib", "faiss-ivf", "faiss-ivfpqfs", "scann"]
 

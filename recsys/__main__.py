@@ -91,8 +91,8 @@ def run_ann(args) -> int:
 
     import pandas as pd
 
-    from recsys.experiments import serving as retrieval
     from recsys.ann import bench, grids, registry
+    from recsys.experiments import serving as retrieval
 
     if args.methods in (None, ""):
         methods = list(registry.DEFAULT_METHODS)

@@ -9,10 +9,10 @@ import scipy.sparse as sp
 from sklearn.base import clone
 
 from recsys import experiments
-from recsys.experiments import similarity as similarity_eval
 from recsys.datasets import Dataset, load
 from recsys.datasets.tags import load_tags, read_tags
 from recsys.evaluation import evaluate_ranking
+from recsys.experiments import similarity as similarity_eval
 from recsys.interactions import IdMap, binarize
 from recsys.models import ImplicitALS, Popularity
 from recsys.models.content import ContentModel, HybridModel, genre_features, normalize_tag, tag_features

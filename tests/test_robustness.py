@@ -19,10 +19,10 @@ import pytest
 import scipy.sparse as sp
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from recsys.experiments import serving as retrieval
 from recsys import similarity as S
 from recsys.ann import registry
 from recsys.ann.exact import BruteForce
+from recsys.experiments import serving as retrieval
 from recsys.interactions import IdMap, to_csr
 from recsys.models import ALS, EASE, EmbeddingDotBias, FactorizationMachine, LightGCN, MultVAE
 from recsys.models.base import NotFittedError

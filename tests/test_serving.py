@@ -8,10 +8,10 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
-from recsys.experiments import serving as retrieval
 from recsys.ann import bench, registry
 from recsys.ann.exact import BruteForce
 from recsys.datasets import load
+from recsys.experiments import serving as retrieval
 
 
 @pytest.fixture(scope="module")

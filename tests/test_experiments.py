@@ -1,4 +1,4 @@
-"""The experiment harness: matrices from splits, tables of fits, tuning on validation data only."""
+"""The experiment harness and the one tuner: matrices from splits, tables of fits, tuning on validation data only."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import pytest
 from recsys import experiments, splits
 from recsys.datasets import load
 from recsys.evaluation import evaluate_ranking, evaluate_ratings
+from recsys.experiments import tuning
 from recsys.interactions import binarize
 from recsys.models import ALS, BiasModel, GlobalMean, ImplicitALS, Popularity
 
@@ -72,25 +73,35 @@ def test_ranking_table_feeds_implicit_models_ones(ratings):
     assert table.loc["bias", "ndcg@5"] == pytest.approx(evaluate_ranking(bias, m.train, relevant, k=5)["ndcg@5"])
 
 
-def test_tune_ranking_never_sees_the_test_set(ratings, monkeypatch):
+def test_tune_never_sees_the_test_set(ratings, monkeypatch):
+    """Every split the tuner turns into matrices (to fit on or to score on) holds no test pair."""
     split = splits.stratified_holdout(ratings, 0.75, seed=0)
     seen = []
-    real = experiments.ranking_table
+    real = experiments.Matrices.from_split
 
-    def spy(models, inner, **kwargs):
+    def spy(inner):
         seen.append(inner)
-        return real(models, inner, **kwargs)
+        return real(inner)
 
-    monkeypatch.setattr(experiments.harness, "ranking_table", spy)
-    best, table = experiments.tune_ranking(
+    monkeypatch.setattr(tuning.Matrices, "from_split", staticmethod(spy))
+    tuned = experiments.tune(
         ImplicitALS(iterations=3, random_state=0), {"factors": [2, 16]}, split, k=5, progress=False
     )
-    inner = seen[0]
+    assert seen, "the tuner built no matrices"
     test_pairs = set(zip(split.test["user_id"], split.test["item_id"]))
-    assert not test_pairs & set(zip(inner.train["user_id"], inner.train["item_id"]))
-    assert not test_pairs & set(zip(inner.test["user_id"], inner.test["item_id"]))
-    assert best["factors"] == table["ndcg@5"].idxmax()
-    assert list(table.index) == [2, 16]
+    for inner in seen:
+        assert not test_pairs & set(zip(inner.train["user_id"], inner.train["item_id"]))
+        assert not test_pairs & set(zip(inner.test["user_id"], inner.test["item_id"]))
+    assert tuned.metric == "val_ndcg@5" and list(tuned.table.index) == [2, 16]
+    assert tuned.params["factors"] == tuned.table["val_ndcg@5"].idxmax() == tuned.model.factors
+    # the score is the ranking table's on the validation split carved from the training part
+    reference = experiments.ranking_table(
+        {"x": ImplicitALS(iterations=3, random_state=0, factors=tuned.params["factors"])},
+        experiments.validation_split(split, seed=0),
+        k=5,
+        progress=False,
+    )
+    assert tuned.best == pytest.approx(reference.loc["x", "ndcg@5"])
 
 
 def test_sweep_and_timing_tables(ratings):
@@ -128,42 +139,86 @@ def test_record_table_outside_a_notebook():
         record_table("x", table, ["ndcg"])
 
 
-def test_tune_all_returns_tuned_clones(ratings):
+def test_tune_returns_a_tuned_clone_and_scores_an_empty_grid_as_is(ratings):
     split = splits.stratified_holdout(ratings, 0.75, seed=0)
     prototype = ImplicitALS(iterations=2, random_state=0)
-    candidates = {"ials": (prototype, {"factors": [2, 6]}), "pop": (Popularity(), {})}
-    chosen, tables = experiments.tune_all(candidates, split, k=5, progress=False)
-    assert chosen["ials"] is not prototype and prototype.factors == 100  # the prototype is untouched
-    assert chosen["ials"].factors == tables["ials"]["ndcg@5"].idxmax()
-    untuned, none = experiments.tune_all(candidates, split, enabled=False)
-    assert untuned["ials"].factors == 2 and none == {}
+    tuned = experiments.tune(prototype, {"factors": [2, 6]}, split, k=5, progress=False)
+    assert tuned.model is not prototype and prototype.factors == 100  # the prototype is untouched
+    assert not hasattr(tuned.model, "user_factors_")  # unfitted
+    assert tuned.model.factors == tuned.table["val_ndcg@5"].idxmax()
+    assert list(tuned.table.columns) == ["val_ndcg@5", "fit_seconds"]
+    pop = experiments.tune(Popularity(), {}, split, progress=False)
+    assert pop.params == {} and len(pop.table) == 1 and pop.metric == "val_ndcg@10"
+    two = experiments.tune(BiasModel(), {"user_damping": [0.0, 5.0], "item_damping": [1.0, 2.0]}, split, progress=False)
+    assert two.table.index.names == ["user_damping", "item_damping"] and len(two.table) == 4
+    assert tuple(two.params.values()) == two.table["val_rmse"].idxmin()
 
 
-def test_tune_rating_chooses_on_validation_and_reports_the_test_optimism(ratings):
+def test_tune_on_folds_chooses_on_validation_and_test_scores_only_report(ratings):
     from recsys.splits import Split
 
     folds = splits.kfold(ratings, 3, seed=0, unseen="keep")
     grid = {"user_damping": [0.0, 5.0, 50.0], "item_damping": [0.0, 5.0]}
-    best, table = experiments.tune_rating(BiasModel(), grid, folds, seed=1, progress=False)
-    assert list(table.columns) == ["val_rmse", "val_rmse_std", "test_rmse"] and len(table) == 6
-    assert tuple(best.values()) == table["val_rmse"].idxmin()
-    # the choice does not depend on the test ratings: scramble them and it stays
+    tuned = experiments.tune(BiasModel(), grid, folds, validation="random", validation_size=0.2, seed=1, progress=False)
+    assert tuned.metric == "val_rmse" and len(tuned.table) == 6
+    assert list(tuned.table.columns) == ["val_rmse", "val_rmse_std", "fit_seconds"]
+    assert tuple(tuned.params.values()) == tuned.table["val_rmse"].idxmin()
+    # fold f's validation part: a random 20% of its training part, seed + f, unseen ids kept and scored
+    inner = experiments.Matrices.from_split(splits.random_holdout(folds[2].train, 0.2, seed=3, unseen="keep"))
+    by_hand = evaluate_ratings(BiasModel(**tuned.params).fit(inner.train), inner.test_triplets)["rmse"]
+    assert (
+        by_hand
+        == experiments.fit_and_evaluate(BiasModel(), inner, params=tuned.params, evaluate="rating").scores["rmse"]
+    )
+    on_test = experiments.scores_on_test(BiasModel(), grid, folds, progress=False)
+    assert list(on_test.columns) == ["test_rmse"] and on_test.index.equals(tuned.table.index)
+    # the choice does not depend on the test ratings: scramble them and it stays; the report moves
     scrambled = []
     for fold in folds:
         test = fold.test.assign(rating=np.random.default_rng(0).permutation(fold.test["rating"].to_numpy()))
         scrambled.append(Split(fold.train, test, fold.dropped, fold.method, fold.params, fold.unseen))
-    best_again, table_again = experiments.tune_rating(BiasModel(), grid, scrambled, seed=1, progress=False)
-    assert best_again == best
-    np.testing.assert_allclose(table_again["val_rmse"], table["val_rmse"])
-    assert not np.allclose(table_again["test_rmse"], table["test_rmse"])
+    again = experiments.tune(
+        BiasModel(), grid, scrambled, validation="random", validation_size=0.2, seed=1, progress=False
+    )
+    assert again.params == tuned.params
+    pd.testing.assert_frame_equal(again.table.drop(columns="fit_seconds"), tuned.table.drop(columns="fit_seconds"))
+    assert not np.allclose(experiments.scores_on_test(BiasModel(), grid, scrambled, progress=False), on_test)
 
 
-def test_early_stopping_reads_the_validation_curve_only(ratings):
+def test_tune_chooses_the_epoch_on_the_validation_curve_only(ratings):
     from recsys.models import BPR
 
     split = splits.stratified_holdout(ratings, 0.75, seed=0)
     prototype = BPR(factors=8, iterations=12, learning_rate=0.05, random_state=0)
-    best, curve = experiments.early_stopping(prototype, split, k=5)
-    assert len(curve) == 12 and 1 <= best <= 12 and curve[best - 1] == max(curve)
+    tuned = experiments.tune(prototype, {"regularization": [0.01, 0.001]}, split, k=5, epochs=True, progress=False)
+    curve = [h["val_ndcg@5"] for h in tuned.history]
+    assert len(curve) == 12 and 1 <= tuned.params["iterations"] <= 12
+    assert curve[tuned.params["iterations"] - 1] == max(curve) == tuned.best
+    assert tuned.model.iterations == tuned.params["iterations"] and prototype.iterations == 12
+    best = tuned.table["val_ndcg@5"].idxmax()
+    assert (
+        tuned.params["regularization"] == best and tuned.table.loc[best, "best_iteration"] == tuned.params["iterations"]
+    )
     emptied = splits.Split(split.train, split.test.iloc[:0], split.dropped, split.method, split.params)
-    assert experiments.early_stopping(prototype, emptied, k=5) == (best, curve)
+    again = experiments.tune(prototype, {"regularization": [0.01, 0.001]}, emptied, k=5, epochs=True, progress=False)
+    assert again.params == tuned.params and [h["val_ndcg@5"] for h in again.history] == curve
+    with pytest.raises(ValueError, match="one validation split"):
+        experiments.tune(prototype, {}, [split, split], epochs=True, progress=False)
+    with pytest.raises(ValueError, match="metric must be one of"):
+        experiments.tune(prototype, {}, split, metric="map@10", epochs=True, progress=False)
+
+
+def test_fit_and_evaluate_is_the_tables_loop(ratings):
+    split = splits.stratified_holdout(ratings, 0.75, seed=0)
+    m = experiments.Matrices.from_split(split)
+    prototype = ImplicitALS(factors=4, iterations=2, random_state=0)
+    run = experiments.fit_and_evaluate(prototype, m, k=5, record="ranking")
+    assert not hasattr(prototype, "user_factors_") and run.seconds > 0
+    assert run.scores["ndcg@5"] == pytest.approx(run.history[-1]["val_ndcg@5"])
+    table = experiments.ranking_table({"ials": prototype}, split, k=5, progress=False)
+    assert table.loc["ials", "ndcg@5"] == pytest.approx(run.scores["ndcg@5"])
+    rating = experiments.fit_and_evaluate(BiasModel(), m, evaluate="rating", record="rating")
+    assert set(rating.scores) == {"rmse", "mae", "n"} and "val_rmse" in rating.history[-1]
+    assert experiments.fit_and_evaluate(Popularity(), m, evaluate=None).scores == {}
+    with pytest.raises(ValueError, match="evaluate"):
+        experiments.fit_and_evaluate(Popularity(), m, evaluate="precision")

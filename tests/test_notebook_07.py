@@ -1,4 +1,5 @@
-"""Notebook 07 runs with small parameters; the helpers behind it (recsys.notebook.family_plots) do what they say."""
+"""Notebook 07 runs with small parameters; the family study behind it (recsys.experiments.families, tuned by
+recsys.experiments.tuning) and its cold-item study do what they say."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest
 from notebook_runs import small_run
 
 from recsys import datasets, experiments, splits
+from recsys.experiments import families
 from recsys.models import ImplicitALS, Popularity
 from recsys.models.autoencoders import EASE
 from recsys.models.gnn import LightGCN
@@ -57,7 +59,7 @@ def test_nb07_autoencoder_gnn_embeddings_small(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def small_data():
-    return fp.sample_users(datasets.load("ml-latest-small"), 80, seed=0)
+    return families.sample_users(datasets.load("ml-latest-small"), 80, seed=0)
 
 
 def test_sample_users_keeps_whole_users(small_data):
@@ -65,12 +67,12 @@ def test_sample_users_keeps_whole_users(small_data):
     assert small_data.ratings["user_id"].nunique() == 80
     kept = full.ratings[full.ratings["user_id"].isin(small_data.ratings["user_id"].unique())]
     assert len(kept) == len(small_data.ratings)
-    assert fp.sample_users(full, 0) is full
+    assert families.sample_users(full, 0) is full
 
 
-def test_tune_early_stopped_chooses_on_validation_and_sets_the_best_epoch(small_data):
+def test_tune_early_stops_on_validation_and_sets_the_best_epoch(small_data):
     split = splits.stratified_holdout(small_data.ratings, 0.75, seed=0)
-    tuned = fp.tune_early_stopped(
+    tuned = experiments.tune(
         LightGCN(iterations=6, random_state=0), {"factors": [4, 8]}, split, k=5, seed=0, patience=2, progress=False
     )
     assert list(tuned.table.index) == [4, 8] and tuned.metric == "val_ndcg@5"
@@ -88,20 +90,22 @@ def test_tune_early_stopped_chooses_on_validation_and_sets_the_best_epoch(small_
     assert [h["val_ndcg@5"] for h in model.history_] == scores
 
 
-def test_tune_early_stopped_handles_one_shot_and_rating_models(small_data):
+def test_tune_handles_one_shot_and_rating_models(small_data):
     split = splits.stratified_holdout(small_data.ratings, 0.75, seed=0)
-    pop = fp.tune_early_stopped(Popularity(), {}, split, progress=False)
-    assert pop.params == {} and len(pop.history) == 1
-    ease = fp.tune_early_stopped(EASE(), {"regularization": [10.0, 1000.0]}, split, progress=False)
+    pop = experiments.tune(Popularity(), {}, split, progress=False)
+    assert pop.params == {} and len(pop.table) == 1 and not pop.stopped_early
+    ease = experiments.tune(EASE(), {"regularization": [10.0, 1000.0]}, split, progress=False)
     assert "iterations" not in ease.params and ease.params["regularization"] in (10.0, 1000.0)
-    neural = fp.tune_early_stopped(EmbeddingDotBias(iterations=4), {"factors": [2]}, split, patience=1, progress=False)
+    assert len(ease.history) == 1  # a closed form: one "iteration"
+    neural = experiments.tune(EmbeddingDotBias(iterations=4), {"factors": [2]}, split, patience=1, progress=False)
     assert neural.metric == "val_rmse" and 1 <= neural.params["iterations"] <= 4
+    assert neural.model.early_stopping is None and neural.best == min(h["val_rmse"] for h in neural.history)
 
 
 def test_fit_and_rank_matches_the_ranking_table(small_data):
     split = splits.stratified_holdout(small_data.ratings, 0.75, seed=0)
     models = {"ALS": ImplicitALS(factors=4, iterations=2, random_state=0), "pop": Popularity()}
-    fitted, table = fp.fit_and_rank(models, split, progress=False)
+    fitted, table = families.fit_and_rank(models, split, progress=False)
     reference = experiments.ranking_table(models, split, progress=False)
     pd.testing.assert_frame_equal(table.drop(columns="fit_seconds"), reference.drop(columns="fit_seconds"))
     assert set(fitted) == {"ALS", "pop"} and hasattr(fitted["ALS"], "user_factors_")

@@ -1,23 +1,34 @@
 """The experiment layer: one home per protocol, above the domain and below the notebooks.
 
-* :mod:`~recsys.experiments.harness`: interaction matrices for a split, fitting and timing a model,
-  rating and ranking tables, sweeps and training histories.
+* :mod:`~recsys.experiments.harness`: interaction matrices for a split and the one loop body
+  every study goes through (:func:`~recsys.experiments.harness.fit_and_evaluate`: clone, feed
+  what the model learns from, fit and time, score), then rating and ranking tables, sweeps,
+  training histories and timings built on it.
+* :mod:`~recsys.experiments.tuning`: the one tuner (:func:`~recsys.experiments.tuning.tune`):
+  grid search on a validation split carved from the training data, by a ranking or a rating
+  metric, with the epoch chosen by early stopping on validation for models trained in epochs.
+  It never sees a test set.
+* :mod:`~recsys.experiments.families`: notebook 07's family study (tune, fit, rank every
+  embedding family on one protocol) and the geometry of each family's item vectors.
 * :mod:`~recsys.experiments.similarity`: notebook 05's studies of the three measures (dot product,
   cosine, distance) on fitted models.
 * :mod:`~recsys.experiments.serving`: a recommender served from an approximate index: real
-  embeddings, their large-catalogue workload, and what the approximation costs the lists.
+  embeddings, their large-catalogue workload, what the approximation costs the lists, and every
+  family of a study served from each index.
 
-The harness's names are re-exported here (``experiments.fit_timed``, ``experiments.Matrices``...),
-as the chapters use them.
+Nothing here imports :mod:`recsys.notebook`. The harness's and the tuner's names are re-exported
+here (``experiments.fit_timed``, ``experiments.tune``, ``experiments.Matrices``...), as the
+chapters use them.
 """
 
 from sklearn.base import clone
 
 from recsys.evaluation import evaluate_ranking, evaluate_ratings
 from recsys.experiments.harness import (
+    Fit,
     Matrices,
-    early_stopping,
     fit,
+    fit_and_evaluate,
     fit_timed,
     histories,
     model_input,
@@ -27,30 +38,29 @@ from recsys.experiments.harness import (
     summarise,
     sweep,
     timing_table,
-    tune_all,
-    tune_ranking,
-    tune_rating,
-    validation_split,
 )
+from recsys.experiments.tuning import Tuned, first_values, scores_on_test, tune, validation_split
 
 __all__ = [
+    "Fit",
     "Matrices",
+    "Tuned",
     "clone",
-    "early_stopping",
     "evaluate_ranking",
     "evaluate_ratings",
+    "first_values",
     "fit",
+    "fit_and_evaluate",
     "fit_timed",
     "histories",
     "model_input",
     "ranking_callback",
     "ranking_table",
     "rating_table",
+    "scores_on_test",
     "summarise",
     "sweep",
     "timing_table",
-    "tune_all",
-    "tune_ranking",
-    "tune_rating",
+    "tune",
     "validation_split",
 ]

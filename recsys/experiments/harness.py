@@ -2,12 +2,15 @@
 evaluate many models the same way.
 
 Models are passed as unfitted estimators in a ``{name: model}`` dict; each fold gets a fresh
-``sklearn.base.clone``, so nothing leaks between folds. Each model declares what it learns from
+``sklearn.base.clone``, so nothing leaks between folds. :func:`fit_and_evaluate` is the one loop
+body (clone, feed what the model learns from, fit and time, score on the held-out part) that every
+table, sweep and tuner here and in the sibling modules goes through. Each model declares what it learns from
 (``learns_from``, see :mod:`recsys.models.base`): rating models get the ratings, the
 implicit-feedback models the interactions as 1s (every rating is a positive unless a
 ``relevance_threshold`` says otherwise), by :func:`model_input`. Everything is scored by
 :mod:`recsys.evaluation`; iterative models report validation quality per iteration through the
-callback of :func:`ranking_callback`.
+callback of :func:`ranking_callback`. Choosing hyperparameters lives in
+:mod:`recsys.experiments.tuning`.
 """
 
 from __future__ import annotations
@@ -15,13 +18,16 @@ from __future__ import annotations
 import statistics
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from contextlib import nullcontext
+from dataclasses import dataclass, field
 from itertools import product
+from typing import Literal
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from sklearn.base import clone
+from threadpoolctl import threadpool_limits
 
 from recsys.evaluation import evaluate_ranking, evaluate_ratings
 from recsys.interactions import IdMap, binarize, to_csr
@@ -69,6 +75,73 @@ def fit(prototype: Recommender, train: sp.csr_matrix, relevance_threshold: float
     """A fresh clone of ``prototype`` fitted on what it learns from (:func:`model_input`)."""
     model = clone(prototype)
     return model.fit(model_input(model, train, relevance_threshold))
+
+
+#: What :func:`fit_and_evaluate` scores a fitted model by, or records per iteration while it trains.
+Task = Literal["ranking", "rating"]
+
+
+@dataclass
+class Fit:
+    """One run of :func:`fit_and_evaluate`: the fitted model, its fit time and its held-out scores."""
+
+    model: Recommender  #: the fitted clone (the prototype is untouched)
+    seconds: float  #: wall-clock seconds of ``fit`` (including any per-iteration recording)
+    scores: dict = field(default_factory=dict)  #: :mod:`recsys.evaluation`'s scores on ``matrices.test``
+
+    @property
+    def history(self) -> list[dict]:
+        """The fitted model's ``history_`` (empty for a model that keeps none)."""
+        return list(getattr(self.model, "history_", None) or [])
+
+
+def fit_and_evaluate(
+    prototype: Recommender,
+    matrices: Matrices,
+    *,
+    params: Mapping | None = None,
+    evaluate: Task | None = "ranking",
+    record: Task | None = None,
+    k: int = 10,
+    relevance_threshold: float | None = None,
+    count_unseen: bool = True,
+    blas_threads: int | None = None,
+) -> Fit:
+    """The harness's loop body: clone, feed what the model learns from, fit and time, score.
+
+    A clone of ``prototype`` (with ``params`` set) is fitted on :func:`model_input` of
+    ``matrices.train``. ``record`` makes the fit record the held-out part per iteration in
+    ``history_``: ``"rating"`` passes ``validation=matrices.test`` (``val_rmse``), ``"ranking"``
+    passes :func:`ranking_callback` (``val_ndcg@k``, ``val_precision@k``). ``evaluate`` then scores
+    the fitted model on ``matrices.test``: ``"ranking"`` by
+    :func:`recsys.evaluation.evaluate_ranking` (training items excluded; relevant: every held-out
+    rating or those ``>= relevance_threshold``), ``"rating"`` by
+    :func:`recsys.evaluation.evaluate_ratings` (every held-out rating with ``count_unseen``, through
+    the model's fallbacks; else the kept ones only), ``None`` not at all. ``blas_threads`` caps
+    BLAS during the scoring (the fits' own validation callbacks score single-threaded).
+    """
+    model = clone(prototype)
+    if params:
+        model.set_params(**params)
+    X = model_input(model, matrices.train, relevance_threshold)
+    fit_kwargs: dict = {}
+    if record == "rating":
+        fit_kwargs["validation"] = matrices.test
+    elif record == "ranking":
+        fit_kwargs["callback"] = ranking_callback(X, matrices.test, k=k, relevance_threshold=relevance_threshold)
+    elif record is not None:
+        raise ValueError(f"record must be 'ranking', 'rating' or None, got {record!r}")
+    seconds = fit_timed(model, X, **fit_kwargs)
+    if evaluate is None:
+        return Fit(model, seconds)
+    if evaluate not in ("ranking", "rating"):
+        raise ValueError(f"evaluate must be 'ranking', 'rating' or None, got {evaluate!r}")
+    with threadpool_limits(blas_threads, "blas") if blas_threads is not None else nullcontext():
+        if evaluate == "rating":
+            scores = evaluate_ratings(model, matrices.test_triplets if count_unseen else matrices.test)
+        else:
+            scores = evaluate_ranking(model, matrices.train, binarize(matrices.test, relevance_threshold), k=k)
+    return Fit(model, seconds, scores)
 
 
 def model_input(model: Recommender, train: sp.csr_matrix, relevance_threshold: float | None = None) -> sp.csr_matrix:
@@ -125,10 +198,8 @@ def rating_table(
     for f, split in enumerate(folds):
         m = Matrices.from_split(split)
         for name, prototype in models.items():
-            model = clone(prototype)
-            seconds = fit_timed(model, m.train)
-            scores = evaluate_ratings(model, m.test_triplets if count_unseen else m.test)
-            rows.append({"model": name, "fold": f, **scores, "fit_seconds": seconds})
+            run = fit_and_evaluate(prototype, m, evaluate="rating", count_unseen=count_unseen)
+            rows.append({"model": name, "fold": f, **run.scores, "fit_seconds": run.seconds})
             bar.update()
     bar.close()
     return pd.DataFrame(rows)
@@ -157,13 +228,10 @@ def ranking_table(
     under the same rule. Each user's training items are excluded from their recommendations.
     """
     m = Matrices.from_split(split)
-    relevant = binarize(m.test, relevance_threshold)
     rows = []
     for name, prototype in progress_bar(models.items(), desc="ranking models", enabled=progress):
-        model = clone(prototype)
-        seconds = fit_timed(model, model_input(model, m.train, relevance_threshold))
-        scores = evaluate_ranking(model, m.train, relevant, k=k)
-        rows.append({"model": name, **scores, "fit_seconds": seconds})
+        run = fit_and_evaluate(prototype, m, k=k, relevance_threshold=relevance_threshold)
+        rows.append({"model": name, **run.scores, "fit_seconds": run.seconds})
     return pd.DataFrame(rows).set_index("model")
 
 
@@ -180,9 +248,9 @@ def sweep(
     rows = []
     points = list(product(*(grid[n] for n in names)))
     for values in progress_bar(points, desc=f"{type(prototype).__name__} sweep", enabled=progress):
-        model = clone(prototype).set_params(**dict(zip(names, values)))
-        seconds = fit_timed(model, m.train)
-        rows.append({**dict(zip(names, values)), **evaluate_ratings(model, m.test_triplets), "fit_seconds": seconds})
+        point = dict(zip(names, values))
+        run = fit_and_evaluate(prototype, m, params=point, evaluate="rating")
+        rows.append({**point, **run.scores, "fit_seconds": run.seconds})
     return pd.DataFrame(rows)
 
 
@@ -198,166 +266,15 @@ def histories(
     Rating models record ``val_rmse`` per iteration (from ``fit(..., validation=...)``);
     models that learn from positives record ``val_ndcg@10`` and ``val_precision@10`` through
     :func:`ranking_callback`. Pass a split carved from training data
-    (:func:`validation_split`) when the curves are to choose anything.
+    (:func:`recsys.experiments.tuning.validation_split`) when the curves are to choose anything.
     """
     m = Matrices.from_split(split)
     out = {}
     for name, prototype in progress_bar(models.items(), desc="convergence", enabled=progress):
-        model = clone(prototype)
-        X = model_input(model, m.train, relevance_threshold)
-        if model.learns_from == "ratings":
-            model.fit(X, validation=m.test)
-        else:
-            model.fit(X, callback=ranking_callback(X, m.test, relevance_threshold=relevance_threshold))
-        out[name] = list(model.history_)
+        watched = "rating" if prototype.learns_from == "ratings" else "ranking"
+        run = fit_and_evaluate(prototype, m, evaluate=None, record=watched, relevance_threshold=relevance_threshold)
+        out[name] = list(run.model.history_)
     return out
-
-
-def validation_split(split: Split, *, train_ratio: float = 0.75, seed: int = 0) -> Split:
-    """A per-user stratified split *of the training part* of ``split``, for choosing hyperparameters.
-
-    The test part of ``split`` stays untouched until the chosen model is scored on it once.
-    """
-    from recsys.splits import stratified_holdout
-
-    return stratified_holdout(split.train, train_ratio, seed=seed)
-
-
-def tune_ranking(
-    prototype: Recommender,
-    grid: Mapping[str, Sequence],
-    split: Split,
-    *,
-    k: int = 10,
-    metric: str | None = None,
-    relevance_threshold: float | None = None,
-    seed: int = 0,
-    progress: bool = True,
-) -> tuple[dict, pd.DataFrame]:
-    """Pick the grid point with the best validation ``metric`` (default ``ndcg@k``).
-
-    The validation split is carved from ``split.train`` (:func:`validation_split`), so the test
-    set is never looked at. Returns the best parameters and the table of every grid point.
-    """
-    metric = metric or f"ndcg@{k}"
-    inner = validation_split(split, seed=seed)
-    names = list(grid)
-    points = [dict(zip(names, values)) for values in product(*(grid[n] for n in names))]
-    models = {str(point): clone(prototype).set_params(**point) for point in points}
-    table = ranking_table(models, inner, k=k, relevance_threshold=relevance_threshold, progress=progress)
-    best = points[int(np.nanargmax(table[metric].to_numpy()))]
-    if len(names) == 1:
-        table.index = pd.Index([p[names[0]] for p in points], name=names[0])
-    else:
-        table.index = pd.MultiIndex.from_tuples([tuple(p.values()) for p in points], names=names)
-    return best, table
-
-
-def tune_rating(
-    prototype: Recommender,
-    grid: Mapping[str, Sequence],
-    folds: Sequence[Split],
-    *,
-    validation_size: float = 0.2,
-    seed: int = 0,
-    progress: bool = True,
-) -> tuple[dict, pd.DataFrame]:
-    """Pick the grid point with the lowest *validation* RMSE, averaged over ``folds``.
-
-    In each fold, a random ``validation_size`` of the *training* ratings is held out
-    (:func:`recsys.splits.random_holdout`, unseen ids kept and scored by the fallbacks, as in
-    :func:`rating_table`); each grid point is fitted on the rest and scored on it. The fold's test
-    ratings play no part in the choice.
-
-    Returns the best parameters and a table with one row per grid point: ``val_rmse`` (the
-    criterion, mean over folds) and ``test_rmse``, the same grid point refitted on the whole
-    training part and scored on the test part. ``test_rmse`` is reported, never used: the
-    difference between the test RMSE of the validation choice and the best ``test_rmse`` in the
-    table is what tuning on the test folds would have (optimistically) gained.
-    """
-    from recsys.splits import random_holdout
-
-    names = list(grid)
-    if not names:
-        raise ValueError("grid is empty: give at least one hyperparameter with a list of values")
-    points = [dict(zip(names, values)) for values in product(*(grid[n] for n in names))]
-    val = np.zeros((len(points), len(folds)))
-    test = np.zeros_like(val)
-    bar = progress_bar(total=len(points) * len(folds), desc=f"{type(prototype).__name__} tuning", enabled=progress)
-    for f, split in enumerate(folds):
-        inner = Matrices.from_split(random_holdout(split.train, validation_size, seed=seed + f, unseen="keep"))
-        outer = Matrices.from_split(split)
-        for p, point in enumerate(points):
-            model = clone(prototype).set_params(**point)
-            model.fit(inner.train)
-            val[p, f] = evaluate_ratings(model, inner.test_triplets)["rmse"]
-            model = clone(prototype).set_params(**point)
-            model.fit(outer.train)
-            test[p, f] = evaluate_ratings(model, outer.test_triplets)["rmse"]
-            bar.update()
-    bar.close()
-    table = pd.DataFrame(
-        {
-            "val_rmse": val.mean(axis=1),
-            "val_rmse_std": val.std(axis=1, ddof=1) if len(folds) > 1 else 0.0,
-            "test_rmse": test.mean(axis=1),
-        }
-    )
-    if len(names) == 1:
-        table.index = pd.Index([p[names[0]] for p in points], name=names[0])
-    else:
-        table.index = pd.MultiIndex.from_tuples([tuple(p.values()) for p in points], names=names)
-    best = points[int(np.argmin(val.mean(axis=1)))]
-    return best, table
-
-
-def early_stopping(
-    prototype: Recommender,
-    split: Split,
-    *,
-    k: int = 10,
-    metric: str | None = None,
-    relevance_threshold: float | None = None,
-    seed: int = 0,
-) -> tuple[int, list[float]]:
-    """The number of iterations at which ``prototype`` peaks on validation data, and the curve.
-
-    The model is fitted once on :func:`validation_split` of ``split`` (carved from the training
-    part) with :func:`ranking_callback`; the iteration with the best ``metric`` (default
-    ``val_ndcg@k``) is returned with the per-iteration values. Refit with
-    ``set_params(iterations=best)`` on the whole training part: early stopping without the test set.
-    """
-    metric = metric or f"val_ndcg@{k}"
-    inner = Matrices.from_split(validation_split(split, seed=seed))
-    model = clone(prototype)
-    X = model_input(model, inner.train, relevance_threshold)
-    model.fit(X, callback=ranking_callback(X, inner.test, k=k, relevance_threshold=relevance_threshold))
-    curve = [float(h[metric]) for h in model.history_]
-    return int(np.argmax(curve)) + 1, curve
-
-
-def tune_all(
-    candidates: Mapping[str, tuple[Recommender, Mapping[str, Sequence]]],
-    split: Split,
-    *,
-    k: int = 10,
-    seed: int = 0,
-    enabled: bool = True,
-    progress: bool = True,
-) -> tuple[dict[str, Recommender], dict[str, pd.DataFrame]]:
-    """:func:`tune_ranking` for each ``name: (prototype, grid)``; returns the tuned models and tables.
-
-    With ``enabled=False`` every model takes the first value of each grid list (no fitting); an
-    empty grid means the model is used as it is.
-    """
-    chosen, tables = {}, {}
-    for name, (prototype, grid) in candidates.items():
-        if enabled and grid:
-            best, tables[name] = tune_ranking(prototype, grid, split, k=k, seed=seed, progress=progress)
-        else:
-            best = {key: values[0] for key, values in grid.items()}
-        chosen[name] = clone(prototype).set_params(**best)
-    return chosen, tables
 
 
 def timing_table(
@@ -381,10 +298,9 @@ def timing_table(
     iterations: dict[str, int | None] = {}
     for _ in progress_bar(range(repeats), desc="timing", enabled=progress):
         for name, prototype in models.items():
-            model = clone(prototype)
-            times[name].append(fit_timed(model, model_input(model, m.train, relevance_threshold)))
-            history = getattr(model, "history_", None)
-            iterations[name] = len(history) if history else None
+            run = fit_and_evaluate(prototype, m, evaluate=None, relevance_threshold=relevance_threshold)
+            times[name].append(run.seconds)
+            iterations[name] = len(run.history) if run.history else None
     rows = []
     for name in models:
         median = statistics.median(times[name])

@@ -12,7 +12,10 @@ neighbours; a recommender cares about the lists users see, so:
   (the index is asked for ``k`` plus the number of items to remove, and those are dropped);
 * :func:`list_quality`: nDCG, recall, precision and coverage of any lists on the test split;
 * :func:`cost_of_approximation`: for every operating point of a benchmark table, the quality of
-  the lists its index serves, next to exact retrieval's on the same split.
+  the lists its index serves, next to exact retrieval's on the same split;
+* :func:`serving_study`: every model of a family study (:mod:`recsys.experiments.families`)
+  served from each ANN method at its operating point: recall against queries per second, and
+  what the lists lose against exact scoring of the same vectors (notebook 07).
 """
 
 from __future__ import annotations
@@ -21,17 +24,17 @@ import hashlib
 import json
 import os
 import pickle
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+from threadpoolctl import threadpool_limits
 
-from recsys.ann import workloads
+from recsys.ann import bench, workloads
 from recsys.ann.base import ANNIndex
 from recsys.ann.bench import index_from
 from recsys.ann.exact import BruteForce
@@ -42,6 +45,9 @@ from recsys.metrics import catalogue_coverage, mean_metrics, ranking_metrics, re
 from recsys.progress import bar as progress_bar
 from recsys.similarity import check_vectors
 
+if TYPE_CHECKING:
+    from recsys.experiments import families
+
 __all__ = [
     "RealEmbeddings",
     "cost_of_approximation",
@@ -49,6 +55,7 @@ __all__ = [
     "mixture_for",
     "real_embeddings",
     "recommend_with_index",
+    "serving_study",
 ]
 
 
@@ -102,19 +109,17 @@ def real_embeddings(
     """
     from recsys import splits
     from recsys.datasets import load
-    from recsys.experiments.harness import Matrices, model_input
+    from recsys.experiments.harness import Matrices, fit_and_evaluate
     from recsys.models import ImplicitALS
 
     data = load(dataset) if data is None else data
     split = splits.stratified_holdout(data.ratings, train_ratio, seed=seed)
     matrices = Matrices.from_split(split)
-    model = ImplicitALS(
+    prototype = ImplicitALS(
         factors=factors, regularization=regularization, alpha=alpha, iterations=iterations, random_state=seed
     )
-    X = model_input(model, matrices.train)
-    start = time.perf_counter()
-    model.fit(X)
-    seconds = time.perf_counter() - start
+    run = fit_and_evaluate(prototype, matrices, evaluate=None)
+    model, seconds = run.model, run.seconds
     U, V = model.inner_product_factors(ranking_only=True)
     params = {
         "dataset": data.name,
@@ -342,3 +347,88 @@ def best_point_cost(cost: pd.DataFrame, point: Mapping, k: int = 10) -> dict[str
         f"exact_ndcg@{k}": float(exact[f"ndcg@{k}"]),
         "ndcg_loss": float(row["ndcg_loss"]),
     }
+
+
+def serving_study(
+    study: families.Study,
+    names: Sequence[str],
+    methods: Sequence[str],
+    *,
+    grids: Mapping[str, Mapping] | None = None,
+    k: int = 10,
+    recall: float = 0.95,
+    time_budget: float = 60.0,
+    progress: bool = True,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Each model's vectors (inner-product form) behind each ANN method: speed, recall, list quality.
+
+    For every model, its :meth:`~recsys.models.base.FactorModel.inner_product_factors` (ranking
+    form, float32) become a workload (items = catalogue, the evaluated users = queries) and every
+    method's grid runs on it (:func:`recsys.ann.bench.run`). Each operating point then serves
+    every user's top ``k`` with the training items removed (:func:`cost_of_approximation`)
+    at its operating point: the fastest setting reaching ``recall``.
+
+    Returns ``(points, quality, summary)``: the benchmark rows (recall@k, QPS, ...) with a
+    ``model`` column; the list quality of exact scoring and of each operating point (nDCG@k,
+    ``ndcg_loss`` against exact scoring of the same vectors); and per (model, method) the
+    operating point's recall, QPS, nDCG and the exact nDCG (NaN where the grid never reaches it).
+    """
+    # one BLAS thread: the per-user exact queries are small products, which a multi-threaded BLAS
+    # runs several times slower than one thread on a busy machine
+    with threadpool_limits(1, "blas"):
+        return _serving_study(study, names, methods, grids, k, recall, time_budget, progress)
+
+
+def _serving_study(study, names, methods, grids, k, recall, time_budget, progress):
+    points, qualities, summary = [], [], []
+    for name in names:
+        model = study.models[name]
+        U, V = model.inner_product_factors(ranking_only=True)
+        real = RealEmbeddings(
+            name,
+            model,
+            study.train,
+            study.test,
+            np.ascontiguousarray(U, dtype=np.float32),
+            np.ascontiguousarray(V, dtype=np.float32),
+            {"dataset": study.data.name, "model": name},
+        )
+        workload = real.workload(name)
+        result = bench.run(workload, methods, grids=grids, k=k, time_budget=time_budget, progress=progress)
+        table = result.results.assign(model=name)
+        table = table[table["family"] != "exact"] if "family" in table else table
+        # the lists are served at each method's operating point only (serving every user's list
+        # at every point of a sweep costs more than the sweep)
+        chosen = bench.operating_points(table, recall, by=("method",))
+        quality = cost_of_approximation(real, chosen, k=k, progress=progress).assign(model=name)
+        points.append(table)
+        qualities.append(quality)
+        exact = quality[quality["method"] == "exact"].iloc[0]
+        norms = np.linalg.norm(V, axis=1)
+        for method in methods:
+            rows = quality[quality["method"] == method]
+            fast = chosen[chosen["method"] == method]
+            entry = {
+                "model": name,
+                "method": method,
+                "dim": V.shape[1],
+                "norm_cv": float(norms.std() / norms.mean()) if norms.mean() > 0 else float("nan"),
+                f"exact_ndcg@{k}": float(exact[f"ndcg@{k}"]),
+                "recall": float("nan"),
+                "qps": float("nan"),
+                f"ndcg@{k}": float("nan"),
+                "ndcg_loss": float("nan"),
+            }
+            if len(fast):
+                best = fast.loc[fast["qps"].idxmax()]
+                match = rows[(rows["build"] == best["build"]) & (rows["query"] == best["query"])]
+                entry.update(recall=float(best["recall"]), qps=float(best["qps"]), query=best["query"])
+                if len(match):
+                    entry[f"ndcg@{k}"] = float(match.iloc[0][f"ndcg@{k}"])
+                    entry["ndcg_loss"] = float(match.iloc[0]["ndcg_loss"])
+            summary.append(entry)
+    return (
+        pd.concat(points, ignore_index=True),
+        pd.concat(qualities, ignore_index=True),
+        pd.DataFrame(summary),
+    )

@@ -468,7 +468,7 @@ def _plain(value):
 
 
 def hover_lines(catalogue, indices) -> list[str]:
-    """One hover text per item of a :class:`recsys.embeddings.Catalogue`: title, genres, training ratings."""
+    """One hover text per item of a :class:`recsys.catalogue.Catalogue`: title, genres, training ratings."""
     from html import escape
 
     lines = []

@@ -35,6 +35,7 @@ from sklearn.base import clone
 from threadpoolctl import threadpool_limits
 
 from recsys import embeddings, experiments
+from recsys.catalogue import Catalogue
 from recsys.evaluation import evaluate_ranking
 from recsys.interactions import IdMap, binarize
 from recsys.metrics import item_popularity
@@ -352,9 +353,9 @@ def _embedding_table(study: Study, names: Sequence[str], k: int, top: int | None
     return pd.DataFrame(rows).set_index("model")
 
 
-def catalogue_of(study: Study) -> embeddings.Catalogue:
+def catalogue_of(study: Study) -> Catalogue:
     """The study's items (titles, genres, training popularity) aligned with the models' item indices."""
-    return embeddings.Catalogue.from_items(study.data.items, study.matrices.idmap, item_popularity(study.train))
+    return Catalogue.from_items(study.data.items, study.matrices.idmap, item_popularity(study.train))
 
 
 def projections(

@@ -6,8 +6,10 @@ What belongs here (notebook 04 and the chapters after it): functions that take f
 numbers or coordinates:
 
 * :func:`project`: 2-D coordinates by PCA, t-SNE or (when installed) UMAP;
-* :func:`top_items`, :func:`nearest_items`, :func:`neighbour_table`: exact nearest items by
-  dot product, cosine or Euclidean distance (:mod:`recsys.similarity`'s measures);
+* :func:`nearest_items`, :func:`neighbour_table`, :func:`neighbours_of_titles`: exact nearest
+  items of items by dot product, cosine or Euclidean distance (:mod:`recsys.similarity`'s
+  measures and its one top-k, :func:`recsys.similarity.top_k_rows`; the top items of a user
+  vector are :func:`recsys.similarity.top_k_items`);
 * :func:`genre_coherence`: how often an item's nearest neighbours share a genre with it, against
   a popularity-matched random baseline;
 * :func:`norm_popularity`: the correlation of item vector length with log popularity;
@@ -41,7 +43,7 @@ from scipy import stats
 from recsys.catalogue import Catalogue
 from recsys.checks import check_choice, check_integer, check_number, check_seed
 from recsys.checks import check_indices as _check_indices
-from recsys.similarity import MEASURES, Measure, check_vectors, similarity
+from recsys.similarity import MEASURES, Measure, check_vectors, similarity, top_k_rows
 
 __all__ = [
     "PROJECTIONS",
@@ -63,7 +65,6 @@ __all__ = [
     "project",
     "space_summary",
     "spread_directions",
-    "top_items",
 ]
 
 Projection = Literal["pca", "tsne", "umap"]
@@ -180,43 +181,6 @@ def project(
 # -------------------------------------------------------------------------------- neighbours
 
 
-def _best(scores: np.ndarray, k: int) -> np.ndarray:
-    """Column positions of the ``k`` best scores of each row, best first, ties to the lower position."""
-    k = min(k, scores.shape[1])
-    if k < scores.shape[1]:
-        part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-        # widen to every column tied with the k-th best, so the tie-break below sees them all
-        kth = np.take_along_axis(scores, part, axis=1).min(axis=1, keepdims=True)
-        if (np.count_nonzero(scores >= kth, axis=1) > k).any():
-            part = np.tile(np.arange(scores.shape[1]), (scores.shape[0], 1))
-    else:
-        part = np.tile(np.arange(scores.shape[1]), (scores.shape[0], 1))
-    rows = np.arange(scores.shape[0])[:, None]
-    order = np.lexsort((part, -scores[rows, part]), axis=1)[:, :k]
-    return part[rows, order]
-
-
-def top_items(query, vectors, k: int = 10, measure: Measure = "dot", exclude=None) -> np.ndarray:
-    """The ``k`` items of ``vectors`` most similar to the one vector ``query``, best first.
-
-    ``exclude`` holds item indices that may not be returned (a user's training items, say).
-    Exact; ties go to the lower index.
-    """
-    check_choice("measure", measure, MEASURES)
-    vectors = check_vectors(vectors, "vectors")
-    query = check_vectors(np.atleast_2d(query), "query", dim=vectors.shape[1])
-    if query.shape[0] != 1:
-        raise ValueError(f"query must be one vector, got {query.shape[0]}")
-    k = check_integer("k", k, 1)
-    scores = similarity(query, vectors, measure).astype(np.float64)
-    if exclude is not None:
-        scores[0, _check_indices(exclude, vectors.shape[0], "exclude")] = -np.inf
-    available = int(np.isfinite(scores).sum())
-    if k > available:
-        raise ValueError(f"k={k} but only {available} items can be returned")
-    return _best(scores, k)[0].astype(np.int64)
-
-
 def nearest_items(
     vectors,
     queries=None,
@@ -249,7 +213,7 @@ def nearest_items(
         own = position[batch]
         inside = own >= 0
         scores[np.nonzero(inside)[0], own[inside]] = -np.inf
-        out[start : start + batch.size] = pool[_best(scores, k)]
+        out[start : start + batch.size] = pool[top_k_rows(scores, k)]
     return out
 
 

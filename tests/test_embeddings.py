@@ -55,7 +55,6 @@ def test_nearest_items_match_brute_force_and_leave_the_item_out():
 def test_ties_go_to_the_lower_index():
     X = np.array([[1.0, 0.0], [1.0, 0.0], [1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
     np.testing.assert_array_equal(E.nearest_items(X, [3], k=2, measure="cosine"), [[0, 1]])
-    np.testing.assert_array_equal(E.top_items([1.0, 0.0], X, 2, "dot", exclude=[0]), [1, 2])
 
 
 def test_neighbour_search_checks_its_arguments():
@@ -68,8 +67,6 @@ def test_neighbour_search_checks_its_arguments():
         E.nearest_items(X, [5], k=1)
     with pytest.raises(TypeError, match="queries must hold integer"):
         E.nearest_items(X, [0.5], k=1)
-    with pytest.raises(ValueError, match="only 1 items can be returned"):
-        E.top_items([1.0, 0, 0], X, 2, exclude=[0, 1])
 
 
 def test_neighbour_tables_name_the_films():

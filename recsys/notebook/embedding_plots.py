@@ -199,7 +199,7 @@ def measure_panels(
     """Three panels, one per measure: which of the ``candidates`` are one user's top items, and why.
 
     ``tops`` maps ``"dot"``, ``"cosine"``, ``"euclidean"`` to the user's top item indices (best
-    first, from :func:`recsys.embeddings.top_items`). Dot product: the items beyond the iso-score
+    first, from :func:`recsys.similarity.top_k_items`). Dot product: the items beyond the iso-score
     line through the k-th best score (perpendicular to the user's vector). Cosine: the items inside
     the narrowest wedge around the user's direction. Euclidean: the items inside the smallest
     circle around the user's point. The best ``n_labels`` of each are named (``labels[index]``).

@@ -32,6 +32,7 @@ import scipy.sparse as sp
 
 from recsys.checks import check_integer
 from recsys.interactions import binarize, check_interactions, row_indices
+from recsys.similarity import top_k_rows
 
 MapDenominator = Literal["min_k_relevant", "n_relevant"]
 
@@ -117,14 +118,15 @@ def _fit_width(rec: np.ndarray, k: int) -> np.ndarray:
 
 
 def top_k(scores, k: int, exclude: sp.spmatrix | None = None) -> np.ndarray:
-    """The ``k`` best items of each row of ``scores``, best first: an (n, k) int64 array.
+    """The ``k`` best items of each row of a score matrix, best first: an (n, k) int64 array.
 
-    ``exclude`` (same shape as ``scores``, e.g. the users' training rows) removes its stored
-    entries from the candidates by scoring them ``-inf``; an item the model itself scores ``-inf``
-    is not a candidate either. Ties are broken deterministically, lower item index first, so the
-    result does not depend on the partition algorithm. Rows with fewer than ``k`` candidates are
-    padded with ``-1``, which every metric here counts as a miss. Cost: one ``argpartition`` over
-    each row, a comparison pass to detect ties at the cut, and a sort of the ``k`` winners only.
+    ``scores`` is (n_users, n_items), e.g. a model's ``score(users)``; ``exclude`` (same shape,
+    e.g. the users' training rows) removes its stored entries from the candidates by scoring them
+    ``-inf``; an item the model itself scores ``-inf`` is not a candidate either. Rows with fewer
+    than ``k`` candidates are padded with ``-1``, which every metric here counts as a miss. The
+    ranking is :func:`recsys.similarity.top_k_rows`, the package's one exact top-k: ties go to the
+    lower item index, so the result does not depend on the partition algorithm. (The top-k items
+    of query *vectors* by a similarity measure are :func:`recsys.similarity.top_k_items`.)
     """
     k = _check_k(k)
     scores = np.asarray(scores)
@@ -132,41 +134,19 @@ def top_k(scores, k: int, exclude: sp.spmatrix | None = None) -> np.ndarray:
         raise ValueError(f"scores must be 2-D (n_users, n_items), got shape {scores.shape}")
     if not (np.issubdtype(scores.dtype, np.floating) or np.issubdtype(scores.dtype, np.integer)):
         raise TypeError(f"scores must be numeric, got dtype {scores.dtype}")
-    n, m = scores.shape
-    # Work on negated scores (ascending = best first); this is also the copy we may write -inf into.
-    neg = np.negative(scores, dtype=scores.dtype if np.issubdtype(scores.dtype, np.floating) else np.float64)
-    if np.isnan(neg).any():
+    if not np.issubdtype(scores.dtype, np.floating):
+        scores = scores.astype(np.float64)
+    if np.isnan(scores).any():
         raise ValueError("scores hold NaN; a ranking needs comparable scores")
+    n, m = scores.shape
     if exclude is not None:
         exclude = _check_csr(exclude, "exclude", shape=(n, m))
-        rows = row_indices(exclude)
-        neg[rows, exclude.indices] = np.inf
+        scores = scores.copy()  # the caller's scores stay as they were
+        scores[row_indices(exclude), exclude.indices] = -np.inf
     out = np.full((n, k), -1, dtype=np.int64)
-    kk = min(k, m)
-    if n == 0 or kk == 0:
-        return out
-
-    winners = np.argpartition(neg, kk - 1, axis=1)[:, :kk]
-    kth = np.take_along_axis(neg, winners, axis=1).max(axis=1)  # the kk-th best (negated) score
-    # The winning *set* is unique unless more items than slots tie at the cut (a cut at +inf
-    # means the row ran out of candidates: those slots become -1 whatever was picked).
-    at_or_above = np.count_nonzero(neg <= kth[:, None], axis=1)
-    ambiguous = np.nonzero((at_or_above > kk) & (kth < np.inf))[0]
-    if ambiguous.size:
-        sub = neg[ambiguous]
-        cut = kth[ambiguous][:, None]
-        better = sub < cut
-        tied = sub == cut
-        need = kk - np.count_nonzero(better, axis=1)
-        take = better | (tied & (np.cumsum(tied, axis=1) <= need[:, None]))  # lowest tied indices
-        winners[ambiguous] = np.nonzero(take)[1].reshape(ambiguous.size, kk)
-
-    values = np.take_along_axis(neg, winners, axis=1)
-    order = np.lexsort((winners, values), axis=1)  # by score, then by item index
-    winners = np.take_along_axis(winners, order, axis=1)
-    values = np.take_along_axis(values, order, axis=1)
-    winners[values == np.inf] = -1  # excluded or -inf-scored: not a candidate
-    out[:, :kk] = winners
+    winners = top_k_rows(scores, k)  # (n, min(k, m))
+    winners[np.take_along_axis(scores, winners, axis=1) == -np.inf] = -1  # excluded or -inf: not a candidate
+    out[:, : winners.shape[1]] = winners
     return out
 
 

@@ -11,7 +11,9 @@ measures every chapter compares (notebooks 04 and 05, the ANN wing):
   ties it to the other two.
 
 Every function returns *similarities*, higher = better (the negated distance for
-``"euclidean"``), so one ``top_k`` serves all three. Around them: item-to-item neighbours
+``"euclidean"``), so one top-k serves all three: :func:`top_k_rows`, the package's one exact
+top-k of a score matrix (ties to the lower index), and :func:`top_k_items`, the top-k items of
+query vectors by a measure. Around them: item-to-item neighbours
 (:func:`similar_items`), how much two top-k lists agree (:func:`jaccard`,
 :func:`rank_correlation`), recall with ties counted as ann-benchmarks counts them
 (:func:`tie_aware_recall`), the angles a search sees (:func:`angles`), and
@@ -28,7 +30,7 @@ from typing import Literal
 
 import numpy as np
 
-from recsys.checks import check_choice, check_integer, check_number
+from recsys.checks import check_choice, check_indices, check_integer, check_number
 
 Measure = Literal["dot", "cosine", "euclidean"]
 MEASURES: tuple[str, ...] = ("dot", "cosine", "euclidean")
@@ -52,7 +54,8 @@ __all__ = [
     "squared_distances",
     "three_orders_example",
     "tie_aware_recall",
-    "top_k",
+    "top_k_items",
+    "top_k_rows",
 ]
 
 
@@ -107,35 +110,71 @@ def similarity(queries, items, measure: Measure = "dot") -> np.ndarray:
     return -np.sqrt(np.maximum(squared, 0.0))
 
 
-def top_k(queries, items, k: int, measure: Measure = "dot") -> np.ndarray:
-    """The ``k`` most similar items of each query, best first: (n_queries, k) int64 indices.
+def top_k_rows(scores, k: int) -> np.ndarray:
+    """Column positions of the ``k`` largest entries of each row of ``scores``, best first.
 
-    Exact and deterministic: ties are broken by the smaller item index, also at the cut (of
-    three items tied for the last place, the two with the smallest indices win).
+    The package's one exact top-k: every ranked list (:func:`top_k_items`,
+    :func:`recsys.metrics.top_k`, the embeddings' neighbours, the exact ANN baseline) comes from
+    here. Deterministic: equal scores are ordered by the lower column index, also at the cut (of
+    three columns tied for the last place, the two with the smallest indices win), so the result
+    does not depend on the partition algorithm. ``-inf`` is an ordinary (lowest) score; NaN is
+    not a score and must not occur (callers check). Returns an (n, min(k, m)) int64 array.
+
+    Cost: one ``argpartition`` of each row, one comparison pass to find rows with more than ``k``
+    entries at or above the cut (rare with real-valued scores; resolved by index), and a sort of
+    the ``k`` winners only. No full-size copy of ``scores`` is made.
     """
-    scores = similarity(queries, items, measure)
-    k = check_integer("k", k, 1, scores.shape[1])
-    return _best(scores, k)
-
-
-def _best(scores: np.ndarray, k: int) -> np.ndarray:
-    """Indices of the ``k`` largest entries of each row, best first, ties by the smaller index."""
+    scores = np.asarray(scores)
+    if scores.ndim != 2:
+        raise ValueError(f"scores must be 2-D (one row per query), got shape {scores.shape}")
     n, m = scores.shape
-    if n == 0:
-        return np.zeros((0, k), dtype=np.int64)
-    neg = -scores
+    k = min(check_integer("k", k, 0), m)
+    if n == 0 or k == 0:
+        return np.zeros((n, k), dtype=np.int64)
     if k < m:
-        part = np.argpartition(neg, k - 1, axis=1)[:, :k]
-        cut = np.take_along_axis(neg, part, axis=1).max(axis=1)
-        # the winning set is ambiguous only where more than k items reach the cut value
-        ambiguous = np.flatnonzero(np.count_nonzero(neg <= cut[:, None], axis=1) > k)
-        for row in ambiguous:  # rare with real-valued scores: a full stable sort of that row
-            part[row] = np.argsort(neg[row], kind="stable")[:k]
+        part = np.argpartition(scores, m - k, axis=1)[:, m - k :]
+        cut = np.take_along_axis(scores, part, axis=1).min(axis=1)
+        # the winning set is ambiguous only where more than k entries reach the cut value
+        ambiguous = np.flatnonzero(np.count_nonzero(scores >= cut[:, None], axis=1) > k)
+        if ambiguous.size:
+            sub, at = scores[ambiguous], cut[ambiguous][:, None]
+            better, tied = sub > at, sub == at
+            need = k - np.count_nonzero(better, axis=1)
+            take = better | (tied & (np.cumsum(tied, axis=1) <= need[:, None]))  # the lowest tied indices
+            part[ambiguous] = np.nonzero(take)[1].reshape(ambiguous.size, k)
     else:
         part = np.tile(np.arange(m), (n, 1))
-    rows = np.arange(n)[:, None]
-    order = np.lexsort((part, neg[rows, part]), axis=1)  # by score (descending), then by index
-    return part[rows, order].astype(np.int64)
+    values = np.take_along_axis(scores, part, axis=1)
+    order = np.lexsort((part, -values), axis=1)  # by score (descending), then by index
+    return np.take_along_axis(part, order, axis=1).astype(np.int64, copy=False)
+
+
+def top_k_items(queries, items, k: int, measure: Measure = "dot", *, exclude=None) -> np.ndarray:
+    """The ``k`` items most similar to each query vector, best first: (n_queries, k) int64 indices.
+
+    ``queries`` (n, d) and ``items`` (m, d) are vectors, compared by ``measure``
+    (:func:`similarity`); ``exclude`` holds item indices no query may get (items already seen,
+    say). Exact; ties go to the smaller item index (:func:`top_k_rows`). ``k`` may not exceed
+    the items that remain. (Lists from a score matrix with per-user exclusions, padded with
+    ``-1``, are :func:`recsys.metrics.top_k`.)
+    """
+    scores = similarity(queries, items, measure)
+    n_items = scores.shape[1]
+    if exclude is not None:
+        excluded = check_indices(exclude, n_items, "exclude")
+        scores = np.array(scores, dtype=np.float64)
+        scores[:, excluded] = -np.inf
+        n_items -= excluded.size
+    k = check_integer("k", k, 1)
+    if k > n_items:
+        raise ValueError(f"k={k} but only {n_items} items can be returned")
+    return top_k_rows(scores, k)
+
+
+#: Old names, kept for :func:`mips_agreement` until its pending edit (on another branch) lands;
+#: new code calls :func:`top_k_rows` and :func:`top_k_items`.
+_best = top_k_rows
+top_k = top_k_items
 
 
 def mips_transform(items, queries=None, *, max_norm: float | None = None):
@@ -203,7 +242,7 @@ def similar_items(vectors, items, k: int, measure: Measure = "dot") -> np.ndarra
     k = check_integer("k", k, 1, vectors.shape[0] - 1)
     scores = np.array(similarity(vectors[items], vectors, measure), dtype=np.float64)
     scores[np.arange(items.size), items] = -np.inf
-    return _best(scores, k)
+    return top_k_rows(scores, k)
 
 
 def jaccard(a, b) -> np.ndarray:
@@ -257,7 +296,7 @@ def rankings(query, items) -> dict[str, np.ndarray]:
     if query.ndim != 1:
         raise ValueError(f"query must be one vector of shape (d,), got shape {query.shape}")
     items = check_vectors(items, "items", dim=query.size)
-    return {m: top_k(query[None, :], items, items.shape[0], m)[0] for m in MEASURES}
+    return {m: top_k_items(query[None, :], items, items.shape[0], m)[0] for m in MEASURES}
 
 
 def three_orders_example() -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
@@ -397,7 +436,7 @@ def mips_angles(queries, items, k: int = 10) -> dict:
     return {
         "before": angles(queries, items),
         "after": angles(queries_t, items_t),
-        "top_k": top_k(queries, items, k, "dot"),
+        "top_k": top_k_items(queries, items, k, "dot"),
     }
 
 
@@ -413,7 +452,7 @@ def measure_agreement(queries, items, k: int = 10) -> dict[str, dict[str, float]
     items = check_vectors(items, "items", dim=queries.shape[1])
     k = check_integer("k", k, 1, items.shape[0])
     scores = {m: similarity(queries, items, m) for m in MEASURES}
-    tops = {m: _best(scores[m], k) for m in MEASURES}
+    tops = {m: top_k_rows(scores[m], k) for m in MEASURES}
     out = {}
     for i, a in enumerate(MEASURES):
         for b in MEASURES[i + 1 :]:

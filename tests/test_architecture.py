@@ -67,6 +67,10 @@ def _edges(source: str, target: str) -> list[tuple[str, str]]:
         ("recsys.ann", "recsys.evaluation"),
         ("recsys.ann", "recsys.notebook"),
         ("recsys.embeddings", "recsys.models"),
+        ("recsys.catalogue", "recsys.similarity"),
+        ("recsys.catalogue", "recsys.embeddings"),
+        ("recsys.catalogue", "recsys.models"),
+        ("recsys.catalogue", "recsys.notebook"),
         ("recsys.datasets", "recsys.models"),
         ("recsys.datasets", "recsys.splits"),
         ("recsys.evaluation", "recsys.experiments"),
@@ -95,6 +99,11 @@ def test_lower_floors_do_not_import_higher_ones(lower, higher):
 
 def test_the_checks_are_the_bottom_floor():
     assert GRAPH["recsys.checks"] == set(), GRAPH["recsys.checks"]
+
+
+def test_the_catalogue_is_metadata_only():
+    # titles, genres and popularity: it may lean on the checks and the id map, nothing with vectors
+    assert GRAPH["recsys.catalogue"] <= {"recsys.checks", "recsys.interactions"}, GRAPH["recsys.catalogue"]
 
 
 def test_the_domain_never_imports_the_notebook_machinery():
@@ -182,6 +191,6 @@ def test_no_import_cycles():
 
 def test_every_package_says_what_belongs_in_it():
     for name, path in MODULES.items():
-        if path.name == "__init__.py" or name in ("recsys.similarity", "recsys.embeddings"):
+        if path.name == "__init__.py" or name in ("recsys.similarity", "recsys.embeddings", "recsys.catalogue"):
             doc = ast.get_docstring(ast.parse(path.read_text()))
             assert doc and len(doc) > 40, f"{name} needs a docstring saying what belongs there"

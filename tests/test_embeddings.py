@@ -1,4 +1,4 @@
-"""recsys.embeddings: title search, neighbours, genre coherence, norms, and comparisons of spaces.
+"""recsys.embeddings: neighbours, genre coherence, norms, and comparisons of spaces.
 
 Planted data throughout: items in known groups (coherence must beat its baseline), spaces that are
 rotations of each other (CKA and Procrustes must not notice), vectors whose length is popularity.
@@ -7,28 +7,10 @@ rotations of each other (CKA and Procrustes must not notice), vectors whose leng
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from recsys import embeddings as E
-from recsys.datasets import load
-from recsys.interactions import IdMap
-
-TITLES = [
-    "Godfather, The (1972)",
-    "Godfather: Part II, The (1974)",
-    "Tokyo Godfathers (2003)",
-    "Shining, The (1980)",
-    "The Shining (1997)",
-    "Star Wars: Episode IV - A New Hope (1977)",
-    "Star Wars: Episode V - The Empire Strikes Back (1980)",
-    "City of Lost Children, The (Cité des enfants perdus, La) (1995)",
-    "Seven (a.k.a. Se7en) (1995)",
-    "Toy Story (1995)",
-    "Toy Story 2 (1999)",
-    "Amélie (Fabuleux destin d'Amélie Poulain, Le) (2001)",
-    "Avventura, L' (1960)",
-]
+from recsys.catalogue import Catalogue
 
 
 def _rotation(d: int, seed: int) -> np.ndarray:
@@ -36,10 +18,10 @@ def _rotation(d: int, seed: int) -> np.ndarray:
     return Q * np.sign(np.diag(R))
 
 
-def _catalogue(genres, popularity, titles=None) -> E.Catalogue:
+def _catalogue(genres, popularity, titles=None) -> Catalogue:
     n = len(genres)
     titles = titles or [f"Film {i} (2000)" for i in range(n)]
-    return E.Catalogue(np.arange(1, n + 1), np.array(titles, dtype=object), tuple(map(frozenset, genres)), popularity)
+    return Catalogue(np.arange(1, n + 1), np.array(titles, dtype=object), tuple(map(frozenset, genres)), popularity)
 
 
 def _planted_groups(n_groups=6, per_group=60, dim=8, noise=0.35, seed=0):
@@ -51,98 +33,6 @@ def _planted_groups(n_groups=6, per_group=60, dim=8, noise=0.35, seed=0):
     popularity = np.floor(rng.pareto(1.2, labels.size) * 10) + 1
     genres = [{f"genre {g}"} for g in labels]
     return vectors, _catalogue(genres, popularity), labels
-
-
-# ---------------------------------------------------------------------------------------- titles
-
-
-@pytest.mark.parametrize(
-    "query, expected",
-    [
-        ("The Godfather", "Godfather, The (1972)"),
-        ("godfather, the (1972)", "Godfather, The (1972)"),
-        ("GODFATHER", "Godfather, The (1972)"),
-        ("The Godfather: Part II", "Godfather: Part II, The (1974)"),
-        ("The Shining (1980)", "Shining, The (1980)"),
-        ("Shining (1997)", "The Shining (1997)"),
-        ("Star Wars (1977)", "Star Wars: Episode IV - A New Hope (1977)"),
-        ("The Empire Strikes Back", "Star Wars: Episode V - The Empire Strikes Back (1980)"),
-        ("the city of lost children", "City of Lost Children, The (Cité des enfants perdus, La) (1995)"),
-        ("La Cité des enfants perdus", "City of Lost Children, The (Cité des enfants perdus, La) (1995)"),
-        ("Se7en", "Seven (a.k.a. Se7en) (1995)"),
-        ("Amelie", "Amélie (Fabuleux destin d'Amélie Poulain, Le) (2001)"),
-        ("L'Avventura", "Avventura, L' (1960)"),
-        ("Toy Story", "Toy Story (1995)"),
-    ],
-)
-def test_find_title_ignores_case_accents_articles_and_finds_the_right_film(query, expected):
-    assert TITLES[E.find_title(TITLES, query)] == expected
-
-
-@pytest.mark.parametrize("query, listed", [("Shining", "The Shining (1997)"), ("Star Wars", "Episode V")])
-def test_an_ambiguous_title_fails_listing_the_candidates(query, listed):
-    with pytest.raises(E.AmbiguousTitleError, match="add the year") as caught:
-        E.find_title(TITLES, query)
-    assert listed in str(caught.value) and repr(query) in str(caught.value)
-
-
-def test_an_unknown_title_fails_with_the_closest_titles():
-    with pytest.raises(E.TitleNotFoundError, match="no title matches 'Godfathr'") as caught:
-        E.find_title(TITLES, "Godfathr")
-    assert "Godfather, The (1972)" in str(caught.value)
-    with pytest.raises(E.TitleNotFoundError, match="from 1990"):
-        E.find_title(TITLES, "The Godfather (1990)")  # right title, wrong year
-    with pytest.raises(LookupError):
-        E.find_title(TITLES, "Casablanca")
-
-
-@pytest.mark.parametrize("query", ["", "   ", None, 3])
-def test_find_title_refuses_an_empty_query(query):
-    with pytest.raises(ValueError, match="query"):
-        E.find_title(TITLES, query)
-
-
-def test_the_landmark_titles_resolve_on_the_bundled_catalogue():
-    items = load("ml-latest-small").items
-    titles = items["title"].to_numpy()
-    found = {q: int(items.index[E.find_title(titles, q)]) for q in ("Toy Story (1995)", "The Godfather (1972)")}
-    assert found == {"Toy Story (1995)": 1, "The Godfather (1972)": 858}
-    assert items.loc[items.index[E.find_title(titles, "Star Wars (1977)")], "title"].startswith("Star Wars: Episode IV")
-    assert int(items.index[E.find_title(titles, "The Shining (1980)")]) == 1258
-    assert int(items.index[E.find_title(titles, "The Lion King (1994)")]) == 364
-    assert int(items.index[E.find_title(titles, "Pulp Fiction")]) == 296
-
-
-def test_display_title_puts_the_article_in_front_and_drops_the_rest():
-    assert E.display_title("Godfather, The (1972)") == "The Godfather"
-    assert E.display_title(TITLES[7]) == "The City of Lost Children"
-    assert E.display_title("Avventura, L' (1960)") == "L'Avventura"
-    assert E.display_title("Toy Story 2 (1999)", width=6) == "Toy S…"
-    assert E.normalize_title(TITLES[7]) == (("city of lost children", "cite des enfants perdus"), 1995)
-
-
-# ------------------------------------------------------------------------------------- catalogue
-
-
-def test_catalogue_follows_the_idmap_not_the_metadata_order():
-    items = pd.DataFrame(
-        {"title": ["C (2001)", "A (1999)", "Z (1990)"], "genres": [["Drama"], ["Children's", "Comedy"], ["Horror"]]},
-        index=pd.Index([30, 10, 99], name="item_id"),
-    )
-    idmap = IdMap(user_ids=np.array([1]), item_ids=np.array([10, 20, 30]))  # 20 has no metadata, 99 no ratings
-    catalogue = E.Catalogue.from_items(items, idmap, popularity=[5, 1, 2])
-    assert list(catalogue.titles) == ["A (1999)", "item 20", "C (2001)"]
-    assert catalogue.genres == (frozenset({"Children", "Comedy"}), frozenset(), frozenset({"Drama"}))
-    assert catalogue.find("a") == 0 and catalogue.short_titles([2], year=True) == ["C (2001)"]
-    groups = catalogue.genre_groups({"Kids": ["Children's"], "Serious": ["Drama", "Horror"]})
-    assert list(groups) == ["Kids", "other", "Serious"]
-    masks = catalogue.genre_masks()
-    assert masks[1] == 0 and masks[0] & masks[2] == 0
-    assert list(catalogue.most_popular(2)) == [0, 2]
-    with pytest.raises(ValueError, match="popularity has 2 entries"):
-        E.Catalogue.from_items(items, idmap, popularity=[1, 2])
-    with pytest.raises(TypeError, match="items must be a DataFrame"):
-        E.Catalogue.from_items(items[["title"]], idmap, popularity=[1, 2, 3])
 
 
 # ------------------------------------------------------------------------------------ neighbours
@@ -165,7 +55,6 @@ def test_nearest_items_match_brute_force_and_leave_the_item_out():
 def test_ties_go_to_the_lower_index():
     X = np.array([[1.0, 0.0], [1.0, 0.0], [1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
     np.testing.assert_array_equal(E.nearest_items(X, [3], k=2, measure="cosine"), [[0, 1]])
-    np.testing.assert_array_equal(E.top_items([1.0, 0.0], X, 2, "dot", exclude=[0]), [1, 2])
 
 
 def test_neighbour_search_checks_its_arguments():
@@ -178,8 +67,6 @@ def test_neighbour_search_checks_its_arguments():
         E.nearest_items(X, [5], k=1)
     with pytest.raises(TypeError, match="queries must hold integer"):
         E.nearest_items(X, [0.5], k=1)
-    with pytest.raises(ValueError, match="only 1 items can be returned"):
-        E.top_items([1.0, 0, 0], X, 2, exclude=[0, 1])
 
 
 def test_neighbour_tables_name_the_films():

@@ -20,7 +20,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from notebook_runs import SMALL, small_run  # noqa: E402
 
-from recsys import embeddings as E  # noqa: E402
+from recsys.catalogue import Catalogue  # noqa: E402
 from recsys.notebook import embedding_plots as EP  # noqa: E402
 from recsys.notebook import plotting, runner  # noqa: E402
 
@@ -133,7 +133,7 @@ def test_the_hover_map_carries_its_own_plotlyjs():
     assert [trace["name"] for trace in payload["data"]] == ["other", "Children & animation", "Horror"]
     assert html.count("</script>") == 1  # the hover text cannot close the script early
     assert bundle["application/vnd.plotly.v1+json"]["data"][2]["text"] == ["<b>Alien</b></script>"]
-    catalogue = E.Catalogue(
+    catalogue = Catalogue(
         np.array([1, 2]),
         np.array(["Tom & Jerry (1992)", "Up (2009)"]),
         (frozenset({"Children"}), frozenset()),

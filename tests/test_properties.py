@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from recsys import splits
 from recsys.ann.exact import BruteForce
 from recsys.metrics import ranking_metrics
-from recsys.similarity import mips_transform, top_k
+from recsys.similarity import mips_transform, top_k_items
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -127,7 +127,7 @@ def test_the_mips_transform_preserves_inner_product_order(case):
     items_t, queries_t, _ = mips_transform(items, queries)
     truth = queries @ items.T
     for measure in ("euclidean", "cosine"):
-        got = top_k(queries_t, items_t, k, measure)
+        got = top_k_items(queries_t, items_t, k, measure)
         kth = np.sort(truth, axis=1)[:, -k]
         # every returned item scores at least the k-th best inner product (ties count as hits)
         returned = np.take_along_axis(truth, got, axis=1)
@@ -140,6 +140,6 @@ def test_exact_search_agrees_with_brute_force(case, metric):
     items, queries, k = case
     measure = {"ip": "dot", "cosine": "cosine", "l2": "euclidean"}[metric]
     index = BruteForce(metric).fit(items)
-    expected = top_k(queries, items, k, measure)
+    expected = top_k_items(queries, items, k, measure)
     np.testing.assert_array_equal(index.batch_query(queries, k), expected)
     np.testing.assert_array_equal(index.query(queries[0], k), expected[0])

@@ -40,9 +40,9 @@ def test_mips_transform_turns_inner_product_top_k_into_l2_and_cosine_top_k(k):
     assert np.all(queries_t[:, -1] == 0)
 
     reference = queries @ items.T
-    by_ip = S.top_k(queries, items, k, "dot")
+    by_ip = S.top_k_items(queries, items, k, "dot")
     for measure in ("euclidean", "cosine"):
-        found = S.top_k(queries_t, items_t, k, measure)
+        found = S.top_k_items(queries_t, items_t, k, measure)
         recall = S.tie_aware_recall(reference, found)
         assert recall.min() == 1.0, f"{measure} after the transform missed inner-product neighbours"
         # and the same per-query count as ann-benchmarks' own loop, on inner-product "distances"
@@ -90,7 +90,7 @@ def test_mips_angles_crowd_towards_ninety_degrees():
     np.testing.assert_allclose(np.cos(np.radians(out["after"])), cosine_after, atol=1e-9)
     spread = lambda a: np.abs(a - 90).mean()  # noqa: E731
     assert spread(out["after"]) < spread(out["before"])
-    np.testing.assert_array_equal(out["top_k"], S.top_k(queries, items, 10, "dot"))
+    np.testing.assert_array_equal(out["top_k"], S.top_k_items(queries, items, 10, "dot"))
 
 
 def test_tie_aware_recall_counts_ties_and_misses():
@@ -147,20 +147,52 @@ def test_similarity_identity_ties_the_three_measures_together():
     assert S.angles(np.zeros((1, 6)), x).ravel().tolist() == [90.0] * 7
 
 
-def test_top_k_breaks_ties_by_the_smaller_index_even_at_the_cut():
+def test_top_k_items_breaks_ties_by_the_smaller_index_even_at_the_cut():
     rng = np.random.default_rng(5)
     for _ in range(20):
         n = 30
         values = rng.integers(0, 4, size=n).astype(float)  # many ties
         items = np.column_stack([values, np.zeros(n)])
-        got = S.top_k(np.array([[1.0, 0.0]]), items, 7, "dot")[0]
+        got = S.top_k_items(np.array([[1.0, 0.0]]), items, 7, "dot")[0]
         expected = np.lexsort((np.arange(n), -values))[:7]
         np.testing.assert_array_equal(got, expected)
 
 
+def test_top_k_rows_is_a_stable_sort_cut_at_k():
+    rng = np.random.default_rng(6)
+    for dtype in (np.float64, np.float32, np.int64):
+        scores = rng.integers(-3, 4, size=(40, 25)).astype(dtype)  # ties everywhere, also at the cut
+        if dtype != np.int64:
+            scores[rng.random(scores.shape) < 0.1] = -np.inf
+        for k in (1, 5, 24, 25, 30):
+            expected = np.argsort(-scores.astype(np.float64), axis=1, kind="stable")[:, :k]
+            np.testing.assert_array_equal(S.top_k_rows(scores, k), expected)
+    # of three items tied for the last two places, the two with the smaller indices win
+    np.testing.assert_array_equal(S.top_k_rows(np.array([[0.0, 5.0, 1.0, 1.0, 1.0]]), 3), [[1, 2, 3]])
+    assert S.top_k_rows(np.array([[-0.0, 0.0, np.inf]]), 3).tolist() == [[2, 0, 1]]
+    assert S.top_k_rows(np.empty((0, 4)), 2).shape == (0, 2) and S.top_k_rows(np.ones((2, 0)), 3).shape == (2, 0)
+    assert S.top_k_rows(np.ones((2, 3)), 0).shape == (2, 0)
+    with pytest.raises(ValueError, match="2-D"):
+        S.top_k_rows(np.ones(3), 1)
+    with pytest.raises(ValueError, match="k"):
+        S.top_k_rows(np.ones((2, 3)), -1)
+
+
+def test_top_k_items_leaves_out_the_excluded_items_and_refuses_too_large_a_k():
+    items = np.array([[1.0, 0.0], [1.0, 0.0], [1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+    np.testing.assert_array_equal(S.top_k_items([[1.0, 0.0]], items, 2, "dot", exclude=[0]), [[1, 2]])
+    np.testing.assert_array_equal(S.top_k_items([[1.0, 0.0]], items, 5, "cosine"), [[0, 1, 2, 3, 4]])
+    with pytest.raises(ValueError, match="only 1 items can be returned"):
+        S.top_k_items([[1.0, 0, 0]], np.eye(3), 2, exclude=[0, 1])
+    with pytest.raises(ValueError, match="k=4 but only 3 items"):
+        S.top_k_items([[1.0, 0, 0]], np.eye(3), 4)
+    with pytest.raises(IndexError, match="exclude: item index 3"):
+        S.top_k_items([[1.0, 0, 0]], np.eye(3), 1, exclude=[3])
+
+
 def test_similar_items_leaves_the_item_out_and_dot_prefers_longer_vectors():
     vectors = np.array([[1.0, 0.0], [3.0, 0.3], [0.0, 1.0], [0.9, 0.05]])
-    assert S.top_k(vectors[[0]], vectors, 1, "dot")[0, 0] == 1  # a longer neighbour beats the item itself
+    assert S.top_k_items(vectors[[0]], vectors, 1, "dot")[0, 0] == 1  # a longer neighbour beats the item itself
     by_dot = S.similar_items(vectors, [0, 1, 2, 3], 2, "dot")
     assert all(i not in row for i, row in enumerate(by_dot))
     assert S.similar_items(vectors, [0], 1, "euclidean")[0, 0] == 3

@@ -27,6 +27,7 @@ import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
 from recsys import embeddings
+from recsys.catalogue import Catalogue
 from recsys.experiments import tuning
 from recsys.experiments.harness import Matrices, fit_and_evaluate
 from recsys.experiments.tuning import Features, Tuned, first_values
@@ -239,9 +240,9 @@ def _embedding_table(study: Study, names: Sequence[str], k: int, top: int | None
     return pd.DataFrame(rows).set_index("model")
 
 
-def catalogue_of(study: Study) -> embeddings.Catalogue:
+def catalogue_of(study: Study) -> Catalogue:
     """The study's items (titles, genres, training popularity) aligned with the models' item indices."""
-    return embeddings.Catalogue.from_items(study.data.items, study.matrices.idmap, item_popularity(study.train))
+    return Catalogue.from_items(study.data.items, study.matrices.idmap, item_popularity(study.train))
 
 
 def projections(

@@ -4,7 +4,8 @@ pictures of how each family works.
 Conventions: recall on a logit axis (the interesting part is 0.9, 0.99, 0.999, which a linear axis
 crams into its right edge) and QPS on a log axis; one colour per method (the same in every figure
 of a run), one marker per family (graph o, tree ^, LSH s, quantisation D, exact *), so families
-stay distinguishable when colours are close.
+stay distinguishable when colours are close (the markers and line styles, and the colours of the
+MIPS transform, are :mod:`recsys.notebook.plotting`'s palette).
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ import numpy as np
 import pandas as pd
 
 from recsys.ann.bench import operating_points, pareto_frontier
+from recsys.notebook.plotting import ANN_FAMILY_LINES as FAMILY_LINES
+from recsys.notebook.plotting import ANN_FAMILY_MARKERS as FAMILY_MARKERS
+from recsys.notebook.plotting import TRANSFORM_COLOURS
 
-FAMILY_MARKERS = {"graph": "o", "tree": "^", "lsh": "s", "quantization": "D", "exact": "*"}
-FAMILY_LINES = {"graph": "-", "tree": "--", "lsh": ":", "quantization": "-.", "exact": ":"}
 FAMILY_NAMES = {"graph": "graphs", "tree": "trees", "lsh": "LSH", "quantization": "quantisation", "exact": "exact"}
 
 
@@ -253,8 +255,8 @@ def transform_figure(ax, workload, *, n_pairs: int = 20_000, seed: int = 0) -> N
     items_t, queries_t, _ = mips_transform(workload.items, workload.queries)
     bins = np.linspace(-1, 1, 161)
     for X, Q, label, colour in (
-        (workload.items, workload.queries, "original vectors", "tab:blue"),
-        (items_t, queries_t, "after the MIPS transform", "tab:red"),
+        (workload.items, workload.queries, "original vectors", TRANSFORM_COLOURS["raw"]),
+        (items_t, queries_t, "after the MIPS transform", TRANSFORM_COLOURS["mips"]),
     ):
         values = _query_cosines(Q, X, n_pairs, np.random.default_rng(seed))
         ax.hist(values, bins=bins, density=True, histtype="step", lw=1.6, color=colour, label=label)

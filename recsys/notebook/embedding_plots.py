@@ -1,6 +1,7 @@
 """The figures of notebook 04: users and movies in one plane, genre maps, norms, and one hover map.
 
-Static figures are matplotlib (:func:`recsys.notebook.plotting.setup` sets the look); they take
+Static figures are matplotlib (:func:`recsys.notebook.plotting.setup` sets the look, and
+:mod:`recsys.notebook.plotting`'s palette the colours of measures and genre groups); they take
 coordinates and labels computed by :mod:`recsys.embeddings` and draw them. The figures with
 titles written next to points build the whole figure and place the labels last, once the layout
 is final, so that no label overlaps another or leaves its panel:
@@ -31,6 +32,7 @@ import numpy as np
 from matplotlib.patches import Circle, Wedge
 
 from recsys.checks import check_integer
+from recsys.notebook.plotting import GENRE_COLOURS, MEASURE_COLOURS, MEASURE_MARKERS
 
 #: Genre groups used to colour maps, in priority order (an item takes its first matching group).
 GENRE_GROUPS: dict[str, tuple[str, ...]] = {
@@ -41,18 +43,6 @@ GENRE_GROUPS: dict[str, tuple[str, ...]] = {
     "Crime & thriller": ("Crime", "Thriller", "Mystery", "Film-Noir"),
     "Romance": ("Romance",),
 }
-#: One colour per group of :data:`GENRE_GROUPS`, plus ``"other"`` (comedy, drama, action and the
-#: rest: genres too common to tell audiences apart, left grey so the distinctive ones stand out).
-GENRE_COLOURS: dict[str, str] = {
-    "Children & animation": "#ff7f0e",
-    "Horror": "#111111",
-    "Documentary": "#8c564b",
-    "Sci-fi & fantasy": "#1f77b4",
-    "Crime & thriller": "#9467bd",
-    "Romance": "#e377c2",
-    "other": "#cfcfcf",
-}
-MEASURE_COLOURS = {"dot": "#d62728", "cosine": "#1f77b4", "euclidean": "#2ca02c"}
 _HALO = [path_effects.withStroke(linewidth=2.5, foreground="white")]
 
 
@@ -199,7 +189,7 @@ def measure_panels(
     """Three panels, one per measure: which of the ``candidates`` are one user's top items, and why.
 
     ``tops`` maps ``"dot"``, ``"cosine"``, ``"euclidean"`` to the user's top item indices (best
-    first, from :func:`recsys.embeddings.top_items`). Dot product: the items beyond the iso-score
+    first, from :func:`recsys.similarity.top_k_items`). Dot product: the items beyond the iso-score
     line through the k-th best score (perpendicular to the user's vector). Cosine: the items inside
     the narrowest wedge around the user's direction. Euclidean: the items inside the smallest
     circle around the user's point. The best ``n_labels`` of each are named (``labels[index]``).
@@ -221,7 +211,7 @@ def measure_panels(
         top = np.asarray(tops[measure], dtype=np.int64)
         colour = MEASURE_COLOURS[measure]
         ax.scatter(*item_xy[candidates].T, s=6, color="#9a9a9a", alpha=0.45, linewidths=0)
-        ax.scatter(*item_xy[top].T, s=26, color=colour, zorder=3)
+        ax.scatter(*item_xy[top].T, s=26, color=colour, marker=MEASURE_MARKERS[measure], zorder=3)
         _arrow(ax, user, "black")
         ax.scatter(*user, marker="*", s=140, color="black", zorder=5)
         _limits(ax, cloud, 0.12)
@@ -347,7 +337,7 @@ def coherence_bars(ax, table, measures: Sequence[str] = ("cosine", "dot"), *, ti
     width = 0.8 / len(measures)
     for j, measure in enumerate(measures):
         offset = (j - (len(measures) - 1) / 2) * width
-        colour = MEASURE_COLOURS.get(measure, "#1f77b4")
+        colour = MEASURE_COLOURS[measure]
         ax.bar(x + offset, table[measure], width * 0.92, color=colour, alpha=0.85, label=f"{measure}: neighbours")
         ax.scatter(
             x + offset,
@@ -468,7 +458,7 @@ def _plain(value):
 
 
 def hover_lines(catalogue, indices) -> list[str]:
-    """One hover text per item of a :class:`recsys.embeddings.Catalogue`: title, genres, training ratings."""
+    """One hover text per item of a :class:`recsys.catalogue.Catalogue`: title, genres, training ratings."""
     from html import escape
 
     lines = []

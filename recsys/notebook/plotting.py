@@ -1,4 +1,14 @@
-"""Small plotting helpers shared by the notebooks: one look, and the plots that need more than a few lines."""
+"""Small plotting helpers shared by the notebooks: one look, one palette, and the plots that need
+more than a few lines.
+
+The palette gives every fixed category one colour (and marker) in every figure of every chapter,
+so that a reader who learnt "red is the dot product" in notebook 04 can rely on it in 05 and 06:
+:data:`MEASURE_STYLES` (the three similarity measures), :data:`TRANSFORM_COLOURS` (vectors before
+and after the MIPS transform), :data:`GENRE_COLOURS` (the genre groups of the item maps) and
+:data:`ANN_FAMILY_MARKERS` / :data:`ANN_FAMILY_LINES` (the families of approximate search). The
+figure modules (``embedding_plots``, ``similarity_plots``, ``ann_plots``) take these categories'
+colours from here only; ``tests/test_palette.py`` checks it.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +17,43 @@ from collections.abc import Iterable, Mapping
 import matplotlib as mpl
 import numpy as np
 import pandas as pd
+
+# ----------------------------------------------------------------------------------- the palette
+
+#: One colour and one marker per similarity measure, the same in every figure: the dot product
+#: red, cosine blue, Euclidean distance green (matplotlib's tab10 hues). The markers keep the three
+#: apart in grey-scale print and for readers who confuse red and green.
+MEASURE_STYLES: dict[str, dict[str, str]] = {
+    "dot": {"color": "#d62728", "marker": "o"},
+    "cosine": {"color": "#1f77b4", "marker": "s"},
+    "euclidean": {"color": "#2ca02c", "marker": "^"},
+}
+#: :data:`MEASURE_STYLES`' colours alone, for ``color=MEASURE_COLOURS[measure]``.
+MEASURE_COLOURS: dict[str, str] = {measure: style["color"] for measure, style in MEASURE_STYLES.items()}
+#: :data:`MEASURE_STYLES`' markers alone.
+MEASURE_MARKERS: dict[str, str] = {measure: style["marker"] for measure, style in MEASURE_STYLES.items()}
+
+#: Vectors as the model gives them (``"raw"``) and after the MIPS transform (``"mips"``): grey and
+#: orange, so that neither reads as one of the measures.
+TRANSFORM_COLOURS: dict[str, str] = {"raw": "#555555", "mips": "#ff7f0e"}
+
+#: One colour per genre group of the item maps (``recsys.notebook.embedding_plots.GENRE_GROUPS``),
+#: plus ``"other"`` (comedy, drama, action and the rest: genres too common to tell audiences apart,
+#: left grey so the distinctive ones stand out).
+GENRE_COLOURS: dict[str, str] = {
+    "Children & animation": "#ff7f0e",
+    "Horror": "#111111",
+    "Documentary": "#8c564b",
+    "Sci-fi & fantasy": "#1f77b4",
+    "Crime & thriller": "#9467bd",
+    "Romance": "#e377c2",
+    "other": "#cfcfcf",
+}
+
+#: One marker and one line style per family of approximate search (notebook 06): colours there
+#: are per method, so the family stays visible when two methods' colours are close.
+ANN_FAMILY_MARKERS: dict[str, str] = {"graph": "o", "tree": "^", "lsh": "s", "quantization": "D", "exact": "*"}
+ANN_FAMILY_LINES: dict[str, str] = {"graph": "-", "tree": "--", "lsh": ":", "quantization": "-.", "exact": ":"}
 
 
 def setup() -> None:

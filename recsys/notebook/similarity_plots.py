@@ -1,7 +1,9 @@
 """Figures of notebook 05 (similarity measures) that need more than a few lines.
 
 Each function draws on axes it is given and returns nothing; titles that name the data are left
-to the notebook, which knows them. Colours: one per measure, the same in every figure.
+to the notebook, which knows them. Colours: one per measure, the same in every figure of every
+chapter (:data:`recsys.notebook.plotting.MEASURE_STYLES`), and one each for vectors before and after
+the MIPS transform (:data:`recsys.notebook.plotting.TRANSFORM_COLOURS`).
 """
 
 from __future__ import annotations
@@ -11,8 +13,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-#: One colour per measure, shared by every figure of the chapter.
-MEASURE_COLOURS = {"dot": "tab:blue", "cosine": "tab:orange", "euclidean": "tab:green"}
+from recsys.notebook.plotting import MEASURE_COLOURS, TRANSFORM_COLOURS
 
 
 def three_orders(ax, query: np.ndarray, items: np.ndarray, names: Sequence[str]) -> None:
@@ -26,8 +27,8 @@ def three_orders(ax, query: np.ndarray, items: np.ndarray, names: Sequence[str])
         ax.annotate("", xy=point, xytext=(0, 0), arrowprops={"arrowstyle": "->", "color": "tab:purple", "lw": 1.5})
         ax.plot(*point, "o", color="tab:purple")
         ax.text(point[0] + 0.08, point[1] + 0.08, name, fontsize=12, color="tab:purple")
-        ax.plot([query[0], point[0]], [query[1], point[1]], ls=":", color="tab:green", lw=1.2)
-    ax.plot([], [], ls=":", color="tab:green", label="distance to q")
+        ax.plot([query[0], point[0]], [query[1], point[1]], ls=":", color=MEASURE_COLOURS["euclidean"], lw=1.2)
+    ax.plot([], [], ls=":", color=MEASURE_COLOURS["euclidean"], label="distance to q")
     ax.plot([], [], color="0.8", label="circle of radius |q|")
     ax.legend(loc="upper left")
     span = max(np.abs(items).max(), radius) * 1.15
@@ -52,7 +53,7 @@ def measure_bars(
         for j, measure in enumerate(measures):
             values = [table.loc[(model, measure), column] for model in models]
             ax.bar(x + (j - (len(measures) - 1) / 2) * width, values, width, label=measure,
-                   color=MEASURE_COLOURS.get(measure))  # fmt: skip
+                   color=MEASURE_COLOURS[measure])  # fmt: skip
         ax.set_xticks(x, models, rotation=20, ha="right")
         ax.set(ylabel=label, title=title)
     np.atleast_1d(axes)[0].legend(title="scored by")
@@ -104,7 +105,10 @@ def angle_histograms(ax, before: np.ndarray, after: np.ndarray, top: np.ndarray)
     """
     rows = np.arange(top.shape[0])[:, None]
     bins = np.linspace(0, 180, 91)
-    for values, label, colour in ((before, "raw vectors", "tab:blue"), (after, "after the MIPS transform", "tab:red")):
+    for values, label, colour in (
+        (before, "raw vectors", TRANSFORM_COLOURS["raw"]),
+        (after, "after the MIPS transform", TRANSFORM_COLOURS["mips"]),
+    ):
         ax.hist(values.ravel(), bins=bins, density=True, alpha=0.35, color=colour, label=f"all items, {label}")
         ax.hist(values[rows, top].ravel(), bins=bins, density=True, histtype="step", lw=1.8, color=colour,
                 label=f"inner-product top-{top.shape[1]}, {label}")  # fmt: skip

@@ -293,7 +293,7 @@ class Catalogue:
     def most_popular(self, n: int, among=None) -> np.ndarray:
         """Indices of the ``n`` most popular items (ties: lower index first), optionally ``among`` a subset."""
         n = check_integer("n", n, 0)
-        pool = np.arange(len(self)) if among is None else check_indices(among, len(self), "among")
+        pool = np.arange(len(self)) if among is None else check_indices("among", among, len(self), unique=True)
         order = np.lexsort((pool, -self.popularity[pool]))
         return pool[order[:n]]
 

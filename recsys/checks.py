@@ -156,27 +156,6 @@ def check_seed(name: str, value: Any) -> int | np.random.Generator | None:
     return check_integer(name, value, minimum=0)
 
 
-def check_indices(indices: Any, n: int, name: str = "indices") -> np.ndarray:
-    """``indices`` as a 1-D int64 array of distinct positions in ``[0, n)``, or a clear error.
-
-    ``TypeError`` for non-integer entries, ``IndexError`` naming the first index out of range,
-    ``ValueError`` for another shape or a repeated index. Used for item subsets (candidates,
-    queries, exclusions) wherever a function takes them.
-    """
-    array = np.asarray(indices)
-    if array.ndim != 1:
-        raise ValueError(f"{name} must be a 1-D array of item indices, got shape {array.shape}")
-    if array.size and not np.issubdtype(array.dtype, np.integer):
-        raise TypeError(f"{name} must hold integer item indices, got dtype {array.dtype}")
-    array = array.astype(np.int64, copy=False)
-    bad = (array < 0) | (array >= n)
-    if bad.any():
-        raise IndexError(f"{name}: item index {array[bad][0]} out of range for {n} items")
-    if np.unique(array).size != array.size:
-        raise ValueError(f"{name} holds repeated item indices")
-    return array
-
-
 def random_generator(seed: Any, name: str = "random_state") -> np.random.Generator:
     """``numpy.random.default_rng(seed)`` after :func:`check_seed`, so a bad seed is named."""
     return np.random.default_rng(check_seed(name, seed))

@@ -41,8 +41,7 @@ import scipy.sparse as sp
 from scipy import stats
 
 from recsys.catalogue import Catalogue
-from recsys.checks import check_choice, check_integer, check_number, check_seed
-from recsys.checks import check_indices as _check_indices
+from recsys.checks import check_choice, check_indices, check_integer, check_number, check_seed
 from recsys.similarity import MEASURES, Measure, check_vectors, similarity, top_k_rows
 
 __all__ = [
@@ -85,7 +84,9 @@ def spread_directions(vectors, n: int, among=None) -> np.ndarray:
     """
     vectors = check_vectors(vectors, dim=2)
     n = check_integer("n", n, 1)
-    pool = np.arange(vectors.shape[0]) if among is None else _check_indices(among, vectors.shape[0], "among")
+    pool = (
+        np.arange(vectors.shape[0]) if among is None else check_indices("among", among, vectors.shape[0], unique=True)
+    )
     if n > pool.size:
         raise ValueError(f"n={n} but only {pool.size} rows to choose from")
     angles = np.arctan2(vectors[pool, 1], vectors[pool, 0])
@@ -197,9 +198,11 @@ def nearest_items(
     check_choice("measure", measure, MEASURES)
     vectors = check_vectors(vectors, "vectors")
     n = vectors.shape[0]
-    pool = np.arange(n, dtype=np.int64) if candidates is None else _check_indices(candidates, n, "candidates")
+    pool = (
+        np.arange(n, dtype=np.int64) if candidates is None else check_indices("candidates", candidates, n, unique=True)
+    )
     asked = pool if queries is None else np.asarray(queries).ravel()
-    asked = _check_indices(asked, n, "queries") if asked.size else asked.astype(np.int64)
+    asked = check_indices("queries", asked, n, unique=True) if asked.size else asked.astype(np.int64)
     k = check_integer("k", k, 1)
     if k > pool.size - 1:
         raise ValueError(f"k={k} but there are only {pool.size} candidates (one of them may be the query)")
@@ -280,7 +283,7 @@ def measure_table(user_vector, item_vectors, items) -> pd.DataFrame:
     """
     item_vectors = check_vectors(item_vectors, "item_vectors")
     user = check_vectors(np.atleast_2d(user_vector), "user_vector", dim=item_vectors.shape[1])
-    items = _check_indices(np.asarray(items).ravel(), item_vectors.shape[0], "items")
+    items = check_indices("items", np.asarray(items).ravel(), item_vectors.shape[0], unique=True)
     chosen = item_vectors[items]
     cosine = similarity(user, chosen, "cosine")[0]
     return pd.DataFrame(
@@ -338,7 +341,9 @@ def genre_coherence(
     check_seed("seed", seed)
     rng = np.random.default_rng(seed)
     n = vectors.shape[0]
-    pool = np.arange(n, dtype=np.int64) if candidates is None else _check_indices(candidates, n, "candidates")
+    pool = (
+        np.arange(n, dtype=np.int64) if candidates is None else check_indices("candidates", candidates, n, unique=True)
+    )
     masks = catalogue.genre_masks()
     queries = pool[masks[pool] != 0]
     if queries.size == 0:
@@ -390,7 +395,9 @@ def norm_popularity(vectors, popularity, items=None) -> dict:
     popularity = np.asarray(popularity, dtype=np.float64).ravel()
     if popularity.size != vectors.shape[0]:
         raise ValueError(f"popularity has {popularity.size} entries for {vectors.shape[0]} vectors")
-    chosen = np.arange(vectors.shape[0]) if items is None else _check_indices(items, vectors.shape[0], "items")
+    chosen = (
+        np.arange(vectors.shape[0]) if items is None else check_indices("items", items, vectors.shape[0], unique=True)
+    )
     chosen = chosen[popularity[chosen] > 0]
     if chosen.size < 3:
         raise ValueError("norm_popularity needs at least 3 items with a positive popularity")

@@ -161,7 +161,7 @@ def top_k_items(queries, items, k: int, measure: Measure = "dot", *, exclude=Non
     scores = similarity(queries, items, measure)
     n_items = scores.shape[1]
     if exclude is not None:
-        excluded = check_indices(exclude, n_items, "exclude")
+        excluded = check_indices("exclude", exclude, n_items, unique=True)
         scores = np.array(scores, dtype=np.float64)
         scores[:, excluded] = -np.inf
         n_items -= excluded.size

@@ -65,7 +65,7 @@ def test_neighbour_search_checks_its_arguments():
         E.nearest_items(X, k=1, measure="manhattan")
     with pytest.raises(IndexError, match="queries: item index 5"):
         E.nearest_items(X, [5], k=1)
-    with pytest.raises(TypeError, match="queries must hold integer"):
+    with pytest.raises(TypeError, match="queries must be integer"):
         E.nearest_items(X, [0.5], k=1)
 
 

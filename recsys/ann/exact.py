@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from recsys.ann.base import ANNIndex
+from recsys.ann.base import ANNIndex, Conformance
+from recsys.ann.registry import register
 
 
 def top_k_rows(scores: np.ndarray, k: int) -> np.ndarray:
@@ -36,6 +37,7 @@ def top_k_rows(scores: np.ndarray, k: int) -> np.ndarray:
     return part[rows, order]
 
 
+@register
 class BruteForce(ANNIndex):
     """Every item scored for every query (numpy/BLAS), the top ``k`` kept by ``argpartition``.
 
@@ -50,6 +52,9 @@ class BruteForce(ANNIndex):
     family = "exact"
     native_metrics = ("ip", "l2")  # cosine: the base class normalises, then inner product
     query_params = ("batch_size",)
+    grid = {"build": [{}], "query": [{}]}
+    quick_grid = {"build": [{}], "query": [{}]}
+    conformance = Conformance({}, [{}], 1.0)
 
     def __init__(self, metric="ip", batch_size: int | None = None):
         super().__init__(metric)

@@ -38,6 +38,7 @@ MEASURES: tuple[str, ...] = ("dot", "cosine", "euclidean")
 __all__ = [
     "MEASURES",
     "Measure",
+    "RECALL_EPSILON",
     "MeasureScorer",
     "angles",
     "check_vectors",
@@ -54,6 +55,7 @@ __all__ = [
     "squared_distances",
     "three_orders_example",
     "tie_aware_recall",
+    "tie_aware_recall_scored",
     "top_k_items",
     "top_k_rows",
 ]
@@ -169,12 +171,6 @@ def top_k_items(queries, items, k: int, measure: Measure = "dot", *, exclude=Non
     if k > n_items:
         raise ValueError(f"k={k} but only {n_items} items can be returned")
     return top_k_rows(scores, k)
-
-
-#: Old names, kept for :func:`mips_agreement` until its pending edit (on another branch) lands;
-#: new code calls :func:`top_k_rows` and :func:`top_k_items`.
-_best = top_k_rows
-top_k = top_k_items
 
 
 def mips_transform(items, queries=None, *, max_norm: float | None = None):
@@ -311,13 +307,53 @@ def three_orders_example() -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
     return query, items, ("A", "B", "C")
 
 
-def tie_aware_recall(reference_scores, found, epsilon: float = 1e-3) -> np.ndarray:
+#: Tolerance of a tie-aware hit, relative to the k-th score: a found item is a hit when its true
+#: score is at least ``kth - RECALL_EPSILON * max(1, |kth|)``. Float rounding only; an absolute
+#: tolerance (ann-benchmarks' 1e-3 on distances) would count near misses as hits on scores of order 1.
+RECALL_EPSILON = 1e-6
+
+
+def tie_aware_recall_scored(found, found_scores, kth_scores, epsilon: float = RECALL_EPSILON) -> np.ndarray:
+    """Per-query recall of ``found`` (n, k) given the true scores of those items and the k-th best.
+
+    The one definition of a hit, used by :func:`tie_aware_recall` and by the ANN benchmark's ground
+    truth (which never scores the whole catalogue): an item is a hit when its true score
+    (``found_scores``, (n, k), higher = better) is at least the k-th best true score
+    (``kth_scores``, (n,)) within ``epsilon * max(1, |kth|)``, so any of several items tied at the cut
+    is a right answer, as ann-benchmarks counts them. ``-1`` (nothing found) is a miss, and an item
+    returned twice counts once. Returns (n,) floats in [0, 1].
+    """
+    found = np.asarray(found)
+    found_scores = np.asarray(found_scores, dtype=np.float64)
+    kth = np.asarray(kth_scores, dtype=np.float64)
+    if found.ndim != 2 or found_scores.shape != found.shape or kth.shape != (found.shape[0],):
+        raise ValueError(
+            f"found and found_scores must be (n, k) and kth_scores (n,), got shapes {found.shape}, "
+            f"{found_scores.shape} and {kth.shape}"
+        )
+    epsilon = check_number("epsilon", epsilon, 0)
+    k = check_integer("k (the width of found)", found.shape[1], 1)
+    counted = found >= 0
+    ordered = np.sort(found, axis=1)
+    repeated = (ordered[:, 1:] == ordered[:, :-1]) & (ordered[:, 1:] >= 0)
+    for r in np.flatnonzero(repeated.any(axis=1)):  # count each id once: its first occurrence
+        _, first = np.unique(found[r], return_index=True)
+        keep = np.zeros(k, dtype=bool)
+        keep[first] = True
+        counted[r] &= keep
+    threshold = kth - epsilon * np.maximum(1.0, np.abs(kth))
+    hits = counted & (found_scores >= threshold[:, None])
+    return np.count_nonzero(hits, axis=1) / k
+
+
+def tie_aware_recall(reference_scores, found, epsilon: float = RECALL_EPSILON) -> np.ndarray:
     """Per-query recall of ``found`` (n, k) against the exact top-k of ``reference_scores`` (n, m).
 
-    Ties are counted as ann-benchmarks counts them (``knn_threshold``): a found item is a hit when
-    its reference score is within ``epsilon`` of the k-th best reference score (distances there:
-    ``d <= d_k + epsilon``), so any of several items tied at the cut is a right answer. ``-1`` (no
-    item) is a miss. Returns (n,) floats in [0, 1].
+    Ties are counted as ann-benchmarks counts them (``knn_threshold``), with the relative tolerance
+    of :func:`tie_aware_recall_scored` (the one definition of a hit): a found item is a hit when its
+    reference score reaches the k-th best reference score less ``epsilon * max(1, |kth|)``, so any
+    of several items tied at the cut is a right answer. ``-1`` (no item) is a miss. Returns (n,)
+    floats in [0, 1].
     """
     reference = np.asarray(reference_scores, dtype=np.float64)
     found = np.asarray(found)
@@ -336,13 +372,12 @@ def tie_aware_recall(reference_scores, found, epsilon: float = 1e-3) -> np.ndarr
             "the lists and reference_scores must describe the same catalogue"
         )
     kth = -np.partition(-reference, k - 1, axis=1)[:, k - 1]
-    valid = (found >= 0) & (found < m)
-    values = np.take_along_axis(reference, np.where(valid, found, 0), axis=1)
-    hits = valid & (values >= kth[:, None] - epsilon)
-    return np.count_nonzero(hits, axis=1) / k
+    valid = found >= 0
+    values = np.where(valid, np.take_along_axis(reference, np.where(valid, found, 0), axis=1), -np.inf)
+    return tie_aware_recall_scored(found, values, kth, epsilon)
 
 
-def mips_agreement(queries, items, k: int = 10, *, epsilon: float = 1e-3, batch_size: int = 1024) -> dict:
+def mips_agreement(queries, items, k: int = 10, *, epsilon: float = RECALL_EPSILON, batch_size: int = 1024) -> dict:
     """Does nearest-neighbour search on MIPS-transformed vectors return the inner-product top-k?
 
     For every query: the exact inner-product top-k; the L2 and the cosine top-k on the vectors of
@@ -366,10 +401,10 @@ def mips_agreement(queries, items, k: int = 10, *, epsilon: float = 1e-3, batch_
     for start in range(0, queries.shape[0], batch_size):
         q = queries[start : start + batch_size]
         reference = similarity(q, items, "dot")
-        exact = _best(reference, k)
+        exact = top_k_rows(reference, k)
         for space, (vectors, measure) in spaces.items():
             query_vectors = queries_t[start : start + batch_size] if vectors is items_t else q
-            found = top_k(query_vectors, vectors, k, measure)
+            found = top_k_items(query_vectors, vectors, k, measure)
             out[f"recall_{space}"].append(tie_aware_recall(reference, found, epsilon))
             out[f"identical_{space}"].append((found == exact).all(axis=1))
     result = {name: np.concatenate(parts) for name, parts in out.items()}

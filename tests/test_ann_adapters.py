@@ -1,51 +1,31 @@
-"""Every ANN adapter behind one interface: exact ones are exact (ties included), approximate ones
-reach a stated recall at their most accurate setting and improve as their knob rises, metrics and
-the MIPS transform are served as declared, and bad input fails clearly."""
+"""Every ANN adapter behind one interface: the shared battery (tests/ann_conformance.py) over each
+adapter of the package (declarations and grids, stated recall, knobs, metrics and the MIPS
+transform, clear errors), registration and packaging, and what single adapters promise: exact
+ones are exact (ties included), LSH probes in order, graph builds repeat."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+from ann_conformance import AdapterConformance
 
 from recsys.ann import bench, registry, workloads
-from recsys.ann.base import ANNIndex, LibraryUnavailable
-from recsys.ann.exact import BruteForce, top_k_rows
+from recsys.ann.base import FAMILIES, ANNIndex, LibraryUnavailable, requirement_name
+from recsys.ann.exact import BruteForce
+from recsys.ann.hnswlib_index import HnswLib
 from recsys.ann.lsh import RandomHyperplaneLSH
+from recsys.similarity import top_k_rows
 
-#: Per adapter: build parameters for a 2,000-item clustered set, the accuracy knob from coarse to
-#: fine, and the recall@10 its finest point must reach.
-SETTINGS = {
-    "exact-numpy": ({}, [{}], 1.0),
-    "faiss-flat": ({}, [{}], 1.0),
-    "hnswlib": ({"M": 8, "ef_construction": 40}, [{"ef": 10}, {"ef": 40}, {"ef": 200}], 0.98),
-    "hnswlib-mips": ({"M": 8, "ef_construction": 40}, [{"ef": 10}, {"ef": 80}, {"ef": 400}], 0.95),
-    "nmslib-hnsw": ({"M": 8, "ef_construction": 40}, [{"ef": 10}, {"ef": 40}, {"ef": 200}], 0.98),
-    "nmslib-hnsw-mips": ({"M": 8, "ef_construction": 40}, [{"ef": 10}, {"ef": 80}, {"ef": 400}], 0.95),
-    "faiss-hnsw": ({"M": 8, "ef_construction": 40}, [{"ef": 10}, {"ef": 40}, {"ef": 200}], 0.95),
-    "faiss-hnsw-sq8": ({"M": 8, "ef_construction": 40}, [{"ef": 10, "k_factor": 1}, {"ef": 200, "k_factor": 4}], 0.95),
-    "usearch": ({"M": 8, "ef_construction": 40}, [{"ef": 10}, {"ef": 40}, {"ef": 200}], 0.98),
-    "annoy": ({"n_trees": 10}, [{"search_k": 50}, {"search_k": 500}, {"search_k": 5000}], 0.98),
-    "annoy-dot": ({"n_trees": 10}, [{"search_k": 50}, {"search_k": 500}, {"search_k": 5000}], 0.98),
-    "numpy-lsh": ({"tables": 8, "bits": 8}, [{"probes": 1}, {"probes": 8}, {"probes": 128}], 0.95),
-    "faiss-lsh": ({"n_bits": 128}, [{"k_factor": 1}, {"k_factor": 10}, {"k_factor": 100}], 0.95),
-    "faiss-pq": ({"m": 4}, [{"k_factor": 1}, {"k_factor": 10}, {"k_factor": 50}], 0.98),
-    "faiss-ivf": ({"nlist": 32}, [{"nprobe": 1}, {"nprobe": 4}, {"nprobe": 16}], 0.98),
-    "faiss-ivfpq": ({"nlist": 32, "m": 4}, [{"nprobe": 1, "k_factor": 10}, {"nprobe": 16, "k_factor": 10}], 0.95),
-    "faiss-ivfpqfs": ({"nlist": 32, "m": 4}, [{"nprobe": 1, "k_factor": 10}, {"nprobe": 16, "k_factor": 10}], 0.95),
-    "scann": (
-        {"num_leaves": 40},
-        [{"leaves_to_search": 1, "reorder": 30}, {"leaves_to_search": 20, "reorder": 100}],
-        0.95,
-    ),
-}
+#: The adapters of the package (a test may register others, like tests/test_ann_toy_adapter.py).
+OWN = {name: cls for name, cls in registry.ADAPTERS.items() if cls.__module__.startswith("recsys.ann.")}
 
 
-#: The most accurate point for cosine, where it differs: 4-bit codes of unit vectors are coarser.
-COSINE_POINT = {"faiss-ivfpqfs": {"nprobe": 32, "k_factor": 50}}
+class TestEveryAdapter(AdapterConformance):
+    """The shared battery (tests/ann_conformance.py) over every adapter of recsys.ann."""
 
-
-def test_every_adapter_has_test_settings():
-    assert set(SETTINGS) == set(registry.ADAPTERS)
+    @pytest.fixture(params=list(OWN.values()), ids=list(OWN))
+    def adapter(self, request):
+        return request.param
 
 
 @pytest.fixture(scope="module")
@@ -54,62 +34,58 @@ def clustered():
     return w, bench.ground_truth(w, 10)
 
 
-def _skip_if_unavailable(name):
-    reason = registry.get(name).available()
-    if reason:
-        pytest.skip(reason)
+def test_every_module_of_the_wing_is_infrastructure_or_registers_adapters():
+    modules = {cls.__module__ for cls in OWN.values()}
+    assert modules == set(registry.adapter_modules()), "an adapter module registers nothing, or one is not imported"
+    assert len(OWN) == 18
 
 
-@pytest.mark.parametrize("name", list(SETTINGS))
-def test_adapter_reaches_its_recall_and_improves_with_its_knob(name, clustered):
-    _skip_if_unavailable(name)
-    w, truth = clustered
-    build, knob, target = SETTINGS[name]
-    index = registry.make(name, "ip", **build).fit(w.items)
-    recalls = []
-    for point in knob:
-        if point:
-            index.set_query_arguments(**point)
-        recalls.append(bench.recall(index.batch_query(w.queries, 10), truth, w, 10).mean())
-    assert recalls[-1] >= target, (name, recalls)
-    assert recalls[-1] >= recalls[0] and (recalls[-1] > recalls[0] or recalls[0] >= 0.99), (name, recalls)
-    assert index.memory_bytes() > 0 and index.build_seconds_ >= 0
-    # one query per call gives the batch's answers (ScaNN's batched path may pick other leaves)
-    single = np.vstack([index.query(q, 10) for q in w.queries[:20]])
-    np.testing.assert_array_equal(single, index.batch_query(w.queries[:20], 10))
+def test_the_ann_extra_is_the_adapters_requirements():
+    import tomllib
+
+    from recsys.paths import REPO_ROOT
+
+    extra = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]["ann"]
+    declared = {cls.requirement for cls in OWN.values() if cls.requirement}
+    assert set(extra) == declared, f"pyproject.toml's ann extra should be: {sorted(declared)}"
 
 
-@pytest.mark.parametrize("name", list(SETTINGS))
-def test_inner_product_is_native_or_transformed_as_declared(name, clustered):
-    _skip_if_unavailable(name)
-    w, _ = clustered
-    cls = registry.get(name)
-    index = cls("ip", **SETTINGS[name][0])
-    assert index.transformed == ("ip" not in cls.native_metrics)
-    if index.transformed:
-        assert index.label == f"{name}(ip: MIPS->{cls.transform_space})" and index.space == cls.transform_space
-        index.fit(w.items)
-        assert index.max_norm_ == pytest.approx(np.linalg.norm(w.items, axis=1).max(), rel=1e-6)
-    else:
-        assert index.label == f"{name}(ip)" and index.space == "ip"
+def test_registration_checks_the_class_and_keeps_the_table_order():
+    families = [cls.family for cls in registry.ADAPTERS.values()]
+    assert families == sorted(families, key=FAMILIES.index)  # exact first, then by family
+    with pytest.raises(TypeError, match="subclass of recsys.ann.base.ANNIndex"):
+        registry.register(object)
+
+    class Nameless(ANNIndex):
+        pass
+
+    with pytest.raises(ValueError, match="must set its own name"):
+        registry.register(Nameless)
+
+    class Odd(ANNIndex):
+        name = "odd"
+        family = "hashing"
+
+    with pytest.raises(ValueError, match="family must be one of"):
+        registry.register(Odd)
+
+    class Impostor(ANNIndex):
+        name = "hnswlib"
+        family = "graph"
+
+    with pytest.raises(ValueError, match="two adapters are called 'hnswlib'"):
+        registry.register(Impostor)
+    assert registry.get("hnswlib") is HnswLib
+    assert registry.resolve(HnswLib) is HnswLib and registry.resolve("hnswlib") is HnswLib
+    with pytest.raises(TypeError, match="a name or a subclass"):
+        registry.resolve(dict)
 
 
-@pytest.mark.parametrize("name", [n for n, cls in registry.ADAPTERS.items() if "cosine" in cls.supported_metrics])
-def test_cosine_mode_ranks_by_angle_not_inner_product(name, clustered):
-    _skip_if_unavailable(name)
-    w, _ = clustered
-    cos = workloads.Workload("cos", w.items, w.queries, "cosine")
-    cos_truth = bench.ground_truth(cos, 10)
-    build, knob, _ = SETTINGS[name]
-    index = registry.make(name, "cosine", **build).fit(w.items)
-    point = COSINE_POINT.get(name, knob[-1])
-    if point:
-        index.set_query_arguments(**point)
-    found = index.batch_query(w.queries, 10)
-    assert bench.recall(found, cos_truth, cos, 10).mean() >= 0.9
-    # on vectors with spread norms the two rankings differ: cosine mode must not return the ip top-10
-    ip_truth = bench.ground_truth(w, 10)
-    assert bench.recall(found, ip_truth, w, 10).mean() < 0.9
+def test_a_requirement_names_the_pip_package():
+    assert registry.get("faiss-ivf").pip_name == "faiss-cpu" and registry.get("scann").pip_name == "scann"
+    assert requirement_name("scann>=1.3; sys_platform == 'linux'") == "scann"
+    with pytest.raises(ValueError, match="not a pip requirement"):
+        requirement_name(">=1")
 
 
 def test_exact_adapters_are_exact_with_ties():
@@ -149,33 +125,6 @@ def test_exact_l2_and_cosine_match_brute_force():
     np.testing.assert_array_equal(
         BruteForce("cosine").fit(items).batch_query(queries, 5), np.argsort(-cos, axis=1)[:, :5]
     )
-
-
-@pytest.mark.parametrize("name", ["exact-numpy", "hnswlib", "numpy-lsh", "faiss-ivf"])
-def test_bad_input_gives_clear_errors(name):
-    _skip_if_unavailable(name)
-    rng = np.random.default_rng(2)
-    items = rng.normal(size=(300, 8)).astype(np.float32)
-    index = registry.make(name, "ip", **({"nlist": 4} if name == "faiss-ivf" else {}))
-    with pytest.raises(RuntimeError, match="not built yet"):
-        index.query(items[0], 5)
-    with pytest.raises(ValueError, match="holds no vectors"):
-        registry.make(name, "ip").fit(np.empty((0, 8)))
-    bad = items.copy()
-    bad[3, 2] = np.nan
-    with pytest.raises(ValueError, match="NaN"):
-        registry.make(name, "ip").fit(bad)
-    index.fit(items)
-    with pytest.raises(ValueError, match="dimensions, expected 8"):
-        index.query(np.ones(7), 5)
-    with pytest.raises(ValueError, match="larger than the catalogue"):
-        index.query(items[0], 301)
-    with pytest.raises(ValueError, match="NaN"):
-        index.batch_query(bad[:5], 3)
-    with pytest.raises(ValueError, match="one vector"):
-        index.query(items[:2], 3)
-    with pytest.raises(ValueError, match="no query argument"):
-        index.set_query_arguments(bogus=1)
 
 
 def test_unsupported_metric_and_unknown_method_are_clear():
@@ -228,11 +177,11 @@ def test_graph_builds_on_one_thread_repeat_exactly(clustered):
     for name in ("hnswlib", "annoy", "numpy-lsh"):
         if registry.get(name).available():
             continue
-        build, knob, _ = SETTINGS[name]
+        case = registry.get(name).conformance
         runs = []
         for _ in range(2):
-            index = registry.make(name, "ip", **build).fit(w.items)
-            index.set_query_arguments(**knob[0])
+            index = registry.make(name, "ip", **case.build).fit(w.items)
+            index.set_query_arguments(**case.knob[0])
             runs.append(index.batch_query(w.queries, 10))
         np.testing.assert_array_equal(runs[0], runs[1])
 

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from recsys.ann import bench, grids, registry, workloads
+from recsys.ann import platform as bench_platform
 from recsys.ann.base import ANNIndex
 
 
@@ -347,3 +348,29 @@ def test_benchmark_script_ann_simd_runs_small(toy_embeddings, tmp_path):
     assert {"NONE", "AVX2"} <= set(table["simd"]) or set(table["simd"]) == {"NONE"}
     for method, rows in table.groupby("method"):
         assert rows["recall"].nunique() == 1, method  # the kernels change, the answers do not
+
+
+def test_bench_re_exports_every_public_name_of_the_benchmark_modules():
+    from recsys.ann import ground_truth, platform, results, running
+
+    modules = (ground_truth, running, results, platform)
+    public = {name for module in modules for name in module.__all__}
+    assert public == set(bench.__all__)
+    for module in modules:
+        for name in module.__all__:
+            assert getattr(bench, name) is getattr(module, name), name
+
+
+def test_ground_truth_cache_key_names_the_workload_its_vectors_and_the_depth():
+    w = workloads.clustered(300, 20, 4, 3, seed=1)
+    key = bench.cache_key(w, 5)
+    assert key["depth"] == 5 and key["version"] == bench.GROUND_TRUTH_VERSION
+    assert key["fingerprint"] == w.fingerprint() and key == bench.cache_key(w, 5) != bench.cache_key(w, 6)
+    assert bench.DEFAULT_EPSILON == 1e-6
+
+
+def test_faiss_simd_levels_start_without_simd():
+    if registry.get("faiss-flat").available():
+        pytest.skip("faiss is not installed")
+    levels = bench.faiss_simd_levels()
+    assert levels[0] == "NONE" and set(levels) <= set(bench_platform.SIMD_LEVELS)

@@ -194,3 +194,20 @@ def test_every_package_says_what_belongs_in_it():
         if path.name == "__init__.py" or name in ("recsys.similarity", "recsys.embeddings", "recsys.catalogue"):
             doc = ast.get_docstring(ast.parse(path.read_text()))
             assert doc and len(doc) > 40, f"{name} needs a docstring saying what belongs there"
+
+
+def test_the_ann_wing_is_layered_adapters_below_the_benchmark():
+    """Adapters import only the interface, the grids and the registry (so the registry can import
+    them all); the benchmark reads downwards: running -> results, ground_truth, platform."""
+    benchmark = {"bench", "ground_truth", "running", "results", "platform", "workloads", "teaching"}
+    infrastructure = benchmark | {"base", "grids", "registry"}
+    adapters = [m for m in MODULES if _under(m, "recsys.ann") and m.rsplit(".", 1)[-1] not in infrastructure]
+    adapters = [m for m in adapters if m != "recsys.ann"]
+    assert "recsys.ann.hnswlib_index" in adapters
+    for module in adapters:
+        wing = {d for d in GRAPH[module] if _under(d, "recsys.ann")}
+        assert wing <= {"recsys.ann.base", "recsys.ann.grids", "recsys.ann.registry"}, (module, wing)
+    for lower in ("ground_truth", "results", "platform"):
+        assert "recsys.ann.running" not in GRAPH[f"recsys.ann.{lower}"], lower
+    inside = [m for m in MODULES if _under(m, "recsys.ann") and m != "recsys.ann.bench"]
+    assert not [m for m in inside if "recsys.ann.bench" in GRAPH[m]], "bench is the facade: nothing in the wing uses it"

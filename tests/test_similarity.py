@@ -105,6 +105,26 @@ def test_tie_aware_recall_counts_ties_and_misses():
         S.tie_aware_recall(reference, np.array([0, 1]))
 
 
+def test_tie_aware_recall_tolerance_is_relative_to_the_kth_score():
+    # one definition of a hit: score >= kth - RECALL_EPSILON * max(1, |kth|), float rounding only
+    assert S.RECALL_EPSILON == 1e-6
+    reference = np.array([[1000.0, 999.9995, 0.0], [1.0, 1.0 - 2e-7, 1.0 - 1e-4]])
+    assert S.tie_aware_recall(reference, np.array([[1], [1]])).tolist() == [1.0, 1.0]  # within rounding
+    assert S.tie_aware_recall(reference, np.array([[2], [2]])).tolist() == [0.0, 0.0]  # 1e-4 is a miss now
+    assert S.tie_aware_recall(reference, np.array([[2], [2]]), epsilon=1e-3)[1] == 1.0
+
+
+def test_tie_aware_recall_scored_is_the_rule_both_forms_share():
+    found = np.array([[3, 3, -1], [0, 1, 2]])
+    scores = np.array([[5.0, 5.0, -np.inf], [4.0, 3.0, 2.0]])
+    # an id twice counts once, -1 is a miss; ties with the k-th score are hits
+    np.testing.assert_array_equal(S.tie_aware_recall_scored(found, scores, np.array([5.0, 3.0])), [1 / 3, 2 / 3])
+    reference = np.array([[1.0, 0.5, 0.5, 5.0], [4.0, 3.0, 2.0, 9.0]])
+    np.testing.assert_array_equal(S.tie_aware_recall(reference, found), [1 / 3, 2 / 3])
+    with pytest.raises(ValueError, match="kth_scores"):
+        S.tie_aware_recall_scored(found, scores, np.array([1.0]))
+
+
 # -------------------------------------------------------------------------- the three measures
 
 

@@ -1,9 +1,12 @@
 """Approximate nearest-neighbour and maximum-inner-product search, behind one small interface.
 
-What belongs here: one module per search library, each an adapter subclassing
-:class:`recsys.ann.base.ANNIndex` (modelled on ann-benchmarks' ``BaseANN``: ``fit(vectors)``,
+What belongs here: one module per search library, each holding its adapters (subclasses of
+:class:`recsys.ann.base.ANNIndex`, modelled on ann-benchmarks' ``BaseANN``: ``fit(vectors)``,
 ``set_query_arguments(...)``, ``query(vector, k)``, ``batch_query(vectors, k)``,
-``memory_bytes()``), plus the workloads the indexes are measured on and the benchmark harness.
+``memory_bytes()``) with everything the rest of the project needs to know about them (name,
+family, metrics, pip requirement, parameter grids, the conformance battery's small case), each
+registered with :func:`recsys.ann.registry.register`; plus the workloads the indexes are measured
+on and the benchmark.
 
 The modules:
 
@@ -13,12 +16,18 @@ The modules:
   vectors), :mod:`~recsys.ann.annoy_index`, :mod:`~recsys.ann.scann_index`,
   :mod:`~recsys.ann.usearch_index`, and :mod:`~recsys.ann.lsh` (random-hyperplane LSH in numpy,
   several tables and multi-probe: the lesson);
-* :mod:`~recsys.ann.registry`: every adapter by name (``make("hnswlib", M=16)``) and which ones
-  can run here; :mod:`~recsys.ann.grids`: every method's parameter grid in one place;
+* :mod:`~recsys.ann.base`: the interface; :mod:`~recsys.ann.registry`: every adapter by name
+  (``make("hnswlib", M=16)``), filled by the adapters themselves, and which ones can run here;
+  :mod:`~recsys.ann.grids`: the grid format, the adapters' grids collected (``GRIDS``,
+  ``QUICK_GRIDS``);
 * :mod:`~recsys.ann.workloads`: real factors as a workload, and the recommender-shaped Gaussian
   mixture of any size fitted to them, with the check that norms and angles match;
-* :mod:`~recsys.ann.bench`: recall as ann-benchmarks counts it, single-query and batch QPS,
-  latencies, build time, memory, cached ground truth, frontiers and operating points;
+* the benchmark, one job per module: :mod:`~recsys.ann.ground_truth` (exact scores, cached ground
+  truth, recall as ann-benchmarks counts it), :mod:`~recsys.ann.running` (the runner:
+  single-query and batch QPS, latencies, build time, memory; the scaling study; the SIMD sweep),
+  :mod:`~recsys.ann.results` (frontiers, operating points, summaries, writing results) and
+  :mod:`~recsys.ann.platform` (how each library was built, SIMD levels);
+  :mod:`~recsys.ann.bench` re-exports all their public names (``bench.run``, ``bench.best``, ...);
 * :mod:`~recsys.ann.teaching`: 2-D versions of the four families for notebook 06's figures.
 
 Using an index (any embedding model's vectors, see

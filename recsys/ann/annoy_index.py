@@ -20,7 +20,8 @@ import tempfile
 
 import numpy as np
 
-from recsys.ann.base import ANNIndex, require, thread_count
+from recsys.ann.base import ANNIndex, Conformance, require, thread_count
+from recsys.ann.registry import register
 from recsys.checks import check_integer
 
 __all__ = ["Annoy", "AnnoyDot"]
@@ -28,17 +29,25 @@ __all__ = ["Annoy", "AnnoyDot"]
 _METRICS = {"ip": "dot", "cosine": "angular", "l2": "euclidean"}
 
 
+@register
 class Annoy(ANNIndex):
     """Annoy on MIPS-transformed vectors (``angular``). Query knob: ``search_k``."""
 
     name = "annoy"
     family = "tree"
     library = "annoy"
+    requirement = "annoy>=1.17"
     native_metrics = ("cosine", "l2")
     transform_space = "cosine"
     query_params = ("search_k",)
     memory_source = "library"
     parallel_build_is_deterministic = False
+    grid = {
+        "build": [{"n_trees": 20}],
+        "query": {"search_k": [500, 1000, 2000, 5000, 10_000, 20_000, 50_000, 100_000]},
+    }
+    quick_grid = {"build": [{"n_trees": 10}], "query": {"search_k": [100, 1000, 10_000]}}
+    conformance = Conformance({"n_trees": 10}, [{"search_k": 50}, {"search_k": 500}, {"search_k": 5000}], 0.98)
 
     def __init__(self, metric="ip", n_trees: int = 50, random_state: int = 0):
         super().__init__(metric, n_trees=n_trees, random_state=random_state)
@@ -74,8 +83,10 @@ class Annoy(ANNIndex):
         return self._file_bytes
 
 
+@register
 class AnnoyDot(Annoy):
     """Annoy's own ``dot`` metric (inner product, transformed inside the library)."""
 
     name = "annoy-dot"
     native_metrics = ("ip", "cosine", "l2")
+    conformance = Conformance({"n_trees": 10}, [{"search_k": 50}, {"search_k": 500}, {"search_k": 5000}], 0.98)

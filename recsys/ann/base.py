@@ -16,11 +16,14 @@ coordinate, queries a zero, and the library searches ``l2`` or cosine on those. 
 so: ``transformed`` is True and its :attr:`~ANNIndex.label` ends in ``"MIPS->l2"`` (or
 ``"MIPS->cosine"``), and the harness records it.
 
-A subclass sets the class attributes ``name``, ``family``, ``library``/``pip_name`` (the module
-it needs, if any), ``native_metrics`` (what the library searches as is), ``transform_space`` (the
-metric it searches after the MIPS transform) and ``query_params`` (the names
-:meth:`set_query_arguments` accepts), and implements ``_fit``, ``_query`` (and ``_batch_query``
-when the library batches better than a loop).
+A subclass sets the class attributes ``name``, ``family``, ``library``/``requirement`` (the module
+it needs, if any, and its pip requirement), ``native_metrics`` (what the library searches as is),
+``supported_metrics``, ``transform_space`` (the metric it searches after the MIPS transform),
+``query_params`` (the names :meth:`set_query_arguments` accepts), its parameter grids ``grid`` and
+``quick_grid`` (see :mod:`recsys.ann.grids`) and ``conformance`` (the small case the shared test
+battery checks it on, a :class:`Conformance`); it implements ``_fit``, ``_query`` (and
+``_batch_query`` when the library batches better than a loop) and registers itself with
+:func:`recsys.ann.registry.register`. One adapter, one file: nothing else needs editing.
 
 Threads. Every index starts serial (``num_threads = 1``); :meth:`ANNIndex.set_num_threads`
 changes what the library may use for building and for :meth:`~ANNIndex.batch_query` (``0`` = all
@@ -35,9 +38,11 @@ from __future__ import annotations
 import contextlib
 import importlib
 import os
+import re
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any, ClassVar, Literal
 
@@ -55,9 +60,11 @@ __all__ = [
     "FAMILIES",
     "METRICS",
     "ANNIndex",
+    "Conformance",
     "LibraryUnavailable",
     "quiet_native_output",
     "require",
+    "requirement_name",
     "resident_bytes",
     "thread_count",
 ]
@@ -150,6 +157,31 @@ def thread_count(num_threads: int) -> int:
     return int(num_threads) if num_threads > 0 else max(1, os.cpu_count() or 1)
 
 
+@dataclass(frozen=True)
+class Conformance:
+    """The small case the shared adapter battery (``tests/ann_conformance.py``) checks an adapter on.
+
+    The battery builds the adapter with ``build`` on a 2,000-item clustered set (d = 16, 10
+    clusters, 100 queries), sets each point of ``knob`` (the query knob, coarse to fine) and asks
+    that the finest one reach ``recall`` (recall@10, ties counted) and that recall does not fall as
+    the knob rises. ``cosine_point``: the most accurate point for cosine, where it differs from the
+    last of ``knob``.
+    """
+
+    build: Mapping[str, Any] = field(default_factory=dict)
+    knob: Sequence[Mapping[str, Any]] = ({},)
+    recall: float = 1.0
+    cosine_point: Mapping[str, Any] | None = None
+
+
+def requirement_name(requirement: str) -> str:
+    """The distribution name of a pip requirement: ``"faiss-cpu"`` for ``"faiss-cpu>=1.8"``."""
+    match = re.match(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)", requirement)
+    if not match:
+        raise ValueError(f"not a pip requirement: {requirement!r}")
+    return match.group(1)
+
+
 class ANNIndex:
     """Base class of every search adapter (see the module docstring)."""
 
@@ -157,8 +189,11 @@ class ANNIndex:
     name: ClassVar[str] = "base"
     #: One of :data:`FAMILIES`.
     family: ClassVar[str] = "exact"
-    #: Python module the adapter needs (``None``: numpy only) and its pip package.
+    #: Python module the adapter needs (``None``: numpy only), its pip requirement as the project's
+    #: ``ann`` extra lists it (bounds and markers included) and its pip package (read from
+    #: ``requirement`` unless set).
     library: ClassVar[str | None] = None
+    requirement: ClassVar[str | None] = None
     pip_name: ClassVar[str | None] = None
     #: Metrics the library searches without any transform.
     native_metrics: ClassVar[tuple[str, ...]] = METRICS
@@ -177,6 +212,18 @@ class ANNIndex:
     #: False for a library whose training is not reproducible (ScaNN's k-means tree): the harness
     #: marks its rows, and notebooks compare a tolerance-free summary of them instead.
     reproducible_build: ClassVar[bool] = True
+    #: Parameter grids (``{"build": [...], "query": ...}``, see :mod:`recsys.ann.grids`): ``grid``
+    #: for catalogues of 10^5 to 10^6 items (notebook 06), ``quick_grid`` a few points for tests,
+    #: CI and catalogues of a few thousand.
+    grid: ClassVar[Mapping[str, Any] | None] = None
+    quick_grid: ClassVar[Mapping[str, Any] | None] = None
+    #: The small case of the shared conformance battery (see :class:`Conformance`).
+    conformance: ClassVar[Conformance | None] = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.__dict__.get("requirement") and "pip_name" not in cls.__dict__:
+            cls.pip_name = requirement_name(cls.requirement)
 
     def __init__(self, metric: Metric = "ip", **build_params: Any) -> None:
         self.metric = check_choice("metric", metric, METRICS)

@@ -9,33 +9,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from recsys.ann.base import ANNIndex
+from recsys.ann.base import ANNIndex, Conformance
+from recsys.ann.registry import register
+from recsys.similarity import top_k_rows
 
 
-def top_k_rows(scores: np.ndarray, k: int) -> np.ndarray:
-    """Best-first indices of the ``k`` largest entries of each row of ``scores``.
-
-    Deterministic, ties included: among equal scores the smaller index comes first, also at the
-    k-th place (``argpartition`` alone would pick an arbitrary one of several tied items there).
-    """
-    scores = np.atleast_2d(scores)
-    n = scores.shape[1]
-    rows = np.arange(scores.shape[0])[:, None]
-    if k < n:
-        part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-        kth = scores[rows, part].min(axis=1)
-        tied_total = np.count_nonzero(scores == kth[:, None], axis=1)
-        tied_taken = np.count_nonzero(scores[rows, part] == kth[:, None], axis=1)
-        for r in np.flatnonzero(tied_total != tied_taken):  # rare: resolve the boundary tie by index
-            above = np.flatnonzero(scores[r] > kth[r])
-            tied = np.flatnonzero(scores[r] == kth[r])[: k - above.size]
-            part[r] = np.concatenate([above, tied])
-    else:
-        part = np.broadcast_to(np.arange(n), scores.shape).copy()
-    order = np.lexsort((part, -scores[rows, part]), axis=1)
-    return part[rows, order]
-
-
+@register
 class BruteForce(ANNIndex):
     """Every item scored for every query (numpy/BLAS), the top ``k`` kept by ``argpartition``.
 
@@ -50,6 +29,9 @@ class BruteForce(ANNIndex):
     family = "exact"
     native_metrics = ("ip", "l2")  # cosine: the base class normalises, then inner product
     query_params = ("batch_size",)
+    grid = {"build": [{}], "query": [{}]}
+    quick_grid = {"build": [{}], "query": [{}]}
+    conformance = Conformance({}, [{}], 1.0)
 
     def __init__(self, metric="ip", batch_size: int | None = None):
         super().__init__(metric)

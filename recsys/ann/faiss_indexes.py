@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from recsys.ann.base import ANNIndex, quiet_native_output, require, thread_count
+from recsys.ann.base import ANNIndex, Conformance, quiet_native_output, require, thread_count
+from recsys.ann.grids import GRAPH_EF
+from recsys.ann.registry import register
 from recsys.checks import check_integer, check_number
 
 __all__ = [
@@ -35,6 +37,11 @@ __all__ = [
     "FaissLSH",
     "FaissPQ",
 ]
+
+# IVF with PQ codes: cells probed and re-rank depth rise together. The MIPS transform's extra
+# coordinate is what PQ codes approximate worst, so re-ranking must go deep (k_factor 50 and up)
+# before recall passes about 0.6 (measured on the 100,000-item mixture).
+_IVF_PQ_POINTS = [(2, 20), (4, 20), (4, 50), (8, 50), (16, 50), (24, 50), (32, 100), (48, 100), (64, 200), (128, 200)]
 
 _current_threads: list[int] = [-1]  # faiss's OpenMP setting is global: remember the last one set
 
@@ -54,7 +61,7 @@ class _Faiss(ANNIndex):
     """What every faiss adapter shares: metric, threads, padding, search, serialized size."""
 
     library = "faiss"
-    pip_name = "faiss-cpu"
+    requirement = "faiss-cpu>=1.8"
     native_metrics = ("ip", "l2")  # cosine: the base class normalises, then inner product
     memory_source = "library"
 
@@ -124,6 +131,7 @@ def _codes_for(d: int, m: int | None, dims_per_code: int, even: bool = False) ->
     return m, -(-d // m) * m
 
 
+@register
 class FaissFlat(_Faiss):
     """``IndexFlatIP`` / ``IndexFlatL2``: exact search; the batched reference.
 
@@ -136,6 +144,9 @@ class FaissFlat(_Faiss):
 
     name = "faiss-flat"
     family = "exact"
+    grid = {"build": [{}], "query": [{}]}
+    quick_grid = {"build": [{}], "query": [{}]}
+    conformance = Conformance({}, [{}], 1.0)
 
     def __init__(self, metric="ip"):
         super().__init__(metric)
@@ -159,6 +170,7 @@ class FaissFlat(_Faiss):
         return int(self._index.ntotal) * int(self._index.d) * 4
 
 
+@register
 class FaissHNSW(_Faiss):
     """``IndexHNSWFlat``: a hierarchical navigable small-world graph over the float vectors.
 
@@ -170,6 +182,9 @@ class FaissHNSW(_Faiss):
     family = "graph"
     query_params = ("ef",)
     parallel_build_is_deterministic = False
+    grid = {"build": [{"M": 16, "ef_construction": 100}], "query": {"ef": GRAPH_EF}}
+    quick_grid = {"build": [{"M": 8, "ef_construction": 50}], "query": {"ef": [10, 40, 160]}}
+    conformance = Conformance({"M": 8, "ef_construction": 40}, [{"ef": 10}, {"ef": 40}, {"ef": 200}], 0.95)
 
     def __init__(self, metric="ip", M: int = 16, ef_construction: int = 200):
         super().__init__(metric, M=M, ef_construction=ef_construction)
@@ -189,6 +204,7 @@ class FaissHNSW(_Faiss):
             self._index.hnsw.efSearch = ef
 
 
+@register
 class FaissHNSWSQ(_Faiss):
     """``IndexHNSWSQ`` (8-bit scalar codes) + exact re-ranking: a quantised graph.
 
@@ -201,6 +217,17 @@ class FaissHNSWSQ(_Faiss):
     family = "graph"
     query_params = ("ef", "k_factor")
     parallel_build_is_deterministic = False
+    grid = {
+        "build": [{"M": 16, "ef_construction": 100}],
+        "query": [{"ef": ef, "k_factor": f} for ef in GRAPH_EF for f in (2,)],
+    }
+    quick_grid = {
+        "build": [{"M": 8, "ef_construction": 50}],
+        "query": [{"ef": e, "k_factor": 4} for e in (10, 40, 160)],
+    }
+    conformance = Conformance(
+        {"M": 8, "ef_construction": 40}, [{"ef": 10, "k_factor": 1}, {"ef": 200, "k_factor": 4}], 0.95
+    )
 
     def __init__(self, metric="ip", M: int = 16, ef_construction: int = 200):
         super().__init__(metric, M=M, ef_construction=ef_construction)
@@ -220,6 +247,7 @@ class FaissHNSWSQ(_Faiss):
             self._base.hnsw.efSearch = ef
 
 
+@register
 class FaissLSH(_Faiss):
     """``IndexLSH``: ``n_bits`` random-hyperplane signs per vector, scanned by Hamming distance.
 
@@ -235,6 +263,9 @@ class FaissLSH(_Faiss):
     supported_metrics = ("ip", "cosine")
     transform_space = "cosine"
     query_params = ("k_factor",)
+    grid = {"build": [{"n_bits": 256}], "query": {"k_factor": [1, 4, 16, 64, 256]}}
+    quick_grid = {"build": [{"n_bits": 128}], "query": {"k_factor": [1, 10, 100]}}
+    conformance = Conformance({"n_bits": 128}, [{"k_factor": 1}, {"k_factor": 10}, {"k_factor": 100}], 0.95)
 
     def __init__(self, metric="ip", n_bits: int = 256):
         super().__init__(metric, n_bits=n_bits)
@@ -249,6 +280,7 @@ class FaissLSH(_Faiss):
         self._set_k_factor(k_factor)
 
 
+@register
 class FaissPQ(_Faiss):
     """``IndexPQ``: product-quantised codes scanned exhaustively (asymmetric distances), re-ranked.
 
@@ -261,6 +293,9 @@ class FaissPQ(_Faiss):
     name = "faiss-pq"
     family = "quantization"
     query_params = ("k_factor",)
+    grid = {"build": [{"dims_per_code": 4}, {"dims_per_code": 2}], "query": {"k_factor": [1, 4, 16, 64, 256]}}
+    quick_grid = {"build": [{"dims_per_code": 4}], "query": {"k_factor": [1, 10, 100]}}
+    conformance = Conformance({"m": 4}, [{"k_factor": 1}, {"k_factor": 10}, {"k_factor": 50}], 0.98)
 
     def __init__(self, metric="ip", m: int | None = None, dims_per_code: int = 4, n_bits: int = 8):
         super().__init__(metric, m=m, dims_per_code=dims_per_code, n_bits=n_bits)
@@ -364,12 +399,16 @@ class _FaissIVF(_Faiss):
             _faiss().extract_index_ivf(self._base).nprobe = nprobe
 
 
+@register
 class FaissIVFFlat(_FaissIVF):
     """``IVF{nlist},Flat``: k-means cells holding the float vectors. Query knob: ``nprobe``."""
 
     name = "faiss-ivf"
     query_params = ("nprobe",)
     _rerank = False
+    grid = {"build": [{"nlist": None}], "query": {"nprobe": [1, 2, 4, 8, 16, 32, 64, 128]}}
+    quick_grid = {"build": [{"nlist": None}], "query": {"nprobe": [1, 4, 16]}}
+    conformance = Conformance({"nlist": 32}, [{"nprobe": 1}, {"nprobe": 4}, {"nprobe": 16}], 0.98)
 
     def __init__(self, metric="ip", nlist: int | None = None, train_per_cell: int = 64, random_state: int = 0):
         super().__init__(metric, nlist, train_per_cell, random_state)
@@ -378,6 +417,7 @@ class FaissIVFFlat(_FaissIVF):
         super()._set_query_arguments(nprobe=nprobe)
 
 
+@register
 class FaissIVFPQ(_FaissIVF):
     """``IVF{nlist},PQ{m}`` + exact re-ranking: cells of 8-bit PQ codes of the residuals.
 
@@ -387,6 +427,17 @@ class FaissIVFPQ(_FaissIVF):
 
     name = "faiss-ivfpq"
     _pq_bits = 8
+    grid = {
+        "build": [{"nlist": None, "dims_per_code": 2}],
+        "query": [{"nprobe": p, "k_factor": f} for p, f in _IVF_PQ_POINTS],
+    }
+    quick_grid = {
+        "build": [{"nlist": None, "dims_per_code": 4}],
+        "query": [{"nprobe": p, "k_factor": 10} for p in (1, 4, 16)],
+    }
+    conformance = Conformance(
+        {"nlist": 32, "m": 4}, [{"nprobe": 1, "k_factor": 10}, {"nprobe": 16, "k_factor": 10}], 0.95
+    )
 
     def __init__(
         self,
@@ -409,6 +460,7 @@ class FaissIVFPQ(_FaissIVF):
         return f"PQ{self.m_}"
 
 
+@register
 class FaissIVFPQFastScan(FaissIVFPQ):
     """``IVF{nlist},PQ{m}x4fs`` + exact re-ranking: 4-bit PQ codes scanned with SIMD shuffles.
 
@@ -426,6 +478,21 @@ class FaissIVFPQFastScan(FaissIVFPQ):
 
     name = "faiss-ivfpqfs"
     _pq_bits = 4
+    grid = {
+        "build": [{"nlist": None, "dims_per_code": 2}],
+        "query": [{"nprobe": p, "k_factor": f} for p, f in _IVF_PQ_POINTS],
+    }
+    quick_grid = {
+        "build": [{"nlist": None, "dims_per_code": 2}],
+        "query": [{"nprobe": p, "k_factor": 10} for p in (1, 4, 16)],
+    }
+    #: 4-bit codes of unit vectors are coarser: cosine's most accurate point probes and re-ranks more.
+    conformance = Conformance(
+        {"nlist": 32, "m": 4},
+        [{"nprobe": 1, "k_factor": 10}, {"nprobe": 16, "k_factor": 10}],
+        0.95,
+        cosine_point={"nprobe": 32, "k_factor": 50},
+    )
 
     def __init__(
         self,

@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from recsys.ann.base import ANNIndex, require, thread_count
+from recsys.ann.base import ANNIndex, Conformance, require, thread_count
+from recsys.ann.grids import GRAPH_EF
+from recsys.ann.registry import register
 from recsys.checks import check_integer
 
 __all__ = ["HnswLib", "HnswLibMIPS"]
@@ -25,16 +27,21 @@ __all__ = ["HnswLib", "HnswLibMIPS"]
 _SPACES = {"ip": "ip", "cosine": "cosine", "l2": "l2"}
 
 
+@register
 class HnswLib(ANNIndex):
     """hnswlib's HNSW; ``ip`` native (distance ``1 - <q, x>``). Query knob: ``ef``."""
 
     name = "hnswlib"
     family = "graph"
     library = "hnswlib"
+    requirement = "hnswlib>=0.8"
     native_metrics = ("ip", "cosine", "l2")
     query_params = ("ef",)
     memory_source = "library"
     parallel_build_is_deterministic = False
+    grid = {"build": [{"M": 16, "ef_construction": 100}], "query": {"ef": GRAPH_EF}}
+    quick_grid = {"build": [{"M": 8, "ef_construction": 50}], "query": {"ef": [10, 40, 160]}}
+    conformance = Conformance({"M": 8, "ef_construction": 40}, [{"ef": 10}, {"ef": 40}, {"ef": 200}], 0.98)
 
     def __init__(self, metric="ip", M: int = 16, ef_construction: int = 200, random_state: int = 0):
         super().__init__(metric, M=M, ef_construction=ef_construction, random_state=random_state)
@@ -92,9 +99,11 @@ class HnswLib(ANNIndex):
         return int(self._index.index_file_size())
 
 
+@register
 class HnswLibMIPS(HnswLib):
     """hnswlib searching ``l2`` on MIPS-transformed vectors (to compare with the native ``ip``)."""
 
     name = "hnswlib-mips"
     native_metrics = ("cosine", "l2")
     transform_space = "l2"
+    conformance = Conformance({"M": 8, "ef_construction": 40}, [{"ef": 10}, {"ef": 80}, {"ef": 400}], 0.95)

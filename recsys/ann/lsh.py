@@ -35,7 +35,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from recsys.ann.base import ANNIndex
+from recsys.ann.base import ANNIndex, Conformance
+from recsys.ann.registry import register
 from recsys.checks import check_integer
 
 __all__ = ["RandomHyperplaneLSH"]
@@ -50,6 +51,7 @@ def _ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
     return offsets + np.arange(total)
 
 
+@register
 class RandomHyperplaneLSH(ANNIndex):
     """``tables`` hash tables of ``bits``-bit random-hyperplane codes, multi-probe, exact re-rank.
 
@@ -63,6 +65,9 @@ class RandomHyperplaneLSH(ANNIndex):
     supported_metrics = ("ip", "cosine")
     transform_space = "cosine"
     query_params = ("probes",)
+    grid = {"build": [{"tables": 16, "bits": 12}], "query": {"probes": [1, 2, 4, 8, 16]}}
+    quick_grid = {"build": [{"tables": 8, "bits": 8}], "query": {"probes": [1, 8, 64]}}
+    conformance = Conformance({"tables": 8, "bits": 8}, [{"probes": 1}, {"probes": 8}, {"probes": 128}], 0.95)
 
     def __init__(
         self,

@@ -23,7 +23,9 @@ import tempfile
 
 import numpy as np
 
-from recsys.ann.base import ANNIndex, quiet_native_output, require, thread_count
+from recsys.ann.base import ANNIndex, Conformance, quiet_native_output, require, thread_count
+from recsys.ann.grids import GRAPH_EF
+from recsys.ann.registry import register
 from recsys.checks import check_integer
 
 __all__ = ["NmslibHNSW", "NmslibHNSWMIPS"]
@@ -31,16 +33,21 @@ __all__ = ["NmslibHNSW", "NmslibHNSWMIPS"]
 _SPACES = {"ip": "negdotprod", "cosine": "cosinesimil", "l2": "l2"}
 
 
+@register
 class NmslibHNSW(ANNIndex):
     """nmslib's HNSW with inner product searched natively (``negdotprod``). Query knob: ``ef``."""
 
     name = "nmslib-hnsw"
     family = "graph"
     library = "nmslib"
+    requirement = "nmslib>=2.1.2"
     native_metrics = ("ip", "cosine", "l2")
     query_params = ("ef",)
     memory_source = "library"
     parallel_build_is_deterministic = False
+    grid = {"build": [{"M": 16, "ef_construction": 100}], "query": {"ef": GRAPH_EF}}
+    quick_grid = {"build": [{"M": 8, "ef_construction": 50}], "query": {"ef": [10, 40, 160]}}
+    conformance = Conformance({"M": 8, "ef_construction": 40}, [{"ef": 10}, {"ef": 40}, {"ef": 200}], 0.98)
 
     def __init__(self, metric="ip", M: int = 16, ef_construction: int = 200, post: int = 0):
         super().__init__(metric, M=M, ef_construction=ef_construction, post=post)
@@ -87,9 +94,11 @@ class NmslibHNSW(ANNIndex):
             return sum(os.path.getsize(os.path.join(folder, f)) for f in os.listdir(folder))
 
 
+@register
 class NmslibHNSWMIPS(NmslibHNSW):
     """nmslib's HNSW searching ``cosinesimil`` on MIPS-transformed vectors."""
 
     name = "nmslib-hnsw-mips"
     native_metrics = ("cosine", "l2")
     transform_space = "cosine"
+    conformance = Conformance({"M": 8, "ef_construction": 40}, [{"ef": 10}, {"ef": 80}, {"ef": 400}], 0.95)

@@ -23,18 +23,21 @@ import tempfile
 
 import numpy as np
 
-from recsys.ann.base import ANNIndex, quiet_native_output, require, thread_count
+from recsys.ann.base import ANNIndex, Conformance, quiet_native_output, require, thread_count
+from recsys.ann.registry import register
 from recsys.checks import check_integer, check_number
 
 __all__ = ["ScaNN"]
 
 
+@register
 class ScaNN(ANNIndex):
     """ScaNN with ``dot_product`` (ip, and cosine on normalised vectors) or ``squared_l2``."""
 
     name = "scann"
     family = "quantization"
     library = "scann"
+    requirement = "scann>=1.3; sys_platform == 'linux' and platform_machine == 'x86_64' and python_version < '3.13'"
     native_metrics = ("ip", "l2")
     query_params = ("leaves_to_search", "reorder")
     memory_source = "library"
@@ -42,6 +45,32 @@ class ScaNN(ANNIndex):
     #: ScaNN's k-means tree differs from build to build even on one training thread with its fixed
     #: clustering seeds (measured with scann 1.4.2): its recall figures vary by about 0.01.
     reproducible_build = False
+    grid = {
+        "build": [{"num_leaves": None, "dims_per_block": 2, "anisotropic_quantization_threshold": 0.2}],
+        "query": [
+            {"leaves_to_search": leaves, "reorder": reorder}
+            for leaves, reorder in (
+                (2, 50),
+                (4, 50),
+                (8, 60),
+                (12, 80),
+                (16, 100),
+                (24, 120),
+                (32, 150),
+                (48, 200),
+                (64, 250),
+                (96, 300),
+                (128, 400),
+            )
+        ],
+    }
+    quick_grid = {
+        "build": [{"num_leaves": None, "dims_per_block": 2}],
+        "query": [{"leaves_to_search": s, "reorder": 100} for s in (1, 4, 16)],
+    }
+    conformance = Conformance(
+        {"num_leaves": 40}, [{"leaves_to_search": 1, "reorder": 30}, {"leaves_to_search": 20, "reorder": 100}], 0.95
+    )
 
     def __init__(
         self,

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from recsys.ann.base import ANNIndex, require, thread_count
+from recsys.ann.base import ANNIndex, Conformance, require, thread_count
+from recsys.ann.grids import GRAPH_EF
+from recsys.ann.registry import register
 from recsys.checks import check_choice, check_integer
 
 __all__ = ["USearch"]
@@ -18,16 +20,21 @@ __all__ = ["USearch"]
 _METRICS = {"ip": "ip", "cosine": "cos", "l2": "l2sq"}
 
 
+@register
 class USearch(ANNIndex):
     """USearch's HNSW; ``ip`` native (distance ``1 - <q, x>``). Query knob: ``ef``."""
 
     name = "usearch"
     family = "graph"
     library = "usearch"
+    requirement = "usearch>=2.12"
     native_metrics = ("ip", "cosine", "l2")
     query_params = ("ef",)
     memory_source = "library"
     parallel_build_is_deterministic = False
+    grid = {"build": [{"M": 16, "ef_construction": 100}], "query": {"ef": GRAPH_EF}}
+    quick_grid = {"build": [{"M": 8, "ef_construction": 50}], "query": {"ef": [10, 40, 160]}}
+    conformance = Conformance({"M": 8, "ef_construction": 40}, [{"ef": 10}, {"ef": 40}, {"ef": 200}], 0.98)
 
     def __init__(self, metric="ip", M: int = 16, ef_construction: int = 128, dtype: str = "f32"):
         super().__init__(metric, M=M, ef_construction=ef_construction, dtype=dtype)

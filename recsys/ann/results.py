@@ -1,0 +1,316 @@
+"""Reading a benchmark's results table (:data:`recsys.ann.running.RESULT_COLUMNS`).
+
+* :func:`pareto_frontier`: ann-benchmarks' upper-left frontier of recall vs QPS;
+* :func:`operating_points` / :func:`best`: the fastest configuration reaching a recall target (how
+  notebook 07 and the Spark chapter pick "the best graph index" and "the best quantised index"),
+  and :func:`index_from`, which rebuilds it;
+* :func:`recall_record` / :func:`reached_record`: what a notebook records for its reproduction
+  check (exact recalls where builds repeat, reached targets where they do not);
+* :func:`family_summary`, :func:`exact_reference`, :func:`speedup_table`: speed-ups over exact
+  search, per family and per method;
+* :func:`scaling_exponents` / :func:`scaling_summary`: log-log slopes of a multi-size table;
+* :func:`write_results`: the table, its frontier and the run's settings as CSV and JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from recsys.ann import registry
+from recsys.ann.base import ANNIndex
+from recsys.checks import check_number, to_jsonable
+
+__all__ = [
+    "best",
+    "exact_reference",
+    "family_summary",
+    "index_from",
+    "operating_points",
+    "pareto_frontier",
+    "reached_record",
+    "recall_record",
+    "scaling_exponents",
+    "scaling_summary",
+    "speedup_table",
+    "write_results",
+]
+
+
+def pareto_frontier(
+    table: pd.DataFrame, x: str = "recall", y: str = "qps", by: Sequence[str] = ("workload", "method")
+) -> pd.DataFrame:
+    """The rows no other row of the same group beats on both ``x`` and ``y`` (higher = better).
+
+    ann-benchmarks' frontier: sort by ``x`` descending and keep each row whose ``y`` exceeds
+    every ``y`` seen so far. Sorted by group, then ``x``.
+    """
+    by = [c for c in by if c in table.columns]
+    kept = []
+    groups = table.groupby(by, sort=False) if by else [((), table)]
+    for _, group in groups:
+        best_y = -math.inf
+        for label, row in group.sort_values([x, y], ascending=[False, False]).iterrows():
+            if row[y] > best_y:
+                kept.append(label)
+                best_y = row[y]
+    return table.loc[kept].sort_values([*by, x]) if kept else table.iloc[:0]
+
+
+def operating_points(
+    table: pd.DataFrame, recall: float = 0.95, by: Sequence[str] = ("workload", "method"), y: str = "qps"
+) -> pd.DataFrame:
+    """Per group, the fastest row (by ``y``) whose recall is at least ``recall``; groups that never
+    reach it are left out."""
+    recall = check_number("recall", recall, 0, 1)
+    reached = table[table["recall"] >= recall]
+    if reached.empty:
+        return reached
+    by = [c for c in by if c in table.columns]
+    best_rows = reached.loc[reached.groupby(by, sort=False)[y].idxmax()]
+    return best_rows.sort_values(y, ascending=False)
+
+
+def best(
+    table: pd.DataFrame,
+    recall: float = 0.95,
+    *,
+    family: str | Iterable[str] | None = None,
+    methods: Iterable[str] | None = None,
+    workload: str | None = None,
+) -> pd.Series:
+    """The single fastest configuration reaching ``recall`` (optionally within families/methods).
+
+    For example ``best(results, 0.95, family="graph")`` is "the best graph index" of a run and
+    ``best(results, 0.95, family="quantization")`` "the best quantised index". Raises
+    ``LookupError`` when no row qualifies.
+    """
+    rows = table
+    if workload is not None:
+        rows = rows[rows["workload"] == workload]
+    if family is not None:
+        rows = rows[rows["family"].isin([family] if isinstance(family, str) else list(family))]
+    if methods is not None:
+        rows = rows[rows["method"].isin(list(methods))]
+    if family is None:
+        rows = rows[rows["family"] != "exact"]
+    rows = rows[rows["recall"] >= recall]
+    if rows.empty:
+        raise LookupError(f"no configuration reaches recall {recall} (family={family!r}, methods={methods!r})")
+    return rows.loc[rows["qps"].idxmax()]
+
+
+def index_from(point: Mapping, metric: str | None = None) -> ANNIndex:
+    """An unbuilt index configured as a results row (``method``, ``build``, ``query``); fit it next.
+
+    >>> point = best(results, 0.95, family="graph")      # doctest: +SKIP
+    >>> index = index_from(point).fit(item_vectors)        # doctest: +SKIP
+    """
+    build = point["build"]
+    query = point["query"]
+    build = json.loads(build) if isinstance(build, str) else dict(build)
+    query = json.loads(query) if isinstance(query, str) else dict(query)
+    index = registry.make(point["method"], metric=metric or "ip", **build)
+    if query:
+        index.set_query_arguments(**query)
+    return index
+
+
+def recall_record(table: pd.DataFrame) -> dict[str, dict[str, float]]:
+    """``{method: {"build | query": recall}}`` of the rows whose recall repeats from run to run
+    (what a notebook records for its reproducibility check)."""
+    rows = table[table["reproducible"]] if "reproducible" in table else table
+    return {
+        m: {f"{r.build} | {r.query}": float(r.recall) for r in g.itertuples()}
+        for m, g in rows.groupby("method", sort=False)
+    }
+
+
+def reached_record(table: pd.DataFrame, targets: Sequence[float] = (0.8, 0.9)) -> dict[str, dict[str, bool]]:
+    """For methods whose builds are not reproducible: which recall targets some point reached
+    (a tolerance-free summary that does repeat, where the exact recall does not)."""
+    rows = table[~table["reproducible"]] if "reproducible" in table else table.iloc[:0]
+    return {
+        m: {f"reaches {t}": bool((g["recall"] >= t).any()) for t in targets}
+        for m, g in rows.groupby("method", sort=False)
+    }
+
+
+def family_summary(table: pd.DataFrame, recall: float = 0.95) -> pd.DataFrame:
+    """Per family: its fastest configuration reaching ``recall``, its speed-ups and costs, and the
+    highest recall the family reached at all (``max_recall``; the only figure for a family that
+    never reaches the target, whose ``best`` then says so)."""
+    reference = exact_reference(table)
+    rows = []
+    for family in ("graph", "quantization", "tree", "lsh"):
+        members = table[table["family"] == family]
+        if members.empty:
+            continue
+        try:
+            point = best(table, recall, family=family)
+        except LookupError:
+            top = members.loc[members["recall"].idxmax()]
+            rows.append({"family": family, "best": f"none reaches it ({top['method']})", "max_recall": top["recall"]})
+            continue
+        ref = reference.loc[point["workload"]] if point["workload"] in reference.index else None
+        rows.append(
+            {
+                "family": family,
+                "best": point["label"],
+                "recall": point["recall"],
+                "qps": point["qps"],
+                "x one-query exact": point["qps"] / ref["exact_qps"] if ref is not None else math.nan,
+                "x batched exact": point["qps"] / ref["exact_batch_qps"] if ref is not None else math.nan,
+                "build_s": point["build_s"],
+                "bytes_per_item": point["bytes_per_item"],
+                "query": point["query"],
+                "max_recall": members["recall"].max(),
+            }
+        )
+    columns = [
+        "best",
+        "recall",
+        "qps",
+        "x one-query exact",
+        "x batched exact",
+        "build_s",
+        "bytes_per_item",
+        "query",
+        "max_recall",
+    ]
+    return pd.DataFrame(rows).set_index("family").reindex(columns=columns) if rows else pd.DataFrame(columns=columns)
+
+
+def exact_reference(table: pd.DataFrame) -> pd.DataFrame:
+    """Per workload: the one-query-at-a-time QPS of exact search (the faster exact adapter) and
+    the batched QPS of faiss's ``IndexFlatIP`` (or the faster exact adapter if faiss is absent)."""
+    exact = table[table["family"] == "exact"]
+    out = {}
+    for name, rows in exact.groupby("workload", sort=False):
+        flat = rows[rows["method"] == "faiss-flat"]
+        out[name] = {
+            "exact_qps": float(rows["qps"].max()),
+            "exact_method": rows.loc[rows["qps"].idxmax(), "method"],
+            "exact_batch_qps": float((flat if len(flat) else rows)["batch_qps"].max()),
+            "exact_batch_method": "faiss-flat" if len(flat) else rows.loc[rows["batch_qps"].idxmax(), "method"],
+        }
+    return pd.DataFrame.from_dict(out, orient="index")
+
+
+def speedup_table(table: pd.DataFrame, targets: Sequence[float] = (0.9, 0.95)) -> pd.DataFrame:
+    """Per recall target and method: the best single-query QPS reaching it, and what it costs.
+
+    Columns: ``qps``, ``speedup_vs_exact`` (over one-query exact search), ``speedup_vs_batch``
+    (over batched exact search, faiss ``IndexFlatIP`` on all cores), ``recall``, ``build_s``,
+    ``memory_bytes``, ``bytes_per_item``, and the parameters. A method that never reaches a target
+    keeps its row, with NaN figures and, in ``recall``, the highest recall it did reach. Indexed by
+    (workload, target, method).
+    """
+    reference = exact_reference(table)
+    parts = []
+    approx = table[table["family"] != "exact"]
+    for target in targets:
+        points = operating_points(approx, target)
+        missing = []
+        for (workload, method), rows in approx.groupby(["workload", "method"], sort=False):
+            if not ((points["workload"] == workload) & (points["method"] == method)).any() if len(points) else True:
+                top = rows.loc[rows["recall"].idxmax()].copy()  # the most accurate point it reached
+                top[["qps", "build_s", "memory_bytes", "bytes_per_item"]] = math.nan
+                missing.append(top)
+        if missing:
+            points = pd.concat([points, pd.DataFrame(missing)])
+        if points.empty:
+            continue
+        points = points.copy()
+        points.insert(0, "target", target)
+        ref = reference.reindex(points["workload"])
+        points["speedup_vs_exact"] = points["qps"].to_numpy() / ref["exact_qps"].to_numpy()
+        points["speedup_vs_batch"] = points["qps"].to_numpy() / ref["exact_batch_qps"].to_numpy()
+        parts.append(points)
+    if not parts:
+        return pd.DataFrame()
+    out = pd.concat(parts)
+    columns = [
+        "workload",
+        "target",
+        "method",
+        "family",
+        "label",
+        "qps",
+        "speedup_vs_exact",
+        "speedup_vs_batch",
+        "recall",
+        "build_s",
+        "memory_bytes",
+        "bytes_per_item",
+        "build",
+        "query",
+    ]
+    return out[columns].set_index(["workload", "target", "method"])
+
+
+def scaling_exponents(table: pd.DataFrame, y: str, x: str = "n_items", by: str = "method") -> pd.Series:
+    """Per method, the slope of ``log y`` against ``log x`` (least squares): ``y ~ x^slope``.
+
+    A slope near 1 for build time or memory means linear growth; for QPS, a slope near -1 means
+    the method scans the catalogue (exact search), near 0 means it barely notices the size.
+    """
+    slopes = {}
+    for name, rows in table.groupby(by, sort=False):
+        rows = rows[(rows[x] > 0) & (rows[y] > 0)]
+        if rows[x].nunique() >= 2:
+            slopes[name] = float(np.polyfit(np.log(rows[x].to_numpy(float)), np.log(rows[y].to_numpy(float)), 1)[0])
+    return pd.Series(slopes, name=f"exponent of {y}")
+
+
+def scaling_summary(
+    table: pd.DataFrame,
+    targets: Sequence[float] = (0.9, 0.95),
+    columns: Sequence[str] = ("qps", "build_s", "memory_bytes"),
+) -> pd.DataFrame:
+    """Scaling exponents of a multi-size table: per method, the log-log slope of each column
+    against ``n_items`` at each recall target (each size's fastest point reaching it), and for
+    exact search at recall 1. Columns like ``"qps @ 0.95"`` and ``"qps @ exact"``."""
+    out = {}
+    approx, exact = table[table["family"] != "exact"], table[table["family"] == "exact"]
+    for target in targets:
+        points = operating_points(approx, target, by=("n_items", "method"))
+        for column in columns:
+            out[f"{column} @ {target:g}"] = scaling_exponents(points, column) if len(points) else pd.Series(dtype=float)
+    for column in columns:
+        out[f"{column} @ exact"] = scaling_exponents(exact, column) if len(exact) else pd.Series(dtype=float)
+    return pd.DataFrame(out)
+
+
+def write_results(bench: Any, folder: str | os.PathLike, *, extra: Mapping | None = None) -> dict[str, Path]:
+    """Write ``results.csv``, ``frontier.csv`` and ``results.json`` (rows, skipped, settings) to ``folder``.
+
+    ``bench`` is what :func:`recsys.ann.running.run` returns (a :class:`~recsys.ann.running.Benchmark`).
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {
+        "results": folder / "results.csv",
+        "frontier": folder / "frontier.csv",
+        "json": folder / "results.json",
+    }
+    bench.results.to_csv(paths["results"], index=False)
+    pareto_frontier(bench.results).to_csv(paths["frontier"], index=False)
+    payload = {
+        "settings": bench.settings,
+        "skipped": bench.skipped,
+        "ground_truth_seconds": bench.truth_seconds,
+        "results": to_jsonable(bench.results.to_dict(orient="records")),
+        **to_jsonable(dict(extra or {})),
+    }
+    tmp = paths["json"].with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(payload, indent=1) + "\n")
+    os.replace(tmp, paths["json"])
+    return paths

@@ -4,6 +4,8 @@
   rating and ranking tables, sweeps and training histories.
 * :mod:`~recsys.experiments.similarity`: notebook 05's studies of the three measures (dot product,
   cosine, distance) on fitted models.
+* :mod:`~recsys.experiments.cold_start`: the one cold-item split and the one protocol that ranks
+  among cold, warm or all items (notebooks 05 and 07).
 * :mod:`~recsys.experiments.serving`: a recommender served from an approximate index: real
   embeddings, their large-catalogue workload, and what the approximation costs the lists.
 
@@ -18,6 +20,7 @@ from recsys.experiments.harness import (
     Matrices,
     early_stopping,
     fit,
+    fit_models,
     fit_timed,
     histories,
     model_input,
@@ -40,6 +43,7 @@ __all__ = [
     "evaluate_ranking",
     "evaluate_ratings",
     "fit",
+    "fit_models",
     "fit_timed",
     "histories",
     "model_input",

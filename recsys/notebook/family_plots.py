@@ -12,7 +12,6 @@
 * :func:`serving_study`: each family's vectors served from ANN indexes (:mod:`recsys.ann`):
   recall@k against queries per second, and the nDCG of the lists at a target recall against
   exact scoring (:mod:`recsys.experiments.serving`);
-* :func:`cold_item_study`: what side features buy on items nobody has interacted with;
 * the chapter's figures (:func:`plot_curves`, :func:`plot_maps`, :func:`plot_serving`,
   :func:`plot_two_hop`).
 
@@ -49,10 +48,6 @@ __all__ = [
     "Candidate",
     "Study",
     "Tuned",
-    "cold_item_study",
-    "content_cold_scorer",
-    "fm_cold_scorer",
-    "random_cold_scorer",
     "sample_users",
     "embedding_table",
     "family_study",
@@ -318,7 +313,7 @@ def embedding_table(
     Columns: ``dim``, ``norm_cv`` (coefficient of variation of the item norms: how unequal the
     lengths are, which decides how much maximum inner-product search differs from cosine
     search), ``norm_pop_spearman`` (rank correlation of norm with training popularity,
-    :func:`recsys.embeddings.norm_popularity`), and ``genre_coherence``, ``genre_baseline``,
+    :func:`recsys.embeddings.norm_popularity_correlation`), and ``genre_coherence``, ``genre_baseline``,
     ``genre_lift`` (share of an item's ``k`` cosine neighbours sharing a genre, against
     popularity-matched random neighbours: :func:`recsys.embeddings.genre_coherence`). Coherence is
     measured among the ``top`` most popular items (``None``: all), which keeps the n_items-wide
@@ -335,7 +330,7 @@ def _embedding_table(study: Study, names: Sequence[str], k: int, top: int | None
     for name in names:
         V = item_vectors(study.models[name])
         norms = np.linalg.norm(V, axis=1)
-        relation = embeddings.norm_popularity(V, catalogue.popularity)
+        relation = embeddings.norm_popularity_correlation(V, catalogue.popularity)
         coherence = embeddings.genre_coherence(V, catalogue, k=k, candidates=pool, seed=seed)
         rows.append(
             {
@@ -466,107 +461,6 @@ def _serving_study(study, names, methods, grids, k, recall, time_budget, progres
         pd.concat(qualities, ignore_index=True),
         pd.DataFrame(summary),
     )
-
-
-# --------------------------------------------------------------------------------------------- #
-# Cold items.                                                                                   #
-# --------------------------------------------------------------------------------------------- #
-
-
-def cold_item_split(ratings: pd.DataFrame, fraction: float = 0.2, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Hold out every rating of a random ``fraction`` of the items: (warm ratings, cold ratings)."""
-    rng = np.random.default_rng(seed)
-    items = np.unique(ratings["item_id"].to_numpy())
-    cold = rng.choice(items, size=max(1, int(round(fraction * items.size))), replace=False)
-    is_cold = ratings["item_id"].isin(cold).to_numpy()
-    return ratings[~is_cold], ratings[is_cold]
-
-
-def cold_item_study(
-    data,
-    scorers: Mapping[str, Callable],
-    *,
-    fraction: float = 0.2,
-    k: int = 10,
-    seed: int = 0,
-    min_cold: int = 1,
-) -> pd.DataFrame:
-    """Rank items nobody has rated: nDCG@k, precision@k and recall@k among the cold items only.
-
-    A random ``fraction`` of the items loses all its ratings (:func:`cold_item_split`); models
-    train on the rest. Each scorer is ``scorer(warm, cold_items, idmap_warm) -> (n_users, n_cold)``
-    scores of every warm user for the cold items (``cold_items`` are raw ids, in order); users with
-    at least ``min_cold`` cold ratings are evaluated, every cold rating relevant.
-    """
-    warm, cold = cold_item_split(data.ratings, fraction, seed)
-    idmap = IdMap.from_ratings(warm)
-    cold_items = np.unique(cold["item_id"].to_numpy())
-    users = idmap.user_index(cold["user_id"].to_numpy(), unknown="mark")
-    columns = np.searchsorted(cold_items, cold["item_id"].to_numpy())
-    known = users >= 0
-    relevant = sp.csr_matrix(
-        (np.ones(known.sum()), (users[known], columns[known])), shape=(idmap.n_users, cold_items.size)
-    )
-    evaluated = np.flatnonzero(np.diff(relevant.indptr) >= min_cold)
-    from recsys.metrics import mean_metrics, ranking_metrics, top_k
-
-    rows = []
-    for name, scorer in scorers.items():
-        scores = np.asarray(scorer(warm, cold_items, idmap))
-        recommended = top_k(scores[evaluated], k)
-        means = mean_metrics(ranking_metrics(recommended, relevant[evaluated], k))
-        rows.append({"model": name, **{f"{metric}@{k}": means[metric] for metric in ("ndcg", "precision", "recall")}})
-    table = pd.DataFrame(rows).set_index("model")
-    table.attrs.update(n_cold_items=int(cold_items.size), n_users=int(evaluated.size), n_cold_ratings=len(cold))
-    return table
-
-
-def fm_cold_scorer(data, model) -> Callable:
-    """A :func:`cold_item_study` scorer: ``model`` (a :class:`~recsys.models.fm.FactorizationMachine`
-    with side features) fitted on the warm items, cold items scored from their side features only."""
-    from recsys.interactions import to_csr
-    from recsys.models.fm import item_side_features, user_side_features
-
-    def scorer(warm, cold_items, idmap):
-        fm = clone(model).set_params(
-            item_features=item_side_features(data.items, idmap.item_ids)[0],
-            user_features=user_side_features(data.users, idmap.user_ids)[0],
-        )
-        fm.fit(to_csr(warm, idmap, values=None))
-        # the cold items' features, in the columns the warm items had (a period no warm film has is dropped)
-        warm_features, warm_names = item_side_features(data.items, idmap.item_ids)
-        all_features, all_names = item_side_features(data.items, np.concatenate([idmap.item_ids, cold_items]))
-        columns = [all_names.index(n) for n in warm_names]
-        cold = all_features[idmap.n_items :][:, columns]
-        vectors, biases = fm.item_vectors(cold)
-        return fm.user_factors_ @ vectors.T + biases[None, :] + (fm.user_bias_[:, None] + fm.global_mean_)
-
-    return scorer
-
-
-def content_cold_scorer(data, **content_params) -> Callable:
-    """A :func:`cold_item_study` scorer: notebook 05's content model on genres, which needs no
-    interaction to place an item (the cold items' columns are simply empty in training)."""
-    from recsys.interactions import to_csr
-    from recsys.models.content import ContentModel, genre_features
-
-    def scorer(warm, cold_items, idmap):
-        every = IdMap(idmap.user_ids, np.union1d(idmap.item_ids, cold_items))
-        model = ContentModel(genre_features(data.items, every.item_ids)[0], **content_params)
-        model.fit(to_csr(warm, every, values=None))
-        return model.score(np.arange(every.n_users))[:, every.item_index(cold_items)]
-
-    return scorer
-
-
-def random_cold_scorer(seed: int = 0) -> Callable:
-    """A :func:`cold_item_study` scorer ranking cold items at random: what a model without
-    side information can do for them (it has no vector for an item it never saw)."""
-
-    def scorer(warm, cold_items, idmap):
-        return np.random.default_rng(seed).random((idmap.n_users, cold_items.size))
-
-    return scorer
 
 
 # --------------------------------------------------------------------------------------------- #

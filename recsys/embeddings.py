@@ -12,7 +12,7 @@ numbers or coordinates:
   vector are :func:`recsys.similarity.top_k_items`);
 * :func:`genre_coherence`: how often an item's nearest neighbours share a genre with it, against
   a popularity-matched random baseline;
-* :func:`norm_popularity`: the correlation of item vector length with log popularity;
+* :func:`norm_popularity_correlation`: the correlation of item vector length with log popularity;
 * :func:`neighbour_overlap` (Jaccard@k), :func:`linear_cka` and :func:`procrustes_disparity`:
   how alike two spaces are, the last two invariant to rotation; :func:`axis_correlation` shows
   that single axes are not;
@@ -58,7 +58,7 @@ __all__ = [
     "neighbour_overlap",
     "neighbour_table",
     "neighbours_of_titles",
-    "norm_popularity",
+    "norm_popularity_correlation",
     "procrustes_disparity",
     "procrustes_matrix",
     "project",
@@ -383,7 +383,7 @@ def genre_coherence(
 # ------------------------------------------------------------------------------ norm vs popularity
 
 
-def norm_popularity(vectors, popularity, items=None) -> dict:
+def norm_popularity_correlation(vectors, popularity, items=None) -> dict:
     """Correlation of item vector length with log popularity.
 
     ``popularity`` holds training interactions per item; items with none are left out (their
@@ -400,7 +400,7 @@ def norm_popularity(vectors, popularity, items=None) -> dict:
     )
     chosen = chosen[popularity[chosen] > 0]
     if chosen.size < 3:
-        raise ValueError("norm_popularity needs at least 3 items with a positive popularity")
+        raise ValueError("norm_popularity_correlation needs at least 3 items with a positive popularity")
     norms = np.linalg.norm(vectors[chosen], axis=1)
     log_popularity = np.log(popularity[chosen])
     if np.ptp(norms) == 0 or np.ptp(log_popularity) == 0:
@@ -553,7 +553,7 @@ def space_summary(
 
     Returns DataFrames: ``"coherence"`` (one row per space; per measure the genre coherence of
     the ``k`` nearest ``candidates``, its popularity-matched baseline and the lift, see
-    :func:`genre_coherence`), ``"norm_popularity"`` (:func:`norm_popularity` over every item with a
+    :func:`genre_coherence`), ``"norm_popularity"`` (:func:`norm_popularity_correlation` over every item with a
     training rating), ``"overlap"`` (cosine Jaccard@k between spaces, :func:`neighbour_overlap`) and
     ``"cka"`` (:func:`linear_cka` between spaces, on the candidates).
     """
@@ -571,7 +571,7 @@ def space_summary(
             row[f"{measure}_lift"] = found["lift"]
         row["n_items"] = found["n_items"]
         coherence[name] = row
-        norms[name] = norm_popularity(vectors, catalogue.popularity)
+        norms[name] = norm_popularity_correlation(vectors, catalogue.popularity)
     return {
         "coherence": pd.DataFrame.from_dict(coherence, orient="index"),
         "norm_popularity": pd.DataFrame.from_dict(norms, orient="index"),

@@ -1,16 +1,22 @@
-"""The one evaluation every model goes through: rating error and top-k ranking quality.
+"""The one evaluation of recommendations: rating error, and top-k quality of item lists.
 
-No model re-implements evaluation: anything with ``score(users)`` (and ``predict(users, items)``
-for rating error) following :mod:`recsys.models.base` is ranked and scored here, the same way.
+Lists are what is scored (as LensKit scores item lists): :func:`evaluate_lists` takes any
+source's top-k lists (a model's, an approximate index's, Spark's, a cold-start protocol's) and
+the held-out interactions, and returns one dict of metrics. :func:`evaluate_ranking` scores a
+*model*: it ranks first (:func:`recommend`), then scores the lists with :func:`evaluate_lists`,
+so a model and the lists it makes get the same numbers. No model re-implements evaluation:
+anything with ``score(users)`` (and ``predict(users, items)`` for rating error) following
+:mod:`recsys.models.base` is ranked and scored here, the same way.
 
 Protocol of :func:`evaluate_ranking`: for each user with at least one relevant test item, score
 every item, remove the user's training items (they are known, not recommendations), keep the top
 ``k``, and compare with the relevant test items (all stored test entries, or those rated
-``>= relevance_threshold``). Means are over those users only.
+``>= relevance_threshold``). Means are over those users only; :func:`evaluate_lists` leaves
+out users without a relevant test item in the same way.
 
-Nothing to evaluate is an error, the same in both functions: :func:`evaluate_ratings` with no
-test rating and :func:`evaluate_ranking` with no user holding a relevant test item raise
-``ValueError`` rather than return NaN means.
+Nothing to evaluate is an error, the same in every function: :func:`evaluate_ratings` with no
+test rating and :func:`evaluate_ranking` or :func:`evaluate_lists` with no user holding a
+relevant test item raise ``ValueError`` rather than return NaN means.
 """
 
 from __future__ import annotations
@@ -127,6 +133,70 @@ def recommend(model, users, k: int, exclude=None, batch_size: int | None = None)
     return out
 
 
+def evaluate_lists(
+    recommended,
+    train,
+    test,
+    k: int = 10,
+    *,
+    users=None,
+    relevance_threshold: float | None = None,
+    return_per_user: bool = False,
+    map_denominator: MapDenominator = "min_k_relevant",
+) -> dict:
+    """Top-``k`` quality of given item lists against ``test``: the one scorer of lists, whatever made them.
+
+    ``recommended`` holds one row per user of ``users`` (default: every row of ``test``, in
+    order): item indices, best first, ``-1`` for an empty slot, at least ``k`` columns (the
+    first ``k`` are scored). ``train`` is the users x items matrix the lists were made from: its
+    item counts are the popularity figures (nothing is removed from the lists here; a source that
+    must not repeat training items leaves them out itself, as :func:`recommend` does). ``test``
+    (same shape) holds the held-out interactions: all stored entries relevant, or those
+    ``>= relevance_threshold``. Users without a relevant test item are left out of every figure.
+
+    Returns the means ``precision@k``, ``recall@k``, ``ndcg@k``, ``map@k``, ``hit_rate@k``,
+    ``mrr@k`` (definitions in :mod:`recsys.metrics`; ``map_denominator`` is passed to
+    :func:`recsys.metrics.ranking_metrics`), plus, over the same users' lists:
+    ``coverage@k`` (fraction of the catalogue recommended to someone), ``mean_popularity@k``
+    (average number of training interactions of a recommended item), ``mean_popularity_norm@k``
+    (the same as a fraction of users), and ``n_users``. With ``return_per_user=True`` the dict
+    also holds ``"per_user"``: ``users``, ``recommended`` and one array per metric, row-aligned.
+    """
+    test = check_interactions(test, "test")
+    train = check_interactions(train, "train")
+    if train.shape != test.shape:
+        raise ValueError(f"train has shape {train.shape} but test has {test.shape}; build both with one IdMap")
+    k = _check_k(k)
+    users = _check_users(users, test.shape[0])
+    recommended = np.asarray(recommended)
+    if recommended.ndim != 2 or recommended.shape[0] != users.size or recommended.shape[1] < k:
+        raise ValueError(
+            f"recommended has shape {recommended.shape}, expected (len(users), at least k) = ({users.size}, {k}): "
+            "one row of k items per user (-1 marks an empty slot)"
+        )
+    recommended = recommended[:, :k]
+    relevant = relevance_matrix(test, relevance_threshold)
+    keep = np.diff(relevant.indptr)[users] > 0
+    if not keep.any():
+        raise ValueError(
+            "nothing to evaluate: no evaluated user has a relevant test item"
+            + (f" (none rated >= {relevance_threshold})" if relevance_threshold is not None else "")
+        )
+    users, recommended = users[keep], recommended[keep]
+    per_user = ranking_metrics(recommended, relevant[users], k, map_denominator=map_denominator)
+
+    n_users, n_items = test.shape
+    result: dict = {f"{name}@{k}": value for name, value in mean_metrics(per_user).items()}
+    popularity = item_popularity(train)
+    result[f"coverage@{k}"] = catalogue_coverage(recommended, n_items)
+    result[f"mean_popularity@{k}"] = mean_popularity(recommended, popularity)
+    result[f"mean_popularity_norm@{k}"] = mean_popularity(recommended, popularity / max(n_users, 1))
+    result["n_users"] = int(users.size)
+    if return_per_user:
+        result["per_user"] = {"users": users, "recommended": recommended, **per_user}
+    return result
+
+
 def evaluate_ranking(
     model,
     train,
@@ -141,14 +211,10 @@ def evaluate_ranking(
 ) -> dict:
     """Top-``k`` ranking quality of ``model`` on ``test``, after removing ``train`` items.
 
-    Evaluates the users (all, or those in ``users``) with at least one relevant test item.
-    Returns the means ``precision@k``, ``recall@k``, ``ndcg@k``, ``map@k``, ``hit_rate@k``,
-    ``mrr@k`` (definitions in :mod:`recsys.metrics`; ``map_denominator`` is passed to
-    :func:`recsys.metrics.ranking_metrics`), plus, over the same users' lists:
-    ``coverage@k`` (fraction of the catalogue recommended to someone), ``mean_popularity@k``
-    (average number of training interactions of a recommended item), ``mean_popularity_norm@k``
-    (the same as a fraction of users), and ``n_users``. With ``return_per_user=True`` the dict
-    also holds ``"per_user"``: ``users``, ``recommended`` and one array per metric, row-aligned.
+    Ranks the users (all, or those in ``users``) with at least one relevant test item
+    (:func:`recommend`, training items excluded unless ``exclude_train=False``) and scores their
+    lists with :func:`evaluate_lists`: the same dict of metrics, with the same
+    ``return_per_user`` and ``map_denominator``.
     """
     shape = _model_shape(model)
     train = _check_matrix(train, "train", shape)
@@ -161,23 +227,19 @@ def evaluate_ranking(
     candidates = _check_users(users, shape[0])
 
     relevant = relevance_matrix(test, relevance_threshold)
-    n_relevant = np.diff(relevant.indptr)
-    evaluated = candidates[n_relevant[candidates] > 0]
-
+    evaluated = candidates[np.diff(relevant.indptr)[candidates] > 0]
     if evaluated.size == 0:
         raise ValueError(
             "nothing to evaluate: no evaluated user has a relevant test item"
             + (f" (none rated >= {relevance_threshold})" if relevance_threshold is not None else "")
         )
     recommended = recommend(model, evaluated, k, exclude=train if exclude_train else None, batch_size=batch_size)
-    per_user = ranking_metrics(recommended, relevant[evaluated], k, map_denominator=map_denominator)
-
-    result: dict = {f"{name}@{k}": value for name, value in mean_metrics(per_user).items()}
-    popularity = item_popularity(train)
-    result[f"coverage@{k}"] = catalogue_coverage(recommended, shape[1])
-    result[f"mean_popularity@{k}"] = mean_popularity(recommended, popularity)
-    result[f"mean_popularity_norm@{k}"] = mean_popularity(recommended, popularity / max(shape[0], 1))
-    result["n_users"] = int(evaluated.size)
-    if return_per_user:
-        result["per_user"] = {"users": evaluated, "recommended": recommended, **per_user}
-    return result
+    return evaluate_lists(
+        recommended,
+        train,
+        relevant,
+        k,
+        users=evaluated,
+        return_per_user=return_per_user,
+        map_denominator=map_denominator,
+    )

@@ -149,21 +149,21 @@ def test_genre_coherence_is_reproducible_and_skips_films_without_genre():
 # ---------------------------------------------------------------------------- norm and popularity
 
 
-def test_norm_popularity_finds_length_that_is_popularity():
+def test_norm_popularity_correlation_finds_length_that_is_popularity():
     rng = np.random.default_rng(3)
     popularity = rng.integers(0, 500, 300).astype(float)
     directions = rng.standard_normal((300, 4))
     directions /= np.linalg.norm(directions, axis=1, keepdims=True)
     vectors = directions * (1 + np.log1p(popularity))[:, None]
-    found = E.norm_popularity(vectors, popularity)
+    found = E.norm_popularity_correlation(vectors, popularity)
     assert found["spearman"] == pytest.approx(1.0, abs=1e-4)  # ties in popularity: equal norms up to round-off
     assert found["pearson"] > 0.99 and found["n_items"] == int((popularity > 0).sum())
-    unrelated = E.norm_popularity(rng.standard_normal((300, 4)), popularity + 1)
+    unrelated = E.norm_popularity_correlation(rng.standard_normal((300, 4)), popularity + 1)
     assert abs(unrelated["pearson"]) < 0.2
     with pytest.raises(ValueError, match="popularity has 2 entries"):
-        E.norm_popularity(vectors, [1, 2])
+        E.norm_popularity_correlation(vectors, [1, 2])
     with pytest.raises(ValueError, match="all equal"):
-        E.norm_popularity(vectors, np.ones(300))
+        E.norm_popularity_correlation(vectors, np.ones(300))
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ import pytest
 import scipy.sparse as sp
 from sklearn.exceptions import NotFittedError
 
-from recsys.evaluation import default_batch_size, evaluate_ranking, evaluate_ratings, recommend
+from recsys.evaluation import default_batch_size, evaluate_lists, evaluate_ranking, evaluate_ratings, recommend
 from recsys.models.base import EmbeddingModel, Recommender
 
 N_USERS, N_ITEMS, RANK = 30, 25, 3
@@ -147,6 +147,64 @@ def test_nothing_to_evaluate_is_an_error_not_nan_means(setup):
         evaluate_ranking(model, train, test, k=3, relevance_threshold=99.0)
     with pytest.raises(ValueError, match="no ratings"):
         evaluate_ratings(model, sp.csr_matrix((N_USERS, N_ITEMS)))
+
+
+@pytest.mark.parametrize("k", [1, 5, 30])
+@pytest.mark.parametrize("threshold", [None, 4.0])
+def test_a_model_and_its_lists_get_the_same_scores(setup, k, threshold):
+    model, train, test = setup
+    ranked = evaluate_ranking(model, train, test, k=k, relevance_threshold=threshold, return_per_user=True)
+    users = ranked["per_user"]["users"]
+    lists = evaluate_lists(
+        ranked["per_user"]["recommended"],
+        train,
+        test,
+        k,
+        users=users,
+        relevance_threshold=threshold,
+        return_per_user=True,
+    )
+    assert {key: v for key, v in lists.items() if key != "per_user"} == {
+        key: v for key, v in ranked.items() if key != "per_user"
+    }
+    for name, values in ranked["per_user"].items():
+        np.testing.assert_array_equal(lists["per_user"][name], values, err_msg=name)
+
+
+def test_evaluate_lists_leaves_out_users_without_a_relevant_item_and_cuts_at_k(setup):
+    model, train, test = setup
+    every = recommend(model, np.arange(N_USERS), 8, exclude=train)  # lists for every user, 8 wide
+    ranked = evaluate_ranking(model, train, test, k=5, relevance_threshold=4.0)
+    lists = evaluate_lists(every, train, test, 5, relevance_threshold=4.0)
+    assert lists == ranked and lists["n_users"] < N_USERS
+
+
+def test_evaluate_lists_by_hand():
+    train = sp.csr_matrix(np.array([[1, 0, 0, 0], [1, 1, 0, 0]], dtype=np.float64))
+    test = sp.csr_matrix(np.array([[0, 1, 0, 1], [0, 0, 0, 0]], dtype=np.float64))
+    result = evaluate_lists([[3, 2], [2, 3]], train, test, 2)  # user 1 has nothing relevant: left out
+    assert result["n_users"] == 1
+    assert result["precision@2"] == 0.5 and result["recall@2"] == 0.5 and result["mrr@2"] == 1.0
+    assert result["ndcg@2"] == pytest.approx(1 / (1 + 1 / math.log2(3)))
+    assert result["coverage@2"] == 0.5  # items 2 and 3 of 4
+    assert result["mean_popularity@2"] == 0.0 and result["mean_popularity_norm@2"] == 0.0
+
+
+def test_evaluate_lists_validation_errors(setup):
+    model, train, test = setup
+    lists = recommend(model, [0, 1], 3)
+    with pytest.raises(ValueError, match=r"recommended has shape \(2, 3\), expected .* \(3, 3\)"):
+        evaluate_lists(lists, train, test, 3, users=[0, 1, 2])
+    with pytest.raises(ValueError, match=r"expected .* \(2, 4\)"):
+        evaluate_lists(lists, train, test, 4, users=[0, 1])
+    with pytest.raises(IndexError, match="user index 30 out of range"):
+        evaluate_lists(lists, train, test, 3, users=[0, 30])
+    with pytest.raises(ValueError, match=r"train has shape \(30, 24\) but test has \(30, 25\)"):
+        evaluate_lists(lists, train[:, :24], test, 3, users=[0, 1])
+    with pytest.raises(ValueError, match="nothing to evaluate"):
+        evaluate_lists(lists, train, sp.csr_matrix((N_USERS, N_ITEMS)), 3, users=[0, 1])
+    with pytest.raises(ValueError, match="more than once"):
+        evaluate_lists([[1, 1, 2], [0, 2, 3]], train, test, 3, users=[0, 1])
 
 
 def test_recommend_is_top_k_of_scores(setup):

@@ -113,7 +113,7 @@ def test_summary_plots_run():
         index=["a", "b"],
     )
     EP.coherence_bars(axes[0], table)
-    EP.norm_popularity(axes[1], np.arange(1, 101), np.log(np.arange(1, 101)), pearson=1.0)
+    EP.plot_norm_popularity(axes[1], np.arange(1, 101), np.log(np.arange(1, 101)), pearson=1.0)
     EP.matrix_heatmap(axes[2], pd.DataFrame(np.eye(2), index=["a", "b"], columns=["a", "b"]))
     assert [t.get_text() for t in axes[2].texts] == ["1.00", "0.00", "0.00", "1.00"]
 

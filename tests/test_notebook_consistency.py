@@ -60,3 +60,19 @@ def test_notebook_05_uses_the_hyperparameters_notebook_03_chose(chosen_by_03):
     assert ials == chosen_by_03["ials"]
     assert {**first(d["bpr_grid"]), "iterations": d["bpr_iterations"]} == chosen_by_03["bpr"]
     assert first(d["puresvd_grid"]) == {"factors": chosen_by_03["puresvd_factors"]}
+
+
+def test_notebooks_05_and_07_score_cold_films_alike():
+    """07's cold-film study is 05's cold-item split and protocol with the cold films as the only
+    candidates (recsys.experiments.cold_start): with the same defaults, the rows both chapters have
+    are the same numbers. When one chapter's defaults change, this says which to follow."""
+    d05, d07 = runner.notebook_defaults(_notebook("05")), runner.notebook_defaults(_notebook("07"))
+    for name in ("dataset", "seed", "k", "train_ratio", "cold_fraction"):
+        assert d05[name] == d07[name], name
+    assert d07["sample_users"] == 0  # every user, as in 05
+    data, k = d05["dataset"], d05["k"]
+    on_05 = read_results(_notebook("05"))["cold_start"][data]
+    on_07 = read_results(_notebook("07"))["cold_items"][data]
+    for model in ("popularity", "content: genres"):
+        for metric in (f"ndcg@{k}", f"precision@{k}", f"recall@{k}"):
+            assert on_07[model][metric] == pytest.approx(on_05[model]["cold"][metric], rel=1e-9), (model, metric)

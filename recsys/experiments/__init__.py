@@ -12,6 +12,8 @@
   embedding family on one protocol) and the geometry of each family's item vectors.
 * :mod:`~recsys.experiments.similarity`: notebook 05's studies of the three measures (dot product,
   cosine, distance) on fitted models.
+* :mod:`~recsys.experiments.cold_start`: the one cold-item split and the one protocol that ranks
+  among cold, warm or all items (notebooks 05 and 07).
 * :mod:`~recsys.experiments.serving`: a recommender served from an approximate index: real
   embeddings, their large-catalogue workload, what the approximation costs the lists, and every
   family of a study served from each index.
@@ -29,6 +31,7 @@ from recsys.experiments.harness import (
     Matrices,
     fit,
     fit_and_evaluate,
+    fit_models,
     fit_timed,
     histories,
     model_input,
@@ -51,6 +54,7 @@ __all__ = [
     "first_values",
     "fit",
     "fit_and_evaluate",
+    "fit_models",
     "fit_timed",
     "histories",
     "model_input",

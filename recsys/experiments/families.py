@@ -206,7 +206,7 @@ def embedding_table(
     Columns: ``dim``, ``norm_cv`` (coefficient of variation of the item norms: how unequal the
     lengths are, which decides how much maximum inner-product search differs from cosine
     search), ``norm_pop_spearman`` (rank correlation of norm with training popularity,
-    :func:`recsys.embeddings.norm_popularity`), and ``genre_coherence``, ``genre_baseline``,
+    :func:`recsys.embeddings.norm_popularity_correlation`), and ``genre_coherence``, ``genre_baseline``,
     ``genre_lift`` (share of an item's ``k`` cosine neighbours sharing a genre, against
     popularity-matched random neighbours: :func:`recsys.embeddings.genre_coherence`). Coherence is
     measured among the ``top`` most popular items (``None``: all), which keeps the n_items-wide
@@ -223,7 +223,7 @@ def _embedding_table(study: Study, names: Sequence[str], k: int, top: int | None
     for name in names:
         V = item_vectors(study.models[name])
         norms = np.linalg.norm(V, axis=1)
-        relation = embeddings.norm_popularity(V, catalogue.popularity)
+        relation = embeddings.norm_popularity_correlation(V, catalogue.popularity)
         coherence = embeddings.genre_coherence(V, catalogue, k=k, candidates=pool, seed=seed)
         rows.append(
             {

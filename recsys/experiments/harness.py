@@ -144,6 +144,25 @@ def fit_and_evaluate(
     return Fit(model, seconds, scores)
 
 
+def fit_models(
+    models: Mapping[str, Recommender],
+    train: sp.csr_matrix,
+    *,
+    relevance_threshold: float | None = None,
+    progress: bool = True,
+) -> tuple[dict[str, Recommender], dict[str, float]]:
+    """A fitted clone of every model on what it learns from (:func:`model_input`), and its fit time.
+
+    Returns ``({name: fitted model}, {name: seconds})``.
+    """
+    fitted, seconds = {}, {}
+    for name, prototype in progress_bar(models.items(), desc="fitting", enabled=progress):
+        model = clone(prototype)
+        seconds[name] = fit_timed(model, model_input(model, train, relevance_threshold))
+        fitted[name] = model
+    return fitted, seconds
+
+
 def model_input(model: Recommender, train: sp.csr_matrix, relevance_threshold: float | None = None) -> sp.csr_matrix:
     """What ``model`` learns from, by its declared ``learns_from``: the ratings, or 1s.
 

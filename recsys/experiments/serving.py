@@ -10,7 +10,8 @@ neighbours; a recommender cares about the lists users see, so:
   its vectors in inner-product form (the "real" workload of notebook 06);
 * :func:`recommend_with_index`: each user's top ``k`` from an index, their training items removed
   (the index is asked for ``k`` plus the number of items to remove, and those are dropped);
-* :func:`list_quality`: nDCG, recall, precision and coverage of any lists on the test split;
+* :func:`list_quality`: nDCG, recall, precision and coverage of served lists on the test split,
+  scored by :func:`recsys.evaluation.evaluate_lists` like every other source of lists;
 * :func:`cost_of_approximation`: for every operating point of a benchmark table, the quality of
   the lists its index serves, next to exact retrieval's on the same split;
 * :func:`serving_study`: every model of a family study (:mod:`recsys.experiments.families`)
@@ -39,9 +40,8 @@ from recsys.ann.base import ANNIndex
 from recsys.ann.bench import index_from
 from recsys.ann.exact import BruteForce
 from recsys.checks import check_integer
-from recsys.evaluation import evaluate_ranking
+from recsys.evaluation import evaluate_lists, evaluate_ranking
 from recsys.interactions import check_interactions
-from recsys.metrics import catalogue_coverage, mean_metrics, ranking_metrics, relevance_matrix
 from recsys.progress import bar as progress_bar
 from recsys.similarity import check_vectors
 
@@ -218,30 +218,14 @@ def _check_users(users, n_users: int) -> np.ndarray:
 
 
 def list_quality(recommended, users, train: sp.csr_matrix, test: sp.csr_matrix, k: int = 10) -> dict[str, float]:
-    """nDCG@k, recall@k, precision@k (means over ``users``) and coverage@k of the lists.
+    """nDCG@k, recall@k, precision@k (means over ``users``), coverage@k and n_users of served lists.
 
-    Every stored test entry is relevant (the protocol of :func:`recsys.evaluation.evaluate_ranking`
-    with ``relevance_threshold=None``), so exact retrieval's lists score what the model scores.
+    The lists are scored by :func:`recsys.evaluation.evaluate_lists`, the scorer of every source
+    of lists (every stored test entry relevant), so exact retrieval's lists score what the model
+    scores; this keeps the columns of :func:`cost_of_approximation`'s table.
     """
-    k = check_integer("k", k, 1)
-    test = check_interactions(test, "test")
-    users = _check_users(users, test.shape[0])
-    recommended = np.asarray(recommended)
-    if recommended.ndim != 2 or recommended.shape[0] != users.size or recommended.shape[1] < k:
-        raise ValueError(
-            f"recommended has shape {recommended.shape}, expected (len(users), at least k) = ({users.size}, {k}): "
-            "one row of k items per user"
-        )
-    relevant = relevance_matrix(test, None)
-    per_user = ranking_metrics(np.asarray(recommended), relevant[users], k)
-    means = mean_metrics(per_user)
-    return {
-        f"ndcg@{k}": means["ndcg"],
-        f"recall@{k}": means["recall"],
-        f"precision@{k}": means["precision"],
-        f"coverage@{k}": catalogue_coverage(recommended, train.shape[1]),
-        "n_users": int(users.size),
-    }
+    scores = evaluate_lists(recommended, train, test, k, users=users)
+    return {key: scores[key] for key in (f"ndcg@{k}", f"recall@{k}", f"precision@{k}", f"coverage@{k}", "n_users")}
 
 
 def _overlap(a: np.ndarray, b: np.ndarray) -> float:

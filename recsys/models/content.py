@@ -252,7 +252,7 @@ class HybridModel(FactorModel):
         content: an unfitted :class:`ContentModel` (any factor model works).
         weight: the collaborative part's share in [0, 1]; 1 ranks like the collaborative model,
             0 like the content model. Choose it on validation data
-            (:func:`recsys.experiments.similarity.tune_hybrid`), never on the test set.
+            (:func:`recsys.experiments.cold_start.tune_hybrid`), never on the test set.
 
     Each part's score of user ``u`` is standardised over all items, ``z = (s - mean_u) / std_u``,
     so the two scales become comparable whatever the models' units. That is affine in each part's

@@ -11,7 +11,7 @@ is final, so that no label overlaps another or leaves its panel:
   cosine (inside the narrowest wedge around the user's direction) and by Euclidean distance
   (inside the smallest circle around the user's point);
 * :func:`genre_maps`: 2-D projections coloured by genre group, with landmark titles;
-* :func:`coherence_bars`, :func:`norm_popularity`, :func:`matrix_heatmap`: the summary plots.
+* :func:`coherence_bars`, :func:`plot_norm_popularity`, :func:`matrix_heatmap`: the summary plots.
 
 :func:`hover_map` is the one interactive figure: a plotly scatter with titles on hover that works
 offline. plotly.js (4.8 MB) is embedded gzip-compressed (about 2 MB as base64) and unpacked by the
@@ -312,7 +312,7 @@ def genre_maps(
 # ---------------------------------------------------------------------------- summary plots
 
 
-def norm_popularity(ax, popularity, norms, *, pearson: float, title: str = "") -> None:
+def plot_norm_popularity(ax, popularity, norms, *, pearson: float, title: str = "") -> None:
     """Item vector length against training popularity (log axis), with the fitted trend."""
     popularity = np.asarray(popularity, dtype=float)
     norms = np.asarray(norms, dtype=float)

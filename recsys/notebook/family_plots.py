@@ -2,140 +2,31 @@
 
 The chapter's computations live in the experiment layer: tuning and early stopping in
 :mod:`recsys.experiments.tuning`, the family study and embedding geometry in
-:mod:`recsys.experiments.families`, serving from ANN indexes in :mod:`recsys.experiments.serving`.
-Here are the figures drawn from their results (:func:`plot_curves`, :func:`plot_maps`,
-:func:`plot_serving`, :func:`plot_two_hop`), and, until it moves to the experiment layer, the
-cold-item study.
+:mod:`recsys.experiments.families`, serving from ANN indexes in :mod:`recsys.experiments.serving`,
+cold start in :mod:`recsys.experiments.cold_start`. Here are only the figures drawn from their
+results (:func:`plot_curves`, :func:`plot_maps`, :func:`plot_serving`, :func:`plot_two_hop`).
 
 Like the rest of :mod:`recsys.notebook`, this imports the domain and is never imported by it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from sklearn.base import clone
-
-from recsys.interactions import IdMap
 
 if TYPE_CHECKING:
     from recsys.experiments.tuning import Tuned
 
 __all__ = [
-    "cold_item_study",
-    "content_cold_scorer",
-    "fm_cold_scorer",
-    "random_cold_scorer",
     "plot_curves",
     "plot_maps",
     "plot_serving",
     "plot_two_hop",
 ]
-
-
-# --------------------------------------------------------------------------------------------- #
-# Cold items.                                                                                   #
-# --------------------------------------------------------------------------------------------- #
-
-
-def cold_item_split(ratings: pd.DataFrame, fraction: float = 0.2, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Hold out every rating of a random ``fraction`` of the items: (warm ratings, cold ratings)."""
-    rng = np.random.default_rng(seed)
-    items = np.unique(ratings["item_id"].to_numpy())
-    cold = rng.choice(items, size=max(1, int(round(fraction * items.size))), replace=False)
-    is_cold = ratings["item_id"].isin(cold).to_numpy()
-    return ratings[~is_cold], ratings[is_cold]
-
-
-def cold_item_study(
-    data,
-    scorers: Mapping[str, Callable],
-    *,
-    fraction: float = 0.2,
-    k: int = 10,
-    seed: int = 0,
-    min_cold: int = 1,
-) -> pd.DataFrame:
-    """Rank items nobody has rated: nDCG@k, precision@k and recall@k among the cold items only.
-
-    A random ``fraction`` of the items loses all its ratings (:func:`cold_item_split`); models
-    train on the rest. Each scorer is ``scorer(warm, cold_items, idmap_warm) -> (n_users, n_cold)``
-    scores of every warm user for the cold items (``cold_items`` are raw ids, in order); users with
-    at least ``min_cold`` cold ratings are evaluated, every cold rating relevant.
-    """
-    warm, cold = cold_item_split(data.ratings, fraction, seed)
-    idmap = IdMap.from_ratings(warm)
-    cold_items = np.unique(cold["item_id"].to_numpy())
-    users = idmap.user_index(cold["user_id"].to_numpy(), unknown="mark")
-    columns = np.searchsorted(cold_items, cold["item_id"].to_numpy())
-    known = users >= 0
-    relevant = sp.csr_matrix(
-        (np.ones(known.sum()), (users[known], columns[known])), shape=(idmap.n_users, cold_items.size)
-    )
-    evaluated = np.flatnonzero(np.diff(relevant.indptr) >= min_cold)
-    from recsys.metrics import mean_metrics, ranking_metrics, top_k
-
-    rows = []
-    for name, scorer in scorers.items():
-        scores = np.asarray(scorer(warm, cold_items, idmap))
-        recommended = top_k(scores[evaluated], k)
-        means = mean_metrics(ranking_metrics(recommended, relevant[evaluated], k))
-        rows.append({"model": name, **{f"{metric}@{k}": means[metric] for metric in ("ndcg", "precision", "recall")}})
-    table = pd.DataFrame(rows).set_index("model")
-    table.attrs.update(n_cold_items=int(cold_items.size), n_users=int(evaluated.size), n_cold_ratings=len(cold))
-    return table
-
-
-def fm_cold_scorer(data, model) -> Callable:
-    """A :func:`cold_item_study` scorer: ``model`` (a :class:`~recsys.models.fm.FactorizationMachine`
-    with side features) fitted on the warm items, cold items scored from their side features only."""
-    from recsys.interactions import to_csr
-    from recsys.models.fm import item_side_features, user_side_features
-
-    def scorer(warm, cold_items, idmap):
-        fm = clone(model).set_params(
-            item_features=item_side_features(data.items, idmap.item_ids)[0],
-            user_features=user_side_features(data.users, idmap.user_ids)[0],
-        )
-        fm.fit(to_csr(warm, idmap, values=None))
-        # the cold items' features, in the columns the warm items had (a period no warm film has is dropped)
-        warm_features, warm_names = item_side_features(data.items, idmap.item_ids)
-        all_features, all_names = item_side_features(data.items, np.concatenate([idmap.item_ids, cold_items]))
-        columns = [all_names.index(n) for n in warm_names]
-        cold = all_features[idmap.n_items :][:, columns]
-        vectors, biases = fm.item_vectors(cold)
-        return fm.user_factors_ @ vectors.T + biases[None, :] + (fm.user_bias_[:, None] + fm.global_mean_)
-
-    return scorer
-
-
-def content_cold_scorer(data, **content_params) -> Callable:
-    """A :func:`cold_item_study` scorer: notebook 05's content model on genres, which needs no
-    interaction to place an item (the cold items' columns are simply empty in training)."""
-    from recsys.interactions import to_csr
-    from recsys.models.content import ContentModel, genre_features
-
-    def scorer(warm, cold_items, idmap):
-        every = IdMap(idmap.user_ids, np.union1d(idmap.item_ids, cold_items))
-        model = ContentModel(genre_features(data.items, every.item_ids)[0], **content_params)
-        model.fit(to_csr(warm, every, values=None))
-        return model.score(np.arange(every.n_users))[:, every.item_index(cold_items)]
-
-    return scorer
-
-
-def random_cold_scorer(seed: int = 0) -> Callable:
-    """A :func:`cold_item_study` scorer ranking cold items at random: what a model without
-    side information can do for them (it has no vector for an item it never saw)."""
-
-    def scorer(warm, cold_items, idmap):
-        return np.random.default_rng(seed).random((idmap.n_users, cold_items.size))
-
-    return scorer
 
 
 # --------------------------------------------------------------------------------------------- #

@@ -78,7 +78,7 @@ def overlap_boxes(ax, overlaps: Mapping[str, Mapping[str, np.ndarray]], k: int) 
     ax.legend(loc="upper left", ncols=len(pairs))
 
 
-def norm_popularity(axes, norms: Mapping[str, np.ndarray], popularity: np.ndarray) -> None:
+def plot_norm_popularity_by_model(axes, norms: Mapping[str, np.ndarray], popularity: np.ndarray) -> None:
     """One panel per model: item vector length against training popularity (log x), seen items only."""
     seen = popularity > 0
     for ax, (name, values) in zip(np.atleast_1d(axes), norms.items()):

@@ -48,7 +48,7 @@ from pathlib import Path
 from typing import Any
 
 from recsys import paths
-from recsys.notebook import machine
+from recsys.notebook import machine, pages
 from recsys.notebook.results import MIME_TYPE, compare_results, read_results, skipped
 from recsys.progress import PROGRESS_ENV
 
@@ -278,18 +278,18 @@ def render_html(
     following: tuple[str, str] | None = None,
     failure: str | None = None,
 ) -> Path:
-    """An HTML page of an executed notebook: figures embedded, a ``<title>``, navigation links to
-    the index and the neighbouring chapters (``(stem, title)`` pairs), and a failure banner."""
+    """An HTML page of an executed notebook: figures embedded, equations as MathML and no script
+    from the network (it reads the same offline, see :mod:`recsys.notebook.pages`), a ``<title>``,
+    navigation links to the index and the neighbouring chapters (``(stem, title)`` pairs), and a
+    failure banner."""
     import copy
-
-    from nbconvert import HTMLExporter
 
     shown = copy.deepcopy(notebook)
     for cell in shown.cells:  # recorded results are data for tools, not for the page
         if "outputs" in cell:
             cell.outputs = [o for o in cell.outputs if MIME_TYPE not in o.get("data", {})]
     title = title or path.stem
-    body, _ = HTMLExporter(template_name="lab").from_notebook_node(shown, resources={"metadata": {"name": title}})
+    body = pages.notebook_html(shown, title)
     banner = f'<div class="recsys-failed">This run failed: {escape(failure)}</div>' if failure else ""
     nav = _NAV_STYLE + _nav_html(previous, following) + banner
     body = re.sub(r"(<body[^>]*>)", lambda m: m.group(1) + nav, body, count=1)

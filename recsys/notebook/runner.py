@@ -81,7 +81,8 @@ class NotebookRun:
     results_file: Path | None = None
     reproduction: list[str] | None = None  # None: not checked; []: reproduces; else the differences
     skipped: dict[str, str] = field(default_factory=dict)  # sections this run could not compute
-    error: str | None = None
+    error: str | None = None  # why it failed: the exception type and message ("ParameterError: ...")
+    failed_cell: str | None = None  # where: "In [2]" (as the page numbers it) and the start of its source
     changed: dict[str, Any] = field(default_factory=dict)  # parameters that differ from the defaults
 
 
@@ -308,6 +309,10 @@ def _status(payload: dict) -> str:
     return "failed"
 
 
+def _shorten(text: str, limit: int = 600) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def write_index(notebooks: list[Path], build: Path) -> Path:
     """``build/index.html``: the table of contents, one row per chapter of the sequence, from the
     status file of its last run (``runs/NN.json``); chapters never run here say so."""
@@ -332,7 +337,9 @@ def write_index(notebooks: list[Path], build: Path) -> Path:
         if _status(payload) == "ok":
             status = "ok"
         else:
-            status = f'<span style="color:#a00">failed</span>: {escape(payload.get("error") or "")[:600]}'
+            status = f'<span style="color:#a00">failed</span>: <code style="white-space:pre-wrap">{escape(_shorten(payload.get("error") or "unknown error"))}</code>'
+            if payload.get("failed_cell"):
+                status += f"<br><small>raised at {escape(payload['failed_cell'])}</small>"
         repro = payload.get("reproduction")
         if repro == "reproduces":
             verdict = "reproduces the committed results"
@@ -375,10 +382,13 @@ def write_index(notebooks: list[Path], build: Path) -> Path:
 # running one notebook
 
 
-def _describe_failure(error) -> str:
-    """One readable block for a failed cell: where, what, and the cell's source."""
+def _describe_failure(error) -> tuple[str, str]:
+    """(what, where) of a failed cell: the exception type and message, as the last line of
+    papermill's traceback gives it; and the cell, by the number the page shows it under
+    (``In [2]``), with the start of its source."""
+    what = f"{error.ename}: {error.evalue}".strip() if error.evalue else str(error.ename)
     source = "\n".join("    " + line for line in (error.source or "").splitlines()[:25])
-    return f"cell {error.cell_index} (In [{error.exec_count}]): {error.ename}: {error.evalue}\n{source}"
+    return what, f"In [{error.exec_count}]\n{source}".rstrip()
 
 
 def _mark_failed(path: Path, reason: str):
@@ -442,7 +452,7 @@ def run_notebook(
             )
             run.ok = True
         except PapermillExecutionError as error:
-            run.error = _describe_failure(error)
+            run.error, run.failed_cell = _describe_failure(error)
         except KeyboardInterrupt as error:
             run.error = "interrupted (Ctrl-C)"
             interrupted = error
@@ -530,6 +540,7 @@ def _write_status(build: Path, run: NotebookRun, started: datetime, final: dict[
             "notebook": rel(final["notebook"]),
             "status": "ok" if run.ok else "failed",
             "error": run.error,
+            "failed_cell": run.failed_cell.splitlines()[0] if run.failed_cell else None,
             "started_at": started.isoformat(timespec="seconds"),
             "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "wall_time_seconds": round(run.seconds, 3),
@@ -603,7 +614,9 @@ def run(
             )
             runs.append(result)
             if not result.ok:
-                log(f"FAILED {source.name} after {result.seconds:.1f} s in {result.error}")
+                log(f"FAILED {source.name} after {result.seconds:.1f} s: {result.error}")
+                if result.failed_cell:
+                    log(f"  raised at {result.failed_cell}")
                 log(f"  its previous results and figures were removed; the partial notebook is at {result.executed}")
                 break
             log(f"  done in {result.seconds:.1f} s -> {result.results_file}")

@@ -44,7 +44,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="do not compare default runs with the results in the committed notebooks",
     )
     run.add_argument(
-        "--publish", action="store_true", help="copy default-parameter runs back into notebooks/ (maintainers)"
+        "--results",
+        nargs="*",
+        metavar="NAME",
+        help="instead of the chapters, regenerate the committed runs in notebooks/results/ (all, or these, by name "
+        "or number): each runs its chapter's current source with the parameters recorded in it and is compared "
+        "with it; add --publish to replace it",
+    )
+    run.add_argument(
+        "--publish",
+        action="store_true",
+        help="copy default-parameter runs back into notebooks/ (with --results: the runs back into "
+        "notebooks/results/) (maintainers)",
     )
     run.add_argument("--quiet", action="store_true", help="no per-cell progress bars")
     commands.add_parser("list", help="list the notebooks and their parameters")
@@ -162,6 +173,10 @@ def main(argv: list[str] | None = None) -> int:
                 print(nb.stem)
                 for name, value in defaults.items():
                     print(f"    {name} = {value!r}")
+            for path in runner.discover(runner.results_dir()):
+                committed = runner.committed_run(path)
+                shown = ", ".join(f"{k}={v!r}" for k, v in committed.parameters.items()) or "its defaults"
+                print(f"results/{path.stem}: {committed.source.stem} with {shown} (python -m recsys run --results)")
             return 0
         overrides = {name: runner.parse_value(value) for name, value in args.parameter}
         if args.dataset:
@@ -174,6 +189,7 @@ def main(argv: list[str] | None = None) -> int:
             html=not args.no_html,
             check=not args.no_check,
             publish=args.publish,
+            results=args.results,
         )
     except runner.BuildDirError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -108,7 +108,7 @@ def test_nb01_bad_parameter_fails_in_the_first_cell(tmp_path, name, value, messa
     run = runs[0]
     assert not run.ok
     assert "ParameterError" in run.error and repr(message) in run.error
-    assert "params.choice" in run.error  # the validation cell, right after the parameters
+    assert "params.choice" in run.failed_cell  # the validation cell, right after the parameters
 
 
 @pytest.mark.xdist_group("nb02")

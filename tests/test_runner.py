@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from html import escape
 from pathlib import Path
 
 import nbformat
@@ -292,13 +293,34 @@ def test_a_failed_run_leaves_no_stale_results_and_says_so(tmp_path):
     assert not (build / "figures" / "01_first").exists()
     status = json.loads((build / "runs" / "01_first.json").read_text())
     assert status["status"] == "failed" and "scale" in status["error"]
+    # the index says what went wrong (the exception), and where, not the failing cell's source
+    assert status["error"].startswith("ParameterError: ") and "params.integer" not in status["error"]
+    assert status["failed_cell"] == "In [3]"  # after the parameters (In [1]) and the injected ones (In [2])
     partial = nbformat.read(str(build / "notebooks" / "01_first.ipynb"), as_version=4)
     assert partial.cells[0].source.startswith("**This run failed**")
     assert "This run failed" in (build / "html" / "01_first.html").read_text()
     index = (build / "index.html").read_text()
     assert "failed" in index and "reproduces" not in index
+    assert escape(status["error"]) in index and "raised at In [3]" in index
+    assert "params.integer" not in index and "from recsys.notebook import params" not in index
     for link in _links(build / "index.html"):
         assert (build / link).is_file(), link
+
+
+def test_a_failure_is_described_by_its_exception_and_located_by_its_cell():
+    from papermill.exceptions import PapermillExecutionError
+
+    error = PapermillExecutionError(
+        cell_index=4,
+        exec_count=3,
+        source="x = compute()\nraise ValueError(f'bad {x}')",
+        ename="ValueError",
+        evalue="bad value: 42\nsecond line",
+        traceback=["\x1b[0;31mValueError\x1b[0m Traceback", "ValueError: bad value: 42\nsecond line"],
+    )
+    what, where = runner._describe_failure(error)
+    assert what == "ValueError: bad value: 42\nsecond line"
+    assert where.splitlines() == ["In [3]", "    x = compute()", "    raise ValueError(f'bad {x}')"]
 
 
 def test_a_dead_kernel_is_a_failure_not_a_traceback(tmp_path, capsys):

@@ -48,7 +48,7 @@ from pathlib import Path
 from typing import Any
 
 from recsys import paths
-from recsys.notebook import machine
+from recsys.notebook import machine, pages
 from recsys.notebook.results import MIME_TYPE, compare_results, read_results, skipped
 from recsys.progress import PROGRESS_ENV
 
@@ -81,7 +81,8 @@ class NotebookRun:
     results_file: Path | None = None
     reproduction: list[str] | None = None  # None: not checked; []: reproduces; else the differences
     skipped: dict[str, str] = field(default_factory=dict)  # sections this run could not compute
-    error: str | None = None
+    error: str | None = None  # why it failed: the exception type and message ("ParameterError: ...")
+    failed_cell: str | None = None  # where: "In [2]" (as the page numbers it) and the start of its source
     changed: dict[str, Any] = field(default_factory=dict)  # parameters that differ from the defaults
 
 
@@ -95,8 +96,9 @@ def discover(folder: Path | None = None) -> list[Path]:
     return sorted(p for p in folder.glob("[0-9][0-9]_*.ipynb") if p.is_file())
 
 
-def select(notebooks: list[Path], only: list[str] | None) -> list[Path]:
-    """The notebooks whose number (``01``, ``1``) or stem (``01_data_prep``) is in ``only``."""
+def select(notebooks: list[Path], only: list[str] | None, option: str = "--only") -> list[Path]:
+    """The notebooks whose number (``01``, ``1``) or stem (``01_data_prep``) is in ``only``
+    (``option`` names the command-line option in the error)."""
     if not only:
         return list(notebooks)
     chosen = []
@@ -109,7 +111,7 @@ def select(notebooks: list[Path], only: list[str] | None) -> list[Path]:
         ]
         if not hits:
             known = ", ".join(nb.stem for nb in notebooks) or "none"
-            raise RunnerError(f"--only {key!r} matches no notebook; the notebooks are: {known}")
+            raise RunnerError(f"{option} {key!r} matches no notebook; the notebooks are: {known}")
         chosen.extend(h for h in hits if h not in chosen)
     return sorted(chosen)
 
@@ -164,6 +166,87 @@ def notebook_heading(path_or_notebook) -> tuple[str, str]:
         break
     plain = re.compile(r"\*\*|\*|`|__")
     return plain.sub("", title), plain.sub("", question)
+
+
+# ------------------------------------------------------------------------------------------------
+# committed runs with other parameters (notebooks/results/)
+
+#: The tag papermill gives the cell it injects with the parameters of a run.
+INJECTED_TAG = "injected-parameters"
+
+
+def results_dir(notebooks_dir: Path | None = None) -> Path:
+    """``notebooks/results/``: committed runs of chapters with other parameters."""
+    return (notebooks_dir or paths.notebooks_dir()) / "results"
+
+
+@dataclass
+class CommittedRun:
+    """A committed run under ``notebooks/results/``: which chapter it ran, with which parameters."""
+
+    path: Path
+    source: Path
+    parameters: dict[str, Any]
+
+    @property
+    def name(self) -> str:
+        return self.path.stem
+
+
+def injected_parameters(notebook) -> dict[str, Any]:
+    """The parameters papermill injected into an executed notebook (its cell tagged
+    ``injected-parameters``), as values; ``{}`` when it has none."""
+    for cell in notebook.cells:
+        if cell.cell_type == "code" and INJECTED_TAG in cell.get("metadata", {}).get("tags", []):
+            found = {}
+            for node in ast.parse(cell.source).body:
+                if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+                    found[node.targets[0].id] = ast.literal_eval(node.value)
+            return found
+    return {}
+
+
+def committed_run(path: Path, notebooks_dir: Path | None = None) -> CommittedRun:
+    """Read a committed run: the chapter it is a run of (papermill's ``input_path``, else the
+    chapter with the same number) and the parameters it ran with (papermill's record of them,
+    else its injected-parameters cell)."""
+    import nbformat
+
+    path = Path(path)
+    folder = notebooks_dir or path.parent.parent
+    nb = nbformat.read(str(path), as_version=4)
+    recorded = nb.metadata.get("papermill", {})
+    parameters = dict(recorded.get("parameters") or injected_parameters(nb))
+    candidates = []
+    if recorded.get("input_path"):
+        candidates = [folder / Path(recorded["input_path"]).name]
+    candidates += [nb_ for nb_ in discover(folder) if nb_.stem[:2] == path.stem[:2]]
+    source = next((c for c in candidates if c.is_file()), None)
+    if source is None:
+        raise RunnerError(f"{path}: no chapter in {folder} to regenerate it from")
+    return CommittedRun(path, source, parameters)
+
+
+def results_drift(path: Path, notebooks_dir: Path | None = None) -> list[str]:
+    """How a committed run's cells differ from its chapter's current source, as readable lines
+    numbered as the source's cells (empty = it was produced by the current source). Papermill's
+    injected-parameters cell is the one cell a run adds; outputs are not compared."""
+    import nbformat
+
+    committed = committed_run(path, notebooks_dir)
+    ran = [c for c in nbformat.read(str(path), as_version=4).cells if INJECTED_TAG not in c.metadata.get("tags", [])]
+    ran = [c for c in ran if "recsys-failure" not in c.metadata.get("tags", [])]
+    now = nbformat.read(str(committed.source), as_version=4).cells
+    problems = []
+    for index, (old, new) in enumerate(zip(ran, now)):
+        if (old.cell_type, old.source) != (new.cell_type, new.source):
+            first = next((line for line in new.source.splitlines() if line.strip()), "")
+            problems.append(
+                f"cell {index} ({new.cell_type}, now starting {first[:60]!r}) differs from {committed.source.name}"
+            )
+    if len(ran) != len(now):
+        problems.append(f"{len(ran)} cells, {committed.source.name} has {len(now)}")
+    return problems
 
 
 # ------------------------------------------------------------------------------------------------
@@ -278,18 +361,18 @@ def render_html(
     following: tuple[str, str] | None = None,
     failure: str | None = None,
 ) -> Path:
-    """An HTML page of an executed notebook: figures embedded, a ``<title>``, navigation links to
-    the index and the neighbouring chapters (``(stem, title)`` pairs), and a failure banner."""
+    """An HTML page of an executed notebook: figures embedded, equations as MathML and no script
+    from the network (it reads the same offline, see :mod:`recsys.notebook.pages`), a ``<title>``,
+    navigation links to the index and the neighbouring chapters (``(stem, title)`` pairs), and a
+    failure banner."""
     import copy
-
-    from nbconvert import HTMLExporter
 
     shown = copy.deepcopy(notebook)
     for cell in shown.cells:  # recorded results are data for tools, not for the page
         if "outputs" in cell:
             cell.outputs = [o for o in cell.outputs if MIME_TYPE not in o.get("data", {})]
     title = title or path.stem
-    body, _ = HTMLExporter(template_name="lab").from_notebook_node(shown, resources={"metadata": {"name": title}})
+    body = pages.notebook_html(shown, title)
     banner = f'<div class="recsys-failed">This run failed: {escape(failure)}</div>' if failure else ""
     nav = _NAV_STYLE + _nav_html(previous, following) + banner
     body = re.sub(r"(<body[^>]*>)", lambda m: m.group(1) + nav, body, count=1)
@@ -308,15 +391,30 @@ def _status(payload: dict) -> str:
     return "failed"
 
 
-def write_index(notebooks: list[Path], build: Path) -> Path:
+def _shorten(text: str, limit: int = 600) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def write_index(notebooks: list[Path], build: Path, extra: list[Path] = ()) -> Path:
     """``build/index.html``: the table of contents, one row per chapter of the sequence, from the
-    status file of its last run (``runs/NN.json``); chapters never run here say so."""
+    status file of its last run (``runs/NN.json``); chapters never run here say so. The committed
+    runs with other parameters (``extra``: ``notebooks/results/``) follow, those run in this build."""
     rows = []
-    for nb in notebooks:
+    for nb, is_extra in [*((nb, False) for nb in notebooks), *((nb, True) for nb in extra)]:
         title, question = notebook_heading(nb)
         status_file = build / "runs" / f"{nb.stem}.json"
         payload = json.loads(status_file.read_text()) if status_file.is_file() else None
         head = f"<strong>{escape(title or nb.stem)}</strong><br><em>{escape(question)}</em>"
+        if is_extra:
+            if payload is None:
+                continue
+            if not any("recsys-results-runs" in row for row in rows):
+                rows.append(
+                    '<tr class="recsys-results-runs"><th colspan="6">Committed runs with other parameters '
+                    "(<code>notebooks/results/</code>, regenerated by <code>python -m recsys run --results</code>)"
+                    "</th></tr>"
+                )
+            head = f"<strong>{escape(title or nb.stem)}</strong><br><code>results/{escape(nb.name)}</code>"
         if payload is None:
             rows.append(f"<tr><td>{head}</td><td>not run in this build</td><td></td><td></td><td></td><td></td></tr>")
             continue
@@ -332,7 +430,9 @@ def write_index(notebooks: list[Path], build: Path) -> Path:
         if _status(payload) == "ok":
             status = "ok"
         else:
-            status = f'<span style="color:#a00">failed</span>: {escape(payload.get("error") or "")[:600]}'
+            status = f'<span style="color:#a00">failed</span>: <code style="white-space:pre-wrap">{escape(_shorten(payload.get("error") or "unknown error"))}</code>'
+            if payload.get("failed_cell"):
+                status += f"<br><small>raised at {escape(payload['failed_cell'])}</small>"
         repro = payload.get("reproduction")
         if repro == "reproduces":
             verdict = "reproduces the committed results"
@@ -375,10 +475,13 @@ def write_index(notebooks: list[Path], build: Path) -> Path:
 # running one notebook
 
 
-def _describe_failure(error) -> str:
-    """One readable block for a failed cell: where, what, and the cell's source."""
+def _describe_failure(error) -> tuple[str, str]:
+    """(what, where) of a failed cell: the exception type and message, as the last line of
+    papermill's traceback gives it; and the cell, by the number the page shows it under
+    (``In [2]``), with the start of its source."""
+    what = f"{error.ename}: {error.evalue}".strip() if error.evalue else str(error.ename)
     source = "\n".join("    " + line for line in (error.source or "").splitlines()[:25])
-    return f"cell {error.cell_index} (In [{error.exec_count}]): {error.ename}: {error.evalue}\n{source}"
+    return what, f"In [{error.exec_count}]\n{source}".rstrip()
 
 
 def _mark_failed(path: Path, reason: str):
@@ -406,8 +509,14 @@ def run_notebook(
     html: bool = True,
     check: bool = True,
     neighbours: tuple[tuple[str, str] | None, tuple[str, str] | None] = (None, None),
+    name: str | None = None,
+    reference: Path | None = None,
 ) -> NotebookRun:
-    """Execute one notebook with papermill and write its outputs under ``build`` as one unit."""
+    """Execute one notebook with papermill and write its outputs under ``build`` as one unit.
+
+    ``name`` names the outputs (default: the notebook's stem); the recorded results are compared
+    with those of ``reference`` (default: the committed notebook itself, for a default run only).
+    """
     import nbformat
     import papermill
     from papermill.exceptions import PapermillExecutionError
@@ -417,16 +526,21 @@ def run_notebook(
     parameters = {**defaults, **accepted}
     changed = {k: v for k, v in accepted.items() if defaults[k] != v}
     is_default = not changed
+    stem = name or source.stem
+    if reference is None and is_default:
+        reference = source
     final = {
-        "notebook": build / "notebooks" / source.name,
-        "html": build / "html" / f"{source.stem}.html",
-        "figures": build / "figures" / source.stem,
-        "results": build / "results" / f"{source.stem}.json",
+        "notebook": build / "notebooks" / f"{stem}.ipynb",
+        "html": build / "html" / f"{stem}.html",
+        "figures": build / "figures" / stem,
+        "results": build / "results" / f"{stem}.json",
     }
-    run = NotebookRun(source.stem, source, final["notebook"], parameters, is_default, changed=changed)
+    run = NotebookRun(stem, source, final["notebook"], parameters, is_default, changed=changed)
     title = notebook_heading(source)[0] or source.stem
-    staging = Path(tempfile.mkdtemp(prefix=f".staging-{source.stem}-", dir=build))
-    staged_nb = staging / source.name
+    if name and name != source.stem and changed:
+        title = f"{title} ({', '.join(f'{k}={v!r}' for k, v in changed.items())})"
+    staging = Path(tempfile.mkdtemp(prefix=f".staging-{stem}-", dir=build))
+    staged_nb = staging / f"{stem}.ipynb"
     started = datetime.now(UTC)
     start = time.perf_counter()
     interrupted = None
@@ -442,7 +556,7 @@ def run_notebook(
             )
             run.ok = True
         except PapermillExecutionError as error:
-            run.error = _describe_failure(error)
+            run.error, run.failed_cell = _describe_failure(error)
         except KeyboardInterrupt as error:
             run.error = "interrupted (Ctrl-C)"
             interrupted = error
@@ -480,14 +594,15 @@ def run_notebook(
         figures = extract_figures(notebook, staging / "figures")
         if html:
             render_html(notebook, staging / "page.html", title=title, previous=neighbours[0], following=neighbours[1])
-        if check and is_default:
-            committed = read_results(source, comparable_only=True)
+        if check and reference is not None:
+            committed = read_results(reference, comparable_only=True)
             if committed:
                 run.reproduction = compare_results(
                     committed, read_results(notebook, comparable_only=True), skipped=run.skipped
                 )
         payload = {
-            "notebook": source.stem,
+            "notebook": stem,
+            "source": source.name,
             "title": title,
             "parameters": parameters,
             "default_parameters": is_default,
@@ -530,6 +645,7 @@ def _write_status(build: Path, run: NotebookRun, started: datetime, final: dict[
             "notebook": rel(final["notebook"]),
             "status": "ok" if run.ok else "failed",
             "error": run.error,
+            "failed_cell": run.failed_cell.splitlines()[0] if run.failed_cell else None,
             "started_at": started.isoformat(timespec="seconds"),
             "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "wall_time_seconds": round(run.seconds, 3),
@@ -558,25 +674,51 @@ def run(
     html: bool = True,
     check: bool = True,
     publish: bool = False,
+    results: list[str] | None = None,
     log=print,
 ) -> list[NotebookRun]:
     """Execute the selected notebooks in order; stop at the first failure.
 
     ``parameters`` go to every selected notebook that declares them; a name no selected notebook
     declares is an error (a typo would otherwise be silently ignored).
+
+    ``results`` (a list of names or numbers; empty: all) regenerates committed runs of
+    ``notebooks/results/`` instead: each runs its chapter's current source with the parameters
+    recorded in it, is compared with it, and with ``publish`` replaces it.
     """
     parameters = dict(parameters or {})
     sequence = discover(notebooks_dir)
-    selected = select(sequence, only)
-    if not selected:
-        raise RunnerError(f"no notebooks found in {notebooks_dir or paths.notebooks_dir()}")
-    declared = {name for nb in selected for name in notebook_defaults(nb)}
-    unknown = sorted(set(parameters) - declared)
-    if unknown:
-        raise RunnerError(
-            f"parameter(s) {', '.join(unknown)} not declared by any selected notebook; "
-            f"declared: {', '.join(sorted(declared))}"
-        )
+    if results is not None:
+        if only or parameters:
+            raise RunnerError(
+                "--results runs each committed run with the parameters recorded in it: "
+                "it takes no --only, -p or --dataset"
+            )
+        committed = [
+            committed_run(p, notebooks_dir) for p in select(discover(results_dir(notebooks_dir)), results, "--results")
+        ]
+        if not committed:
+            raise RunnerError(f"no committed runs found in {results_dir(notebooks_dir)}")
+        for c in committed:
+            stale = sorted(set(c.parameters) - set(notebook_defaults(c.source)))
+            if stale:
+                raise RunnerError(
+                    f"{c.path.name} ran {c.source.name} with parameter(s) {', '.join(stale)}, "
+                    "which it no longer declares; rerun it by hand with the new names"
+                )
+        jobs = [(c.source, c.parameters, c.name, c.path) for c in committed]
+    else:
+        selected = select(sequence, only)
+        if not selected:
+            raise RunnerError(f"no notebooks found in {notebooks_dir or paths.notebooks_dir()}")
+        declared = {name for nb in selected for name in notebook_defaults(nb)}
+        unknown = sorted(set(parameters) - declared)
+        if unknown:
+            raise RunnerError(
+                f"parameter(s) {', '.join(unknown)} not declared by any selected notebook; "
+                f"declared: {', '.join(sorted(declared))}"
+            )
+        jobs = [(nb, parameters, None, None) for nb in selected]
     build = check_writable(Path(build_dir or paths.build_dir()), "the build folder")
     data_env = os.environ.get(paths.DATA_DIR_ENV)
     if data_env:
@@ -596,14 +738,28 @@ def run(
     os.environ[PROGRESS_ENV] = "0"  # the kernels inherit it: no progress bars in executed notebooks
     runs: list[NotebookRun] = []
     try:
-        for number, source in enumerate(selected, 1):
-            log(f"[{number}/{len(selected)}] {source.stem}")
+        for number, (source, overrides, name, committed_path) in enumerate(jobs, 1):
+            if committed_path is None:
+                log(f"[{number}/{len(jobs)}] {source.stem}")
+            else:
+                shown = ", ".join(f"{k}={v!r}" for k, v in overrides.items()) or "its defaults"
+                log(f"[{number}/{len(jobs)}] {committed_path.parent.name}/{name}: {source.stem} with {shown}")
             result = run_notebook(
-                source, build, parameters, progress=progress, html=html, check=check, neighbours=neighbours(source.stem)
+                source,
+                build,
+                overrides,
+                progress=progress,
+                html=html,
+                check=check,
+                neighbours=neighbours(source.stem) if committed_path is None else (None, None),
+                name=name,
+                reference=committed_path,
             )
             runs.append(result)
             if not result.ok:
-                log(f"FAILED {source.name} after {result.seconds:.1f} s in {result.error}")
+                log(f"FAILED {source.name} after {result.seconds:.1f} s: {result.error}")
+                if result.failed_cell:
+                    log(f"  raised at {result.failed_cell}")
                 log(f"  its previous results and figures were removed; the partial notebook is at {result.executed}")
                 break
             log(f"  done in {result.seconds:.1f} s -> {result.results_file}")
@@ -618,7 +774,10 @@ def run(
                 log(f"  {len(result.reproduction)} result(s) differ from the committed notebook:")
                 for line in result.reproduction[:20]:
                     log(f"    {line}")
-            if publish and result.defaults:
+            if publish and committed_path is not None:
+                shutil.copyfile(result.executed, committed_path)
+                log(f"  published to {committed_path}")
+            elif publish and result.defaults:
                 shutil.copyfile(result.executed, source)
                 log(f"  published to {source}")
     finally:
@@ -628,5 +787,5 @@ def run(
             else:
                 os.environ[name] = value
         if html:
-            log(f"index: {write_index(sequence, build)}")
+            log(f"index: {write_index(sequence, build, extra=discover(results_dir(notebooks_dir)))}")
     return runs

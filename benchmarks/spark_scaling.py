@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
         print(error, file=sys.stderr)
         raise SystemExit(1) from None
     print(
-        f"{machine.summary()}; Spark {spark.version} {spark.sparkContext.master} on {session.session_java().describe()}"
+        f"{machine.one_line()}; Spark {spark.version} {spark.sparkContext.master} on {session.session_java().describe()}"
     )
     print(f"session start and first job: {started:.1f} s")
 

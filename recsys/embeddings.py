@@ -17,7 +17,7 @@ numbers or coordinates:
   how alike two spaces are, the last two invariant to rotation; :func:`axis_correlation` shows
   that single axes are not;
 * :func:`space_summary`: coherence, norm-popularity, overlap and CKA of several spaces at once;
-* :func:`spread_directions`, :func:`count_within_angle`, :func:`measure_table`: choosing and
+* :func:`spread_directions`, :func:`count_within_angle`, :func:`closeness_table`: choosing and
   describing users in a 2-factor plane by rule rather than by hand.
 
 Why rotation invariance matters: a factorisation ``P Q^T`` is unchanged by ``P -> P R``,
@@ -53,7 +53,7 @@ __all__ = [
     "describe_correlation",
     "genre_coherence",
     "linear_cka",
-    "measure_table",
+    "closeness_table",
     "nearest_items",
     "neighbour_overlap",
     "neighbour_table",
@@ -275,7 +275,7 @@ def count_within_angle(queries, vectors, degrees: float = 10.0) -> np.ndarray:
     return (similarity(queries, vectors, "cosine") >= np.cos(np.radians(degrees))).sum(axis=1)
 
 
-def measure_table(user_vector, item_vectors, items) -> pd.DataFrame:
+def closeness_table(user_vector, item_vectors, items) -> pd.DataFrame:
     """Dot product, cosine, angle (degrees) and Euclidean distance of one user to some items.
 
     One row per entry of ``items`` (indices into ``item_vectors``): the numbers behind "this user

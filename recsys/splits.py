@@ -387,11 +387,11 @@ def time_leakage(split: Split, scope: Literal["global", "user"] = "global") -> f
     return float(np.mean((user_end - not_newer_end)[known] / total[known]))
 
 
-#: The split kinds :func:`make` knows, for notebook parameters.
+#: The split kinds :func:`make_split` knows, for notebook parameters.
 KINDS = ("random", "stratified", "temporal", "leave_last_k", "kfold")
 
 
-def make(
+def make_split(
     kind: str,
     ratings: pd.DataFrame,
     *,

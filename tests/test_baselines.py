@@ -21,7 +21,7 @@ from recsys.models.baselines import (
     ItemMean,
     UserMean,
     _sgd_epoch,
-    sgd_epoch_reference,
+    bias_sgd_epoch_reference,
 )
 from recsys.paths import movielens_dir
 
@@ -198,7 +198,7 @@ def test_numba_sgd_epoch_matches_python_reference():
     bu_jit, bi_jit = bu_ref.copy(), bi_ref.copy()
     for _ in range(3):
         order = rng.permutation(n)
-        sgd_epoch_reference(users, items, ratings, order, 3.2, bu_ref, bi_ref, 0.01, 0.05)
+        bias_sgd_epoch_reference(users, items, ratings, order, 3.2, bu_ref, bi_ref, 0.01, 0.05)
         _sgd_epoch(users, items, ratings, order, 3.2, bu_jit, bi_jit, 0.01, 0.05)
     assert np.abs(bu_ref).max() > 0.1  # the biases moved
     np.testing.assert_allclose(bu_jit, bu_ref, rtol=0, atol=1e-12)

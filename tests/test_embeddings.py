@@ -80,8 +80,8 @@ def test_neighbour_tables_name_the_films():
     assert list(by_title.columns) == ["The Gamma", "Beta"] and by_title.iloc[0].tolist() == ["Delta", "Alpha"]
 
 
-def test_measure_table_and_angles():
-    table = E.measure_table([1.0, 0.0], np.array([[2.0, 0.0], [0.0, 1.0], [-1.0, 0.0]]), [0, 1, 2])
+def test_closeness_table_and_angles():
+    table = E.closeness_table([1.0, 0.0], np.array([[2.0, 0.0], [0.0, 1.0], [-1.0, 0.0]]), [0, 1, 2])
     np.testing.assert_allclose(table["dot"], [2, 0, -1])
     np.testing.assert_allclose(table["angle_degrees"], [0, 90, 180])
     np.testing.assert_allclose(table["distance"], [1, np.sqrt(2), 2])

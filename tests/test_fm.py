@@ -12,8 +12,8 @@ from recsys.experiments import ranking_callback
 from recsys.models.fm import (
     FactorizationMachine,
     _Design,
-    bpr_loss_and_gradients,
-    bpr_loss_and_gradients_fast,
+    fm_bpr_loss_and_gradients,
+    fm_bpr_loss_and_gradients_fast,
     fm_output,
     item_side_features,
     pairwise_interactions,
@@ -84,9 +84,9 @@ def test_bpr_gradient_matches_finite_differences():
     users, pos, neg = rng.integers(0, n_users, 10), rng.integers(0, n_items, 10), rng.integers(0, n_items, 10)
 
     def loss():
-        return bpr_loss_and_gradients(params, design, users, pos, neg, 0.1, 0.05)[0]
+        return fm_bpr_loss_and_gradients(params, design, users, pos, neg, 0.1, 0.05)[0]
 
-    _, grads = bpr_loss_and_gradients(params, design, users, pos, neg, 0.1, 0.05)
+    _, grads = fm_bpr_loss_and_gradients(params, design, users, pos, neg, 0.1, 0.05)
     for name, array in params.items():
         numeric = np.zeros_like(array)
         for index in np.ndindex(array.shape):
@@ -114,8 +114,8 @@ def test_compiled_step_equals_the_numpy_reference(dtype):
         "VI": rng.normal(0, 0.3, (Fi.shape[1], 5)).astype(dtype),
     }
     users, pos, neg = rng.integers(0, n_users, 200), rng.integers(0, n_items, 200), rng.integers(0, n_items, 200)
-    loss, grads = bpr_loss_and_gradients(params, design, users, pos, neg, 0.1, 0.05)
-    fast_loss, fast = bpr_loss_and_gradients_fast(params, design, users, pos, neg, 0.1, 0.05)
+    loss, grads = fm_bpr_loss_and_gradients(params, design, users, pos, neg, 0.1, 0.05)
+    fast_loss, fast = fm_bpr_loss_and_gradients_fast(params, design, users, pos, neg, 0.1, 0.05)
     tolerance = 1e-12 if dtype == np.float64 else 1e-5
     assert fast_loss == pytest.approx(loss, rel=tolerance)
     for name in grads:

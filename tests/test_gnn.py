@@ -10,7 +10,7 @@ from test_autoencoders import planted_positives
 from recsys.experiments import ranking_callback
 from recsys.models.gnn import (
     LightGCN,
-    bpr_loss_and_gradients,
+    lightgcn_bpr_loss_and_gradients,
     normalized_adjacency,
     propagate,
     spectral_embeddings,
@@ -66,9 +66,9 @@ def test_gradient_matches_finite_differences(small, layers):
     R_hat, R_hat_T = normalized_adjacency(small)
 
     def loss():
-        return bpr_loss_and_gradients(U0, V0, R_hat, R_hat_T, layers, users, pos, neg, 0.1)[0]
+        return lightgcn_bpr_loss_and_gradients(U0, V0, R_hat, R_hat_T, layers, users, pos, neg, 0.1)[0]
 
-    _, gU, gV = bpr_loss_and_gradients(U0, V0, R_hat, R_hat_T, layers, users, pos, neg, 0.1)
+    _, gU, gV = lightgcn_bpr_loss_and_gradients(U0, V0, R_hat, R_hat_T, layers, users, pos, neg, 0.1)
     for array, grad in ((U0, gU), (V0, gV)):
         numeric = np.zeros_like(array)
         for index in np.ndindex(array.shape):

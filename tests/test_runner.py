@@ -216,7 +216,7 @@ def test_machine_description():
 
     d = machine.describe()
     assert d["cores"] == os.cpu_count() and d["python"].count(".") == 2
-    assert f"{os.cpu_count()} cores" in machine.summary()
+    assert f"{os.cpu_count()} cores" in machine.one_line()
 
 
 # ------------------------------------------------------------------------------------------------

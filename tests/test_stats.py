@@ -1,4 +1,4 @@
-"""Descriptive statistics (recsys.stats) and the split helpers notebooks use (splits.make, summary_table)."""
+"""Descriptive statistics (recsys.stats) and the split helpers notebooks use (splits.make_split, summary_table)."""
 
 from __future__ import annotations
 
@@ -74,10 +74,10 @@ def test_make_every_kind_partitions_the_ratings(kind):
             "timestamp": rng.integers(0, 10**6, 600),
         }
     )
-    split = splits.make(kind, frame, test_size=0.25, seed=3)
+    split = splits.make_split(kind, frame, test_size=0.25, seed=3)
     assert split.n_train + split.n_test + split.n_dropped_ratings == len(frame)
     table = splits.summary_table({kind: split})
     assert table.loc[kind, "train"] == split.n_train
     assert 0 <= table.loc[kind, "leakage_global"] <= 1
     with pytest.raises(ValueError, match="unknown split kind"):
-        splits.make("bogus", frame)
+        splits.make_split("bogus", frame)

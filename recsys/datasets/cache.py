@@ -42,7 +42,7 @@ from recsys.datasets.download import (
 )
 from recsys.datasets.release import Release
 
-__all__ = ["MARKER", "fetch"]
+__all__ = ["MARKER", "fetch_release"]
 
 #: File written into a cache folder after a fully successful extraction; holds the archive checksum.
 MARKER = ".recsys-verified"
@@ -141,7 +141,7 @@ def _check_extracted(folder: Path, release: Release) -> None:
             verify(folder / filename, sha256=expected)
 
 
-def fetch(
+def fetch_release(
     release: Release,
     *,
     download: bool = True,

@@ -12,7 +12,7 @@ import os
 
 import pandas as pd
 
-from recsys.datasets.cache import fetch as fetch_release
+from recsys.datasets.cache import fetch_release
 from recsys.datasets.dataset import Dataset
 from recsys.datasets.movielens import ML100K_FOLD_SHA256, read_csv_release, read_ml1m, read_ml10m, read_ml100k
 from recsys.datasets.release import _LICENCE, BASE_URL, Release
@@ -155,7 +155,7 @@ def fetch(
     movielens_dir: str | os.PathLike[str] | None = None,
     progress: bool = True,
 ):
-    """Make a release available on disk and return its folder (see :func:`recsys.datasets.cache.fetch`)."""
+    """Make a release available on disk and return its folder (see :func:`recsys.datasets.cache.fetch_release`)."""
     return fetch_release(
         resolve(release), download=download, data_dir=data_dir, movielens_dir=movielens_dir, progress=progress
     )

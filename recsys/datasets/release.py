@@ -1,6 +1,6 @@
 """One downloadable dataset release: where it comes from, how to check it, how to parse it.
 
-A :class:`Release` is all that :func:`recsys.datasets.cache.fetch` needs to find, verify and
+A :class:`Release` is all that :func:`recsys.datasets.cache.fetch_release` needs to find, verify and
 extract a dataset, and all that :func:`recsys.datasets.registry.load_release` needs to parse it.
 Adding a dataset is one ``Release`` entry in :mod:`recsys.datasets.registry` and one parser.
 """

@@ -209,7 +209,7 @@ class ItemMean(_GroupMean):
 # --------------------------------------------------------------------------------------------
 
 
-def sgd_epoch_reference(users, items, ratings, order, mu, user_bias, item_bias, learning_rate, reg) -> None:
+def bias_sgd_epoch_reference(users, items, ratings, order, mu, user_bias, item_bias, learning_rate, reg) -> None:
     """One SGD pass over the ratings in ``order``, in plain Python (updates the biases in place).
 
     For each rating: ``e = r - (mu + b_u + b_i)``, then ``b_u += lr (e - reg b_u)`` and
@@ -223,7 +223,7 @@ def sgd_epoch_reference(users, items, ratings, order, mu, user_bias, item_bias, 
 
 @numba.njit(cache=True)
 def _sgd_epoch(users, items, ratings, order, mu, user_bias, item_bias, learning_rate, reg):  # pragma: no cover
-    """Compiled :func:`sgd_epoch_reference` (same arithmetic, same order)."""
+    """Compiled :func:`bias_sgd_epoch_reference` (same arithmetic, same order)."""
     for j in range(order.size):
         k = order[j]
         u = users[k]

@@ -57,8 +57,8 @@ from recsys.models.training import Adam, EarlyStopping, bpr_epochs, check_early_
 
 __all__ = [
     "FactorizationMachine",
-    "bpr_loss_and_gradients",
-    "bpr_loss_and_gradients_fast",
+    "fm_bpr_loss_and_gradients",
+    "fm_bpr_loss_and_gradients_fast",
     "fm_output",
     "item_side_features",
     "pairwise_interactions",
@@ -215,7 +215,7 @@ class _Design:
         self.Fi_pattern.data[:] = 1.0
 
 
-def bpr_loss_and_gradients(
+def fm_bpr_loss_and_gradients(
     params: dict,
     design: _Design,
     users: np.ndarray,
@@ -296,7 +296,7 @@ def _item_gradient(i_ptr, i_idx, i_val, row, sign, s, p, q, VI, wI, reg, reg_b, 
 
 @numba.njit(cache=True, nogil=True)
 def _bpr_batch(u_ptr, u_idx, u_val, i_ptr, i_idx, i_val, wU, wI, VU, VI, users, positives, negatives, reg, reg_b):
-    """The compiled twin of :func:`bpr_loss_and_gradients`: one pass over the batch's triples."""
+    """The compiled twin of :func:`fm_bpr_loss_and_gradients`: one pass over the batch's triples."""
     k = VI.shape[1]
     b = users.shape[0]
     gwI = np.zeros_like(wI)
@@ -328,7 +328,7 @@ def _bpr_batch(u_ptr, u_idx, u_val, i_ptr, i_idx, i_val, wU, wI, VU, VI, users, 
     return loss / b, gwI, gVU, gVI
 
 
-def bpr_loss_and_gradients_fast(
+def fm_bpr_loss_and_gradients_fast(
     params: dict,
     design: _Design,
     users: np.ndarray,
@@ -337,7 +337,7 @@ def bpr_loss_and_gradients_fast(
     regularization: float,
     bias_regularization: float,
 ) -> tuple[float, dict]:
-    """:func:`bpr_loss_and_gradients`, compiled (numba): what :class:`FactorizationMachine` trains with.
+    """:func:`fm_bpr_loss_and_gradients`, compiled (numba): what :class:`FactorizationMachine` trains with.
 
     The numpy version above is the readable reference (the tests check that both agree); this one
     walks each triple's few non-zero features instead of building sparse batch matrices, which on
@@ -511,7 +511,7 @@ class FactorizationMachine(FactorModel):
         stopper = EarlyStopping(self.early_stopping, self.patience, active=callback is not None)
 
         def step(users, positives, negatives):
-            return bpr_loss_and_gradients_fast(params, design, users, positives, negatives, reg, reg_b)
+            return fm_bpr_loss_and_gradients_fast(params, design, users, positives, negatives, reg, reg_b)
 
         bpr_epochs(
             self,

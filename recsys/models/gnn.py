@@ -32,7 +32,7 @@ in the symmetric ``A_hat``, so ``M^T = M``: the gradient with respect to the ego
 the *same* propagation applied to the gradient with respect to the final ones,
 ``dL/dE^(0) = M (dL/dE)`` (plus the penalty's term). The BPR part of ``dL/dE`` touches only the
 batch's rows: with ``s = sigmoid(-(x_ui - x_uj)) / b``, ``de_u = -s (e_i - e_j)``, ``de_i = -s e_u``,
-``de_j = s e_u``. :func:`bpr_loss_and_gradients` computes it; the tests check it against finite
+``de_j = s e_u``. :func:`lightgcn_bpr_loss_and_gradients` computes it; the tests check it against finite
 differences. Every step costs ``2 L`` sparse-dense products forward and ``2 L`` backward, each
 O(nnz(R) k), with numpy/scipy only.
 
@@ -66,7 +66,7 @@ from recsys.models.training import (
 
 __all__ = [
     "LightGCN",
-    "bpr_loss_and_gradients",
+    "lightgcn_bpr_loss_and_gradients",
     "normalized_adjacency",
     "propagate",
     "spectral_embeddings",
@@ -110,7 +110,7 @@ def propagate(R_hat: sp.csr_matrix, R_hat_T: sp.csr_matrix, users: np.ndarray, i
     return sum_u, sum_i
 
 
-def bpr_loss_and_gradients(
+def lightgcn_bpr_loss_and_gradients(
     user_embeddings: np.ndarray,
     item_embeddings: np.ndarray,
     R_hat: sp.csr_matrix,
@@ -278,7 +278,7 @@ class LightGCN(FactorModel):
         stopper = EarlyStopping(self.early_stopping, self.patience, active=callback is not None)
 
         def step(users, positives, negatives):
-            loss, gU, gV = bpr_loss_and_gradients(
+            loss, gU, gV = lightgcn_bpr_loss_and_gradients(
                 params["users"],
                 params["items"],
                 self.adjacency_,

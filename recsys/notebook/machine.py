@@ -24,7 +24,7 @@ def describe() -> dict:
     }
 
 
-def summary() -> str:
+def one_line() -> str:
     """One line: ``Linux x86_64, 2 cores, Python 3.11.7, numpy 2.4.6, load 0.52``."""
     d = describe()
     load = f", load {d['load_average'][0]}" if d["load_average"] else ""

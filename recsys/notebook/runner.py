@@ -460,7 +460,7 @@ def write_index(notebooks: list[Path], build: Path, extra: list[Path] = ()) -> P
         "border-bottom:1px solid #ddd;text-align:left;vertical-align:top}code{font-size:.85em}</style></head><body>"
         "<h1>Vector-based retrieval for recommender systems</h1>"
         f"<p>Executed notebooks, built {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on "
-        f"{escape(machine.summary())}.</p>"
+        f"{escape(machine.one_line())}.</p>"
         "<table><tr><th>chapter</th><th>status</th><th>wall time</th><th>reproducibility</th>"
         "<th>parameters</th><th>skipped sections</th></tr>" + "".join(rows) + "</table></body></html>"
     )
@@ -610,7 +610,7 @@ def run_notebook(
             "results": run.results,
             "wall_time_seconds": round(run.seconds, 3),
             "executed_at": started.isoformat(timespec="seconds"),
-            "machine": machine.summary(),
+            "machine": machine.one_line(),
             "reproduces_committed": None if run.reproduction is None else not run.reproduction,
             "differences": run.reproduction or [],
             "skipped": run.skipped,

@@ -385,3 +385,14 @@ def test_reading_results_twice_gives_the_same_and_leaves_the_notebook_unchanged(
     assert comparable == {"cost": {"exact": {"ndcg": 0.4}, "safe_recall": 0.93}}
     assert read_results(nb) == everything
     assert cell.outputs[0]["data"][MIME_TYPE]["value"] == {"exact": {"ndcg": 0.4}}
+
+
+def test_kernels_get_cpu_independent_blas_and_faiss_kernels_unless_the_user_chose(monkeypatch):
+    monkeypatch.setattr(runner, "_cpu_has_avx2", lambda: True)
+    for name in runner.PORTABLE_KERNELS:
+        monkeypatch.delenv(name, raising=False)
+    assert runner.portable_kernel_environment() == runner.PORTABLE_KERNELS
+    monkeypatch.setenv("OPENBLAS_CORETYPE", "")  # the user's choice (here: let OpenBLAS decide) wins
+    assert "OPENBLAS_CORETYPE" not in runner.portable_kernel_environment()
+    monkeypatch.setattr(runner, "_cpu_has_avx2", lambda: False)  # forcing AVX2 kernels would crash
+    assert runner.portable_kernel_environment() == {}

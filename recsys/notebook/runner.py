@@ -56,6 +56,30 @@ from recsys.progress import PROGRESS_ENV
 EXIT_FAILED, EXIT_USAGE, EXIT_NOT_REPRODUCED, EXIT_BUILD_DIR = 1, 2, 3, 4
 
 
+#: Kernel environment that makes the numbers independent of which x86-64 CPU runs the notebooks:
+#: OpenBLAS (numpy, scipy) and faiss otherwise pick AVX-512 kernels where the CPU has them and
+#: AVX2 ones where it does not, and the two sum in different orders, which moves list overlaps
+#: and near-tied rankings beyond the reproduction tolerance (seen: notebook 05 published on an
+#: AVX-512 machine did not reproduce on an AVX2 one). Pinned to AVX2 wherever the CPU has it; a
+#: value the user set wins (set it to an empty string to let the library choose).
+PORTABLE_KERNELS = {"OPENBLAS_CORETYPE": "Haswell", "FAISS_SIMD_LEVEL": "AVX2"}
+
+
+def _cpu_has_avx2() -> bool:
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            return any(line.startswith("flags") and " avx2" in line for line in cpuinfo)
+    except OSError:
+        return False
+
+
+def portable_kernel_environment() -> dict[str, str]:
+    """The variables of :data:`PORTABLE_KERNELS` to set for the kernels (none on CPUs without AVX2)."""
+    if not _cpu_has_avx2():
+        return {}
+    return {name: value for name, value in PORTABLE_KERNELS.items() if name not in os.environ}
+
+
 class RunnerError(RuntimeError):
     """A run could not start (bad selection, unknown parameter)."""
 
@@ -736,6 +760,8 @@ def run(
     previous_progress = os.environ.get(PROGRESS_ENV)
     os.environ["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(_kernel_dir(build)), previous]))
     os.environ[PROGRESS_ENV] = "0"  # the kernels inherit it: no progress bars in executed notebooks
+    pinned = portable_kernel_environment()
+    os.environ.update(pinned)  # the kernels inherit these too (see PORTABLE_KERNELS)
     runs: list[NotebookRun] = []
     try:
         for number, (source, overrides, name, committed_path) in enumerate(jobs, 1):
@@ -781,6 +807,8 @@ def run(
                 shutil.copyfile(result.executed, source)
                 log(f"  published to {source}")
     finally:
+        for name in pinned:
+            os.environ.pop(name, None)
         for name, value in (("JUPYTER_PATH", previous), (PROGRESS_ENV, previous_progress)):
             if value is None:
                 os.environ.pop(name, None)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import inspect
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -54,5 +56,27 @@ def _expected_seconds(item: pytest.Item) -> float:
     return 30.0 if item.get_closest_marker("notebook") else 0.0
 
 
+# -- tiers ----------------------------------------------------------------------------------------
+#
+# A test that starts a Jupyter kernel, a script, a browser or a Spark session is `slow`: it takes
+# seconds, whatever the data. The mark is read from the test's own source, so a new test of that
+# kind cannot be forgotten in the fast tier (`make test-unit`: -m "not notebook and not slow").
+_SLOW_CALLS = re.compile(
+    r"\brunner\.run\(|\bmain\(\s*\[|\bsubprocess\.|\bpapermill\.|chromium|\bsys\.executable\b|_run_script\("
+)
+
+
+def _starts_a_process(item: pytest.Item) -> bool:
+    function = getattr(item, "function", None)
+    try:
+        source = inspect.getsource(function) if function is not None else ""
+    except (OSError, TypeError):
+        return False
+    return bool(_SLOW_CALLS.search(source))
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if not item.get_closest_marker("slow") and _starts_a_process(item):
+            item.add_marker(pytest.mark.slow)
     items.sort(key=_expected_seconds, reverse=True)  # stable: equal estimates keep their order

@@ -17,7 +17,8 @@
   each model documents its fallback for those.
 * **One signature**: every model's ``fit`` is ``fit(X, validation=None, callback=None)`` (plus
   keyword-only extras where a model has them), so the harness never inspects signatures; the
-  conformance battery (``tests/test_factor_contract.py``) checks it for every model.
+  conformance battery (``tests/model_conformance.py``, run on every model by
+  ``tests/test_factor_contract.py``) checks it.
 
   - ``validation``: a held-out matrix of ``X``'s shape (checked by :func:`check_fit_inputs`),
     never learned from. Models that learn from *ratings* report ``val_rmse`` on it (per

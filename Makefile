@@ -17,6 +17,15 @@ PYTEST_ARGS ?=
 # hnswlib builds from source; without this it is compiled for this very CPU (-march=native), and a
 # cached wheel then crashes on another machine (docs/dependencies.md).
 export HNSWLIB_NO_NATIVE := 1
+# annoy builds from source with -march=native too: a machine with AVX-512 then sums distances in
+# another order than one without, its trees differ, and notebook 06's recall does not reproduce
+# from one machine to the next. On x86-64 CPUs with AVX2 it is built for Haswell (AVX2, FMA) instead,
+# with annoy's other default flags, and never from pip's cache of a native build (docs/dependencies.md).
+ifeq ($(shell uname -m),x86_64)
+ifneq ($(shell grep -m1 -ow avx2 /proc/cpuinfo 2>/dev/null),)
+export ANNOY_COMPILER_ARGS := -D_CRT_SECURE_NO_WARNINGS,-fpermissive,-march=haswell,-O3,-ffast-math,-fno-associative-math,-DANNOYLIB_MULTITHREADED_BUILD,-std=c++14
+endif
+endif
 
 .PHONY: help venv notebooks test test-unit test-fast test-notebooks lint format lab bench clean
 
@@ -35,6 +44,7 @@ $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed; run: make PYTHON=python3.11 ...")'
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+	$(if $(ANNOY_COMPILER_ARGS),$(if $(findstring ann,$(EXTRAS)),$(PY) -m pip install --quiet --no-cache-dir --no-binary annoy -c constraints.txt annoy))
 	$(PY) -m pip install --quiet -c constraints.txt -e '.[$(EXTRAS)]'
 	$(PY) -m ipykernel install --sys-prefix --name recsys --display-name "Python (recsys)" > /dev/null
 	@touch $@

@@ -57,6 +57,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="copy default-parameter runs back into notebooks/ (with --results: the runs back into "
         "notebooks/results/) (maintainers)",
     )
+    run.add_argument(
+        "--quick-timings",
+        action="store_true",
+        help="shorten the loops that only time things (runner.QUICK_TIMINGS): default runs are still compared "
+        "with the committed notebooks, in less time; never published",
+    )
     run.add_argument("--quiet", action="store_true", help="no per-cell progress bars")
     commands.add_parser("list", help="list the notebooks and their parameters")
     add_ann_parser(commands)
@@ -189,6 +195,7 @@ def main(argv: list[str] | None = None) -> int:
             html=not args.no_html,
             check=not args.no_check,
             publish=args.publish,
+            quick_timings=args.quick_timings,
             results=args.results,
         )
     except runner.BuildDirError as error:

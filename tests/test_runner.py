@@ -396,3 +396,44 @@ def test_kernels_get_cpu_independent_blas_and_faiss_kernels_unless_the_user_chos
     assert "OPENBLAS_CORETYPE" not in runner.portable_kernel_environment()
     monkeypatch.setattr(runner, "_cpu_has_avx2", lambda: False)  # forcing AVX2 kernels would crash
     assert runner.portable_kernel_environment() == {}
+
+
+def test_quick_timings_still_compare_every_value_and_are_never_published(workspace, monkeypatch):
+    notebooks, build = workspace
+    make_notebook(
+        notebooks / "03_timed.ipynb",
+        "repeats = 3\nscale = 2",
+        "from recsys.notebook.results import record\n"
+        "record('answer', 21 * scale)\n"
+        "record('seconds', [0.1] * repeats, compare=False)",
+    )
+    quiet = dict(notebooks_dir=notebooks, build_dir=build, progress=False, html=False, log=lambda _: None)
+    runner.run(only=["03"], publish=True, **quiet)
+    monkeypatch.setitem(runner.QUICK_TIMINGS, "03_timed", {"repeats": 1})
+    quick = runner.run(only=["03"], quick_timings=True, **quiet)[0]
+    assert quick.defaults and quick.quick_timings == {"repeats": 1} and quick.parameters["repeats"] == 1
+    assert quick.reproduction == []  # 'seconds' changed, but it is not compared
+    status = json.loads((build / "runs" / "03_timed.json").read_text())
+    assert status["quick_timings"] == {"repeats": 1} and status["reproduction"] == "reproduces"
+    with pytest.raises(runner.RunnerError, match="never published"):
+        runner.run(only=["03"], quick_timings=True, publish=True, **quiet)
+    # a parameter that is not timing-only shows up as a difference: the check guards the list
+    make_notebook(
+        notebooks / "04_timed.ipynb",
+        "repeats = 3",
+        "from recsys.notebook.results import record\nrecord('leaky', repeats)",
+    )
+    runner.run(only=["04"], publish=True, **quiet)
+    monkeypatch.setitem(runner.QUICK_TIMINGS, "04_timed", {"repeats": 1})
+    leaky = runner.run(only=["04"], quick_timings=True, **quiet)[0]
+    assert leaky.reproduction == ["leaky: reference 3, now 1"]
+
+
+def test_quick_timings_name_parameters_the_chapters_declare():
+    chapters = {nb.stem: nb for nb in runner.discover()}
+    for stem, values in runner.QUICK_TIMINGS.items():
+        assert stem in chapters, stem
+        defaults = runner.notebook_defaults(chapters[stem])
+        for name, value in values.items():
+            assert name in defaults, f"{stem}: {name}"
+            assert value != defaults[name], f"{stem}: {name} is already {value!r}"

@@ -80,6 +80,27 @@ def portable_kernel_environment() -> dict[str, str]:
     return {name: value for name, value in PORTABLE_KERNELS.items() if name not in os.environ}
 
 
+#: Parameters that decide only how long things are timed (and which timings are taken), per
+#: notebook, with the short values a reproduction check uses. Everything they feed is recorded with
+#: ``compare=False``, so a run with these values computes every compared value of the default run;
+#: a compared value they did move or drop would show as a difference. ``run(quick_timings=True)``
+#: (``python -m recsys run --quick-timings``) checks that the committed notebooks reproduce in less
+#: time: about 120 s less for 06 and 140 s less for 08 on the 2-core reference machine. Its
+#: timings are not the chapter's and such a run is never published. (08's ``block_counts`` and
+#: ``sweep_size`` also shape a compared table, so they stay.)
+QUICK_TIMINGS: dict[str, dict[str, Any]] = {
+    "03_als_svd_sgd": {"timing_repeats": 1},
+    "06_ann_recall_latency": {"timing_queries": 20, "max_timing_seconds": 0.02, "repeats": 1},
+    "08_scale_out": {
+        "scaling_sizes": [100_000, 300_000],
+        "core_counts": [1],
+        "warm_up_fits": 1,
+        "retrieval_repeats": 1,
+        "movielens_releases": [],
+    },
+}
+
+
 class RunnerError(RuntimeError):
     """A run could not start (bad selection, unknown parameter)."""
 
@@ -108,6 +129,7 @@ class NotebookRun:
     error: str | None = None  # why it failed: the exception type and message ("ParameterError: ...")
     failed_cell: str | None = None  # where: "In [2]" (as the page numbers it) and the start of its source
     changed: dict[str, Any] = field(default_factory=dict)  # parameters that differ from the defaults
+    quick_timings: dict[str, Any] = field(default_factory=dict)  # the QUICK_TIMINGS values it ran with
 
 
 # ------------------------------------------------------------------------------------------------
@@ -472,6 +494,8 @@ def write_index(notebooks: list[Path], build: Path, extra: list[Path] = ()) -> P
             if changed
             else "defaults"
         )
+        if payload.get("quick_timings"):
+            changed_html += "<br><small>quick timings: its timings are not the chapter's</small>"
         skipped_html = "<br>".join(f"{escape(k)}: {escape(v)}" for k, v in (payload.get("skipped") or {}).items())
         rows.append(
             f"<tr><td>{head}<br>{' &middot; '.join(links)}</td><td>{status}<br><small>{escape(payload.get('finished_at', ''))}"
@@ -535,11 +559,14 @@ def run_notebook(
     neighbours: tuple[tuple[str, str] | None, tuple[str, str] | None] = (None, None),
     name: str | None = None,
     reference: Path | None = None,
+    quick_timings: bool = False,
 ) -> NotebookRun:
     """Execute one notebook with papermill and write its outputs under ``build`` as one unit.
 
     ``name`` names the outputs (default: the notebook's stem); the recorded results are compared
     with those of ``reference`` (default: the committed notebook itself, for a default run only).
+    ``quick_timings`` runs with the notebook's :data:`QUICK_TIMINGS` (for the parameters not in
+    ``overrides``): a run that changes nothing else still counts as a default run and is compared.
     """
     import nbformat
     import papermill
@@ -550,6 +577,10 @@ def run_notebook(
     parameters = {**defaults, **accepted}
     changed = {k: v for k, v in accepted.items() if defaults[k] != v}
     is_default = not changed
+    quick = {}
+    if quick_timings:
+        quick = {k: v for k, v in QUICK_TIMINGS.get(source.stem, {}).items() if k in defaults and k not in accepted}
+        accepted, parameters, changed = {**accepted, **quick}, {**parameters, **quick}, {**changed, **quick}
     stem = name or source.stem
     if reference is None and is_default:
         reference = source
@@ -559,7 +590,7 @@ def run_notebook(
         "figures": build / "figures" / stem,
         "results": build / "results" / f"{stem}.json",
     }
-    run = NotebookRun(stem, source, final["notebook"], parameters, is_default, changed=changed)
+    run = NotebookRun(stem, source, final["notebook"], parameters, is_default, changed=changed, quick_timings=quick)
     title = notebook_heading(source)[0] or source.stem
     if name and name != source.stem and changed:
         title = f"{title} ({', '.join(f'{k}={v!r}' for k, v in changed.items())})"
@@ -631,6 +662,7 @@ def run_notebook(
             "parameters": parameters,
             "default_parameters": is_default,
             "changed_parameters": changed,
+            "quick_timings": quick,
             "results": run.results,
             "wall_time_seconds": round(run.seconds, 3),
             "executed_at": started.isoformat(timespec="seconds"),
@@ -674,6 +706,7 @@ def _write_status(build: Path, run: NotebookRun, started: datetime, final: dict[
             "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "wall_time_seconds": round(run.seconds, 3),
             "changed_parameters": run.changed,
+            "quick_timings": run.quick_timings,
             "reproduction": reproduction,
             "differences": run.reproduction or [],
             "skipped": run.skipped,
@@ -699,6 +732,7 @@ def run(
     check: bool = True,
     publish: bool = False,
     results: list[str] | None = None,
+    quick_timings: bool = False,
     log=print,
 ) -> list[NotebookRun]:
     """Execute the selected notebooks in order; stop at the first failure.
@@ -709,8 +743,13 @@ def run(
     ``results`` (a list of names or numbers; empty: all) regenerates committed runs of
     ``notebooks/results/`` instead: each runs its chapter's current source with the parameters
     recorded in it, is compared with it, and with ``publish`` replaces it.
+
+    ``quick_timings`` shortens the timing loops (:data:`QUICK_TIMINGS`): the reproduction check
+    in less time. Its timings are not the chapters', so it cannot be combined with ``publish``.
     """
     parameters = dict(parameters or {})
+    if quick_timings and publish:
+        raise RunnerError("--quick-timings shortens the chapters' timings: such a run is never published")
     sequence = discover(notebooks_dir)
     if results is not None:
         if only or parameters:
@@ -780,6 +819,7 @@ def run(
                 neighbours=neighbours(source.stem) if committed_path is None else (None, None),
                 name=name,
                 reference=committed_path,
+                quick_timings=quick_timings,
             )
             runs.append(result)
             if not result.ok:

@@ -150,7 +150,19 @@ def availability(names=None) -> pd.DataFrame:
 #: register; those import only :mod:`~recsys.ann.base`, :mod:`~recsys.ann.grids` and this module,
 #: which is what makes importing them from here safe.
 INFRASTRUCTURE: frozenset[str] = frozenset(
-    {"base", "bench", "grids", "ground_truth", "platform", "registry", "results", "running", "teaching", "workloads"}
+    {
+        "base",
+        "bench",
+        "difficulty",
+        "grids",
+        "ground_truth",
+        "platform",
+        "registry",
+        "results",
+        "running",
+        "teaching",
+        "workloads",
+    }
 )
 
 

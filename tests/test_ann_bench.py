@@ -374,3 +374,48 @@ def test_faiss_simd_levels_start_without_simd():
         pytest.skip("faiss is not installed")
     levels = bench.faiss_simd_levels()
     assert levels[0] == "NONE" and set(levels) <= set(bench_platform.SIMD_LEVELS)
+
+
+def test_timing_goes_round_the_queries_until_enough_calls_or_seconds():
+    w = workloads.clustered(500, 12, 8, 4, seed=1)  # 12 queries
+    table = bench.run(
+        w, ["exact-numpy"], timing_queries=100, max_timing_seconds=60, repeats=1, max_load=None, progress=False
+    ).results
+    row = table.iloc[0]
+    assert row["n_timed"] == 100  # 100 calls from 12 queries, not 12
+    assert row["recall_single"] == 1.0 and row["consistent"]  # answers: one per distinct query
+    short = bench.run(
+        w, ["exact-numpy"], timing_queries=10_000, max_timing_seconds=1e-9, repeats=1, max_load=None, progress=False
+    ).results
+    assert short["n_timed"].iloc[0] == 20  # the time limit stops it, after 20 calls at least
+
+
+def test_a_busy_machine_is_waited_for_then_marked(monkeypatch):
+    from recsys.ann import running
+
+    loads = iter([3.0, 3.0, 0.5] + [0.5] * 100)
+    slept = []
+    monkeypatch.setattr(running, "_load", lambda: next(loads))
+    monkeypatch.setattr(running.time, "sleep", lambda s: slept.append(s))
+    w = workloads.clustered(300, 5, 8, 3, seed=0)
+    settings = dict(timing_queries=20, repeats=1, progress=False)
+    quiet = bench.run(w, ["exact-numpy"], max_load=1.5, quiet_wait=60, **settings)
+    assert slept == [5.0, 5.0] and bool(quiet.results["quiet"].iloc[0])  # waited until the load fell
+    assert quiet.settings["max_load"] == 1.5 and "cores" in quiet.settings["cpu"]
+    monkeypatch.setattr(running, "_load", lambda: 3.0)
+    slept.clear()
+    busy = bench.run(w, ["exact-numpy"], max_load=1.5, quiet_wait=12, **settings)
+    assert sum(slept) == 12 and not busy.results["quiet"].iloc[0]  # the wait budget is spent once, then marked
+    unchecked = bench.run(w, ["exact-numpy"], max_load=None, **settings)
+    assert unchecked.results["quiet"].iloc[0] is None
+    assert bench.default_max_load() >= 1.25
+    with pytest.raises(ValueError, match="max_load"):
+        bench.run(w, ["exact-numpy"], max_load=0, **settings)
+
+
+def test_cpu_description_names_the_model_and_its_simd_flags():
+    text = "processor\t: 0\nmodel name\t: AMD EPYC 7B13\nflags\t\t: fpu sse4_2 avx avx2 fma\n"
+    described = bench.cpu_description(text)
+    assert described.startswith("AMD EPYC 7B13 (") and "avx2 fma" in described and "no avx512f" in described
+    assert "avx512f avx512bw" in bench.cpu_description(text.replace("fma", "fma avx512f avx512bw"))
+    assert "SIMD flags unknown" in bench.cpu_description("")

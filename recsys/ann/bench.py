@@ -25,7 +25,7 @@ from recsys.ann.ground_truth import (
     recall,
     recall_of_ids,
 )
-from recsys.ann.platform import SIMD_LEVELS, faiss_simd_level, faiss_simd_levels, library_builds
+from recsys.ann.platform import SIMD_LEVELS, cpu_description, faiss_simd_level, faiss_simd_levels, library_builds
 from recsys.ann.results import (
     best,
     exact_reference,
@@ -40,7 +40,7 @@ from recsys.ann.results import (
     speedup_table,
     write_results,
 )
-from recsys.ann.running import RESULT_COLUMNS, Benchmark, run, run_sizes, simd_sweep
+from recsys.ann.running import RESULT_COLUMNS, Benchmark, default_max_load, run, run_sizes, simd_sweep
 
 __all__ = [
     "DEFAULT_EPSILON",
@@ -51,6 +51,8 @@ __all__ = [
     "GroundTruth",
     "best",
     "cache_key",
+    "cpu_description",
+    "default_max_load",
     "exact_reference",
     "exact_scores",
     "faiss_simd_level",

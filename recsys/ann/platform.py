@@ -16,10 +16,53 @@ import pandas as pd
 
 from recsys.ann.base import require
 
-__all__ = ["SIMD_LEVELS", "faiss_simd_level", "faiss_simd_levels", "library_builds"]
+__all__ = ["SIMD_LEVELS", "cpu_description", "faiss_simd_level", "faiss_simd_levels", "library_builds"]
 
 #: faiss's SIMD levels, from none up.
 SIMD_LEVELS: tuple[str, ...] = ("NONE", "AVX2", "AVX512", "AVX512_VPOPCNT", "AVX512_SPR")
+
+
+#: The CPU flags that decide which distance kernels a library can run (reported by :func:`cpu_description`).
+SIMD_FLAGS: tuple[str, ...] = (
+    "sse4_2",
+    "avx",
+    "avx2",
+    "fma",
+    "avx512f",
+    "avx512bw",
+    "avx512_vnni",
+    "avx512_bf16",
+    "neon",
+)
+
+
+def cpu_description(cpuinfo: str | None = None) -> str:
+    """The CPU model and its SIMD flags: ``"AMD EPYC 7B13 (2 cores; sse4_2 avx avx2 fma; no avx512f)"``.
+
+    Read from ``/proc/cpuinfo`` (or the text given); elsewhere, :func:`platform.processor`.
+    """
+    import os
+    import platform
+
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text()
+        except OSError:
+            cpuinfo = ""
+    model, flags = "", set()
+    for line in cpuinfo.splitlines():
+        key, _, value = line.partition(":")
+        key = key.strip()
+        if key in ("model name", "Model", "Hardware") and not model:
+            model = value.strip()
+        elif key in ("flags", "Features") and not flags:
+            flags = set(value.split())
+    model = model or platform.processor() or platform.machine() or "unknown CPU"
+    if not flags:
+        return f"{model} ({os.cpu_count()} cores; SIMD flags unknown)"
+    present = [f for f in SIMD_FLAGS if f in flags]
+    absent = "" if "avx512f" in flags or "neon" in flags else "; no avx512f"
+    return f"{model} ({os.cpu_count()} cores; {' '.join(present) or 'no SIMD flags listed'}{absent})"
 
 
 def _binary_vector_registers(path: str) -> str:

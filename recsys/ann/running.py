@@ -13,8 +13,10 @@ row per method x build x query parameters (:data:`RESULT_COLUMNS`), with:
 * ``batch_qps``: all queries in one call on ``batch_threads`` threads (0 = all cores);
 * ``build_s`` (wall time of the library's build), ``memory_bytes`` and ``memory_source`` (the
   library's own figure, the arrays held, or the measured growth of resident memory);
-* the thread counts used, the 1-minute load average when the point was measured, and whether
-  single-query answers equal the batch answers (``consistent``).
+* the thread counts used, the 1-minute load average when the point was measured, whether the
+  machine was quiet when its timing started (``quiet``: the load below ``max_load``, after
+  waiting for it if need be), and whether single-query answers equal the batch answers
+  (``consistent``). The run's ``settings`` name the CPU model and its SIMD flags.
 
 Methods are registry names or adapter classes (a class need not be registered: its own grid is
 used). Threads are pinned: BLAS through threadpoolctl, each library through its own setting (see
@@ -49,13 +51,13 @@ from recsys.ann import grids as grid_module
 from recsys.ann import registry
 from recsys.ann.base import ANNIndex, LibraryUnavailable, quiet_native_output, require, thread_count
 from recsys.ann.ground_truth import DEFAULT_EPSILON, GroundTruth, ground_truth, recall, recall_of_ids
-from recsys.ann.platform import faiss_simd_level, faiss_simd_levels
+from recsys.ann.platform import cpu_description, faiss_simd_level, faiss_simd_levels
 from recsys.ann.results import pareto_frontier
 from recsys.ann.workloads import Workload
 from recsys.checks import check_integer, check_number, to_jsonable
 from recsys.progress import bar as progress_bar
 
-__all__ = ["RESULT_COLUMNS", "Benchmark", "run", "run_sizes", "simd_sweep"]
+__all__ = ["RESULT_COLUMNS", "Benchmark", "default_max_load", "run", "run_sizes", "simd_sweep"]
 
 
 @dataclass
@@ -92,26 +94,31 @@ def _params_text(params: Mapping) -> str:
 
 
 def _time_single(index: ANNIndex, Q: np.ndarray, k: int, warmup: int, n_max: int, max_seconds: float, repeats: int):
-    """Latencies (s) of one-query calls on the first queries: the fastest of ``repeats`` passes.
+    """Latencies (s) of one-query calls: the fastest of ``repeats`` passes, and the answers.
 
-    A pass stops after ``max_seconds`` (at least 20 queries); later passes time the same queries.
-    The best pass is kept (as ann-benchmarks keeps the best of its runs): on a shared machine the
-    slow passes measure the neighbours, not the index.
+    A pass times ``n_max`` calls, going round the queries again when there are fewer of them, or
+    stops once it has spent ``max_seconds`` (after at least 20 calls): with ``n_max=1000`` and
+    ``max_seconds=2`` every point is timed over at least 1,000 calls or 2 seconds. Later passes
+    time the same calls. The best pass is kept (as ann-benchmarks keeps the best of its runs): on
+    a shared machine the slow passes measure the neighbours, not the index. The answers are those
+    of the first pass's first round (one row per distinct query timed).
     """
-    for q in Q[: min(warmup, Q.shape[0])]:
+    n_queries = Q.shape[0]
+    for q in Q[: min(warmup, n_queries)]:
         index.query_prepared(q, k)
     clock = time.perf_counter
     best, answers = None, []
-    n = min(n_max, Q.shape[0])
+    n = n_max
     for attempt in range(repeats):
         latencies = []
         spent = 0.0
         for i in range(n):
+            q = Q[i % n_queries]
             start = clock()
-            ids = index.query_prepared(Q[i], k)
+            ids = index.query_prepared(q, k)
             elapsed = clock() - start
             latencies.append(elapsed)
-            if attempt == 0:
+            if attempt == 0 and i < n_queries:
                 answers.append(ids)
             spent += elapsed
             if spent > max_seconds and i >= 19:
@@ -121,6 +128,37 @@ def _time_single(index: ANNIndex, Q: np.ndarray, k: int, warmup: int, n_max: int
         if best is None or latencies.sum() < best.sum():
             best = latencies
     return best, np.vstack(answers)
+
+
+def default_max_load() -> float:
+    """The 1-minute load average below which the machine counts as quiet: 0.75 per core, at least
+    1.25 (the benchmark's own thread is one unit of load)."""
+    return max(1.25, 0.75 * (os.cpu_count() or 1))
+
+
+class _QuietGate:
+    """Before each timing: wait (polling every ``poll`` s) until the load is at most ``max_load``,
+    spending at most ``wait`` seconds in the whole run; say whether the timing started quiet."""
+
+    def __init__(self, max_load: float | None, wait: float, poll: float = 5.0, say=None):
+        self.max_load = max_load
+        self.left = wait
+        self.poll = poll
+        self.say = say or (lambda _line: None)
+
+    def __call__(self) -> bool | None:
+        if self.max_load is None:
+            return None
+        load = _load()
+        if load is None:
+            return None
+        while load > self.max_load and self.left > 0:
+            pause = min(self.poll, self.left)
+            self.say(f"load {load:.2f} > {self.max_load:g}: waiting {pause:.0f} s for a quiet machine")
+            time.sleep(pause)
+            self.left -= pause
+            load = _load() or 0.0
+        return bool(load <= self.max_load)
 
 
 def run(
@@ -133,9 +171,11 @@ def run(
     build_threads: int = 1,
     batch_threads: int = 0,
     timing_queries: int = 1000,
-    max_timing_seconds: float = 3.0,
+    max_timing_seconds: float = 2.0,
     warmup: int = 10,
     repeats: int = 3,
+    max_load: float | None = -1.0,
+    quiet_wait: float = 120.0,
     max_point_seconds: float = 60.0,
     stop_recall: float | None = 0.999,
     reproducible: bool = True,
@@ -152,7 +192,12 @@ def run(
     grid (its class's ``grid``) by name (``{"build": [...], "query": ...}``, see
     :func:`recsys.ann.grids.expand`). ``stop_recall``: stop raising a method's query
     knob once recall reaches it (the knob only buys accuracy, which is used up). ``timing_queries``
-    and ``max_timing_seconds`` bound the single-query timing loop (at least 20 queries are timed);
+    and ``max_timing_seconds`` bound the single-query timing loop: each point is timed over
+    ``timing_queries`` calls (going round the queries again if there are fewer) or
+    ``max_timing_seconds``, whichever comes first (at least 20 calls). Before each timing the
+    1-minute load average is checked against ``max_load`` (-1: :func:`default_max_load`; None:
+    no check): on a busy machine the run waits for quiet, ``quiet_wait`` seconds at most over the
+    whole run, and the ``quiet`` column says whether each timing started below the threshold;
     recall always uses every query, from the batch call, which is skipped (with the rest of the
     sweep) when the single-query speed says it would take more than ``max_point_seconds`` or the
     rest of the budget. ``log`` receives one line per event.
@@ -165,6 +210,11 @@ def run(
     batch_threads = check_integer("batch_threads", batch_threads, 0)
     timing_queries = check_integer("timing_queries", timing_queries, 1)
     max_timing_seconds = check_number("max_timing_seconds", max_timing_seconds, 0, exclusive=True)
+    if max_load is not None and max_load == -1.0:
+        max_load = default_max_load()
+    elif max_load is not None:
+        max_load = check_number("max_load", max_load, 0, exclusive=True)
+    quiet_wait = check_number("quiet_wait", quiet_wait, 0)
     warmup = check_integer("warmup", warmup, 0)
     repeats = check_integer("repeats", repeats, 1)
     max_point_seconds = check_number("max_point_seconds", max_point_seconds, 0, exclusive=True)
@@ -175,6 +225,7 @@ def run(
         cls = registry.resolve(method)
         classes[cls.name] = cls
     say = log or (lambda _line: None)
+    gate = _QuietGate(max_load, quiet_wait, say=say)
     if truth is None:
         truth = ground_truth(workload, k, cache_dir=cache_dir, threads=batch_threads)
     if truth.depth < k or truth.ids.shape[0] != workload.n_queries:
@@ -236,6 +287,7 @@ def run(
                         repeats=repeats,
                         epsilon=epsilon,
                         remaining=min(max_point_seconds, time_budget - (time.perf_counter() - started)),
+                        gate=gate,
                     )
                     if row is None:
                         skipped[f"{name} {_params_text(build_params)} {_params_text(query_params)}"] = (
@@ -271,12 +323,15 @@ def run(
         "max_timing_seconds": max_timing_seconds,
         "warmup": warmup,
         "repeats": repeats,
+        "max_load": max_load,
+        "quiet_wait_s": quiet_wait,
         "max_point_seconds": max_point_seconds,
         "stop_recall": stop_recall,
         "reproducible": reproducible,
         "epsilon": epsilon,
         "workload": to_jsonable(workload.key()),
         "machine": f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores",
+        "cpu": cpu_description(),
     }
     return Benchmark(_table(rows), skipped, settings, truth.seconds)
 
@@ -307,6 +362,7 @@ RESULT_COLUMNS = [
     "memory_source",
     "bytes_per_item",
     "load_1m",
+    "quiet",
     "consistent",
     "reproducible",
 ]
@@ -330,6 +386,7 @@ def _measure(
     repeats,
     epsilon,
     remaining=math.inf,
+    gate=None,
 ):
     """One grid point: single-query timing first, then the recall pass over every query (batched).
 
@@ -340,6 +397,7 @@ def _measure(
 
     if query_params:
         index.set_query_arguments(**query_params)
+    quiet = gate() if gate is not None else None
     load = _load()
     index.set_num_threads(1)
     with threadpool_limits(1):
@@ -377,6 +435,7 @@ def _measure(
         "batch_qps": workload.n_queries / batch_seconds if batch_seconds > 0 else math.inf,
         "batch_threads": thread_count(batch_threads),
         "load_1m": load,
+        "quiet": quiet,
         "consistent": bool(np.array_equal(answers, found[: answers.shape[0]])),
     }
 

@@ -1,5 +1,5 @@
 """ann-benchmarks' HDF5 dataset files: read as workloads, their neighbours checked against our exact
-ground truth, bad files refused by name.
+ground truth, bad files refused by name, and ``python -m recsys ann --hdf5`` on a small file.
 
 The files are written here in the layout of ann-benchmarks' ``datasets.py:write_output`` (attributes
 ``type``, ``distance``, ``dimension``, ``point_type``; datasets ``train``, ``test``, ``neighbors``
@@ -9,6 +9,7 @@ The files are written here in the layout of ann-benchmarks' ``datasets.py:write_
 
 from __future__ import annotations
 
+import json
 import sys
 
 import numpy as np
@@ -275,3 +276,73 @@ def test_check_ground_truth_refuses_lists_that_do_not_fit(small_file):
         check_ground_truth(workload, neighbors, 0)
     with pytest.raises(ValueError, match="truth covers"):
         check_ground_truth(workload, neighbors, 10, truth=bench.ground_truth(workload, 5))
+
+
+@pytest.fixture
+def cli(monkeypatch):
+    from recsys import __main__ as cli
+    from recsys.experiments import serving as retrieval
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("--hdf5 must not train the real factors")
+
+    monkeypatch.setattr(retrieval, "real_embeddings", no_training)
+    fast_builds = bench.library_builds
+    monkeypatch.setattr(bench, "library_builds", lambda: fast_builds(inspect_binaries=False))
+    return cli
+
+
+QUICK = ["--methods", "exact-numpy,numpy-lsh", "--grid", "quick", "--quiet", "--time-budget", "30"]
+
+
+def test_command_line_benchmarks_an_hdf5_file_after_checking_its_ground_truth(small_file, tmp_path, cli, capsys):
+    out_dir = tmp_path / "out"
+    code = cli.main(["ann", "--hdf5", str(small_file), "--n-queries", "15", "--out", str(out_dir), *QUICK])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "ann-benchmarks distance 'angular' -> metric 'cosine'; the first 15 of 20 test vectors" in out
+    check = "ground truth: the file's neighbours and our exact top-10 agree on 15 of 15 queries"
+    assert check in out and "Pareto frontier" in out and "numpy-lsh" in out
+    assert out.index(check) < out.index("Pareto frontier")
+    saved = json.loads((out_dir / "results.json").read_text())
+    assert saved["hdf5"]["distance"] == "angular" and saved["hdf5"]["agreement"]["n_differing"] == 0
+    assert saved["settings"]["workload"]["name"] == "small-8-angular"
+    assert saved["settings"]["workload"]["n_items"] == 500 and saved["settings"]["workload"]["n_queries"] == 15
+    exact = [row for row in saved["results"] if row["method"] == "exact-numpy"]
+    assert exact and exact[0]["recall"] == 1.0
+
+
+def test_command_line_says_when_the_file_and_our_ground_truth_differ(small_file, tmp_path, cli, capsys):
+    _, neighbors = read_hdf5(small_file)
+    corrupted = neighbors.copy()
+    corrupted[1, 0] = next(i for i in range(500) if i not in set(neighbors[1, :11]))  # not in query 1's top 10
+    _edit(small_file, _replace("neighbors", corrupted))
+    code = cli.main(["ann", "--hdf5", str(small_file), "--out", str(tmp_path / "o"), *QUICK])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "agree on 19 of 20 queries" in out and "they differ on 1 queries (the first: 1)" in out
+    assert "not the file's lists" in out
+
+
+def test_command_line_metric_override_on_the_lastfm_layout(tmp_path, cli, capsys):
+    train, test = _vectors(n_train=500, n_test=20, dim=7, seed=3)
+    items, users, _ = mips_transform(train, test)
+    path = write_ann_benchmarks_file(tmp_path / "lastfm-8-dot.hdf5", items, users, "angular")
+    code = cli.main(["ann", "--hdf5", str(path), "--metric", "ip", "--out", str(tmp_path / "o"), *QUICK])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "distance 'angular' -> metric 'ip'" in out and "agree on 20 of 20 queries" in out
+
+
+def test_command_line_errors_on_a_bad_hdf5_file_and_misused_options(tmp_path, cli, capsys, small_file):
+    missing = tmp_path / "nowhere.hdf5"
+    assert cli.main(["ann", "--hdf5", str(missing), "--out", str(tmp_path), *QUICK]) == 2
+    assert f"error: no ann-benchmarks HDF5 file at {missing}" in capsys.readouterr().err
+    _edit(small_file, _set_attr("distance", "jaccard"))
+    assert cli.main(["ann", "--hdf5", str(small_file), "--out", str(tmp_path), *QUICK]) == 2
+    assert "distance 'jaccard' is not supported" in capsys.readouterr().err
+    assert cli.main(["ann", "--metric", "ip", "--out", str(tmp_path), *QUICK]) == 2
+    assert "--metric applies to --hdf5 only" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["ann", "--workload", "real", "--hdf5", str(small_file)])
+    assert exit_.value.code == 2 and "not allowed with" in capsys.readouterr().err

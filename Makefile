@@ -8,8 +8,8 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 # What the venv gets: the tests' tools (dev) and the optional libraries the notebooks use
 # (ann: approximate-search libraries for 06/07; spark: pyspark, pyarrow and a Java runtime for 08;
-# see pyproject.toml).
-EXTRAS ?= dev,ann,spark
+# hdf5: h5py, for ann-benchmarks' dataset files; see pyproject.toml).
+EXTRAS ?= dev,ann,spark,hdf5
 # Extra options for `python -m recsys run`, e.g.  make notebooks RUN_ARGS="--only 01 -p dataset ml-100k"
 RUN_ARGS ?=
 # Extra options for pytest, e.g.  make test PYTEST_ARGS="-k metrics"

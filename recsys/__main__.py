@@ -79,9 +79,30 @@ def add_ann_parser(commands) -> argparse.ArgumentParser:
         "and the fastest configuration per method at recall 0.90 and 0.95; write results.csv, frontier.csv and "
         "results.json to --out.",
     )
-    ann.add_argument("--workload", choices=("mixture", "real"), default="mixture", help="default: mixture")
+    source = ann.add_mutually_exclusive_group()
+    source.add_argument("--workload", choices=("mixture", "real"), default=None, help="default: mixture")
+    source.add_argument(
+        "--hdf5",
+        metavar="PATH",
+        help="instead of --workload: a dataset file in ann-benchmarks' HDF5 format (e.g. lastfm-64-dot.hdf5), its "
+        "'train' vectors the catalogue and its first --n-queries 'test' vectors the queries, ranked by its "
+        "'distance' attribute (angular -> cosine, euclidean -> l2, dot -> ip); first prints how its 'neighbors' agree "
+        "with our exact ground truth (needs h5py: pip install h5py)",
+    )
+    ann.add_argument(
+        "--metric",
+        choices=("ip", "cosine", "l2"),
+        default=None,
+        help="with --hdf5: rank by this metric instead of the file's distance (lastfm-64-dot is 'angular', and as "
+        "its items all have one norm, ip ranks it the same)",
+    )
     ann.add_argument("--n-items", type=int, default=100_000, help="catalogue size of the mixture workload")
-    ann.add_argument("--n-queries", type=int, default=1000, help="queries of the mixture workload")
+    ann.add_argument(
+        "--n-queries",
+        type=int,
+        default=1000,
+        help="queries of the mixture workload; with --hdf5, the first N test vectors",
+    )
     ann.add_argument(
         "--methods",
         default=None,
@@ -123,16 +144,30 @@ def run_ann(args) -> int:
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    if args.metric is not None and args.hdf5 is None:
+        print(
+            "error: --metric applies to --hdf5 only (the mixture and real workloads rank by inner product)",
+            file=sys.stderr,
+        )
+        return 2
     out = Path(args.out)
     cache = Path(args.cache) if args.cache else out / "cache"
-    print(f"training implicit ALS on {args.dataset} for the real factors ...", flush=True)
-    embeddings = retrieval.real_embeddings(args.dataset)
-    if args.workload == "real":
-        workload = embeddings.workload()
+    truth, extra = None, {}
+    if args.hdf5 is not None:
+        try:
+            workload, truth, extra["hdf5"] = _hdf5_workload(args, cache)
+        except (FileNotFoundError, ValueError, ImportError) as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
     else:
-        print("fitting the recommender-shaped mixture ...", flush=True)
-        mixture = retrieval.mixture_for(embeddings, cache_dir=cache)
-        workload = mixture.workload(args.n_items, args.n_queries, seed=args.seed)
+        print(f"training implicit ALS on {args.dataset} for the real factors ...", flush=True)
+        embeddings = retrieval.real_embeddings(args.dataset)
+        if args.workload == "real":
+            workload = embeddings.workload()
+        else:
+            print("fitting the recommender-shaped mixture ...", flush=True)
+            mixture = retrieval.mixture_for(embeddings, cache_dir=cache)
+            workload = mixture.workload(args.n_items, args.n_queries, seed=args.seed)
     print(f"{workload}; methods: {', '.join(methods)}", flush=True)
     result = bench.run(
         workload,
@@ -142,11 +177,12 @@ def run_ann(args) -> int:
         time_budget=args.time_budget,
         build_threads=args.build_threads,
         batch_threads=args.batch_threads,
+        truth=truth,
         cache_dir=cache,
         progress=not args.quiet,
     )
     paths = bench.write_results(
-        result, out, extra={"library_builds": bench.library_builds().reset_index().to_dict("records")}
+        result, out, extra={**extra, "library_builds": bench.library_builds().reset_index().to_dict("records")}
     )
     with pd.option_context("display.width", 200, "display.max_columns", 20, "display.max_rows", 500):
         for name, reason in result.skipped.items():
@@ -166,6 +202,40 @@ def run_ann(args) -> int:
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     print(f"\nload average now: {load} on {os.cpu_count()} cores; results in {paths['results'].parent}/")
     return 0
+
+
+def _hdf5_workload(args, cache):
+    """``--hdf5``: the file as a workload, our exact ground truth of it, and how the file's neighbours agree."""
+    from recsys.ann import bench
+    from recsys.ann.ann_benchmarks_format import check_ground_truth, read_hdf5
+
+    if args.n_queries < 1 or args.k < 1:
+        raise ValueError(f"--n-queries and --k must be at least 1, got {args.n_queries} and {args.k}")
+    print(f"reading {args.hdf5} ...", flush=True)
+    workload, neighbors = read_hdf5(args.hdf5, max_queries=args.n_queries, metric=args.metric)
+    if args.k > workload.n_items:
+        raise ValueError(f"--k {args.k} is more than the file's {workload.n_items:,} train vectors")
+    distance, n_test = workload.params["distance"], workload.params["n_test"]
+    print(
+        f"ann-benchmarks distance {distance!r} -> metric {workload.metric!r}; the first {workload.n_queries:,} of "
+        f"{n_test:,} test vectors as queries",
+        flush=True,
+    )
+    truth = bench.ground_truth(workload, args.k, cache_dir=cache, threads=args.batch_threads)
+    record = {"path": str(args.hdf5), "distance": distance, "metric": workload.metric, "n_test": n_test}
+    if neighbors is None:
+        print("ground truth: the file holds no 'neighbors' to compare ours with", flush=True)
+        return workload, truth, record
+    k = min(args.k, neighbors.shape[1])
+    agreement = check_ground_truth(workload, neighbors, k, truth=truth)
+    print(f"ground truth: {agreement}", flush=True)
+    if not agreement.agrees:
+        print(
+            "ground truth: recall below is measured against our exact ground truth, not the file's lists",
+            flush=True,
+        )
+    record["agreement"] = agreement.record()
+    return workload, truth, record
 
 
 def main(argv: list[str] | None = None) -> int:

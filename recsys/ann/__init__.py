@@ -22,6 +22,9 @@ The modules:
   ``QUICK_GRIDS``);
 * :mod:`~recsys.ann.workloads`: real factors as a workload, and the recommender-shaped Gaussian
   mixture of any size fitted to them, with the check that norms and angles match;
+  :mod:`~recsys.ann.ann_benchmarks_format`: ann-benchmarks' HDF5 dataset files (lastfm-64-dot, ...)
+  as workloads, and the check that their neighbour lists agree with our exact ground truth (h5py,
+  the ``hdf5`` extra);
 * the benchmark, one job per module: :mod:`~recsys.ann.ground_truth` (exact scores, cached ground
   truth, recall as ann-benchmarks counts it), :mod:`~recsys.ann.running` (the runner:
   single-query and batch QPS, latencies, build time, memory; the scaling study; the SIMD sweep),

@@ -145,12 +145,14 @@ def availability(names=None) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("method")
 
 
-#: The wing's modules that hold no adapter (the interface, the harness, workloads, figures). Every
+#: The wing's modules that hold no adapter (the interface, the harness, workloads, ann-benchmarks'
+#: files, figures). Every
 #: other module of :mod:`recsys.ann` is an adapter module, imported below so that its adapters
 #: register; those import only :mod:`~recsys.ann.base`, :mod:`~recsys.ann.grids` and this module,
 #: which is what makes importing them from here safe.
 INFRASTRUCTURE: frozenset[str] = frozenset(
     {
+        "ann_benchmarks_format",
         "base",
         "bench",
         "difficulty",

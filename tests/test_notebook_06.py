@@ -7,8 +7,9 @@ import json
 import pytest
 from notebook_runs import TINY_06, small_run
 
-from recsys.ann import registry
+from recsys.ann import difficulty, registry
 from recsys.notebook import runner
+from recsys.notebook.results import flatten
 
 pytestmark = pytest.mark.notebook
 
@@ -49,9 +50,18 @@ def test_nb06_ann_recall_latency_tiny(tmp_path_factory):
     }
     cost = results["cost"]
     exact = cost["exact {} {}"]
-    assert exact["ann_recall"] == 1.0 and exact["overlap"] == 1.0 and 0 < exact["ndcg@10"] <= 1
-    assert results["targets"]["best_method"] in available
-    assert "nmslib-hnsw-mips" in results["mips"]["recall"] or "nmslib-hnsw-mips" not in available
+    assert exact["ann_recall"] == 1.0 and exact["served_recall"] == 1.0 and 0 < exact["ndcg@10"] <= 1
+    flat = flatten(cost)  # row names with dots nest: read the leaves
+    lows = {key.rsplit(".", 1)[0]: v for key, v in flat.items() if key.endswith(".ndcg_loss_low")}
+    highs = {key.rsplit(".", 1)[0]: v for key, v in flat.items() if key.endswith(".ndcg_loss_high")}
+    assert len(lows) > 5 and lows.keys() == highs.keys() and all(lows[key] <= highs[key] for key in lows)
+    assert results["headline"]["best_method"] in available
+    assert 0 <= results["headline"]["quiet_share"] <= 1
+    validation = results["validation"]
+    assert set(validation) == set(difficulty.TOLERANCES)
+    assert all(isinstance(row["holds"], bool) and row["min"] <= row["max"] for row in validation.values())
+    for name in ("nmslib-hnsw-mips", "faiss-ivf-ip", "faiss-ivf", "annoy-dot", "annoy"):
+        assert name in results["mips"]["recall"] or name not in available, name
     assert results["scaling"]["exponents"]
     assert len(run.figures) >= 9
 

@@ -77,6 +77,12 @@ def test_cost_of_approximation_is_zero_for_exact_and_grows_when_the_index_misses
     point = table[table["method"] == "numpy-lsh"].iloc[-1]
     summary = retrieval.best_point_cost(cost, point, 10)
     assert summary["exact_ndcg@10"] == exact["ndcg@10"] and summary["ann_recall"] == point["recall"]
+    assert exact["served_recall"] == 1 and (lsh["served_recall"] == lsh["overlap"]).all()
+    # the loss's paired interval over users brackets it; the coarsest point is detectably worse
+    assert (lsh["ndcg_loss_low"] <= lsh["ndcg_loss"]).all() and (lsh["ndcg_loss"] <= lsh["ndcg_loss_high"]).all()
+    worst = lsh.iloc[0]
+    assert worst["ndcg_loss"] > 0.05 and worst["loss_detectable"] and worst["ndcg_loss_low"] > 0
+    assert summary["loss_detectable"] == bool(cost[cost["query"] == point["query"]]["loss_detectable"].iloc[-1])
 
 
 def test_noticeable_recall_reads_the_lowest_safe_recall():
@@ -87,9 +93,18 @@ def test_noticeable_recall_reads_the_lowest_safe_recall():
             "ndcg_loss": [0.0, 0.05, 0.01, 0.001, 0.002],
         }
     )
-    assert retrieval.noticeable_recall(cost, tolerance=0.005) == 0.9
-    assert retrieval.noticeable_recall(cost, tolerance=0.02) == 0.8
-    assert retrieval.noticeable_recall(cost.assign(ndcg_loss=[0, 0.1, 0.1, 0.1, 0.1]), tolerance=0.005) is None
+    assert retrieval.noticeable_recall(cost, tolerance=0.005, by="ann_recall") == 0.9
+    assert retrieval.noticeable_recall(cost, tolerance=0.02, by="ann_recall") == 0.8
+    assert (
+        retrieval.noticeable_recall(cost.assign(ndcg_loss=[0, 0.1, 0.1, 0.1, 0.1]), tolerance=0.005, by="ann_recall")
+        is None
+    )
+    # by default: the interval decides, read along the recall of the served lists
+    cost["served_recall"] = cost["ann_recall"]
+    cost["loss_detectable"] = [False, True, True, False, False]
+    assert retrieval.noticeable_recall(cost) == 0.9
+    assert retrieval.noticeable_recall(cost.assign(loss_detectable=[False, True, False, False, True])) == 0.95
+    assert retrieval.noticeable_recall(cost.assign(loss_detectable=[False, False, False, True, False])) is None
 
 
 def test_mixture_for_caches_the_fit(embeddings, tmp_path):

@@ -175,7 +175,7 @@ def run(
     warmup: int = 10,
     repeats: int = 3,
     max_load: float | None = -1.0,
-    quiet_wait: float = 120.0,
+    quiet_wait: float = 0.0,
     max_point_seconds: float = 60.0,
     stop_recall: float | None = 0.999,
     reproducible: bool = True,
@@ -197,7 +197,8 @@ def run(
     ``max_timing_seconds``, whichever comes first (at least 20 calls). Before each timing the
     1-minute load average is checked against ``max_load`` (-1: :func:`default_max_load`; None:
     no check): on a busy machine the run waits for quiet, ``quiet_wait`` seconds at most over the
-    whole run, and the ``quiet`` column says whether each timing started below the threshold;
+    whole run (default 0: no waiting), and the ``quiet`` column says whether each timing started
+    below the threshold;
     recall always uses every query, from the batch call, which is skipped (with the rest of the
     sweep) when the single-query speed says it would take more than ``max_point_seconds`` or the
     rest of the budget. ``log`` receives one line per event.

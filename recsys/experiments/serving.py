@@ -44,6 +44,7 @@ from recsys.evaluation import evaluate_lists, evaluate_ranking
 from recsys.interactions import check_interactions
 from recsys.progress import bar as progress_bar
 from recsys.similarity import check_vectors
+from recsys.stats import paired_difference
 
 if TYPE_CHECKING:
     from recsys.experiments import families
@@ -217,15 +218,21 @@ def _check_users(users, n_users: int) -> np.ndarray:
     return users.astype(np.int64)
 
 
-def list_quality(recommended, users, train: sp.csr_matrix, test: sp.csr_matrix, k: int = 10) -> dict[str, float]:
+def list_quality(
+    recommended, users, train: sp.csr_matrix, test: sp.csr_matrix, k: int = 10, *, per_user: bool = False
+) -> dict:
     """nDCG@k, recall@k, precision@k (means over ``users``), coverage@k and n_users of served lists.
 
     The lists are scored by :func:`recsys.evaluation.evaluate_lists`, the scorer of every source
     of lists (every stored test entry relevant), so exact retrieval's lists score what the model
-    scores; this keeps the columns of :func:`cost_of_approximation`'s table.
+    scores; this keeps the columns of :func:`cost_of_approximation`'s table. ``per_user=True``
+    adds ``"per_user"``: the scored users and their nDCG@k, row-aligned.
     """
-    scores = evaluate_lists(recommended, train, test, k, users=users)
-    return {key: scores[key] for key in (f"ndcg@{k}", f"recall@{k}", f"precision@{k}", f"coverage@{k}", "n_users")}
+    scores = evaluate_lists(recommended, train, test, k, users=users, return_per_user=per_user)
+    out = {key: scores[key] for key in (f"ndcg@{k}", f"recall@{k}", f"precision@{k}", f"coverage@{k}", "n_users")}
+    if per_user:
+        out["per_user"] = {"users": scores["per_user"]["users"], "ndcg": scores["per_user"]["ndcg"]}
+    return out
 
 
 def _overlap(a: np.ndarray, b: np.ndarray) -> float:
@@ -247,15 +254,28 @@ def cost_of_approximation(
     ``points`` is a benchmark table of the real workload (:func:`recsys.ann.bench.run`: columns
     ``method``, ``build``, ``query``, ``recall``); each (method, build) is built once on the item
     vectors and serves every user's list at each of its query points. Columns: ``ann_recall``
-    (the benchmark's recall@k of the raw index), ``ndcg@k``, ``recall@k``, ``precision@k``,
-    ``coverage@k``, ``overlap`` (share of exact retrieval's list the index also serves),
-    ``ndcg_loss`` (exact nDCG minus this one). The first row is exact retrieval.
+    (the benchmark's recall@k of the raw index), ``served_recall`` (the share of exact
+    retrieval's served list, after over-fetching and removing seen items, that the index's served
+    list holds: the recall of what users see), ``ndcg@k``, ``recall@k``, ``precision@k``,
+    ``coverage@k``, ``overlap`` (the same share as ``served_recall``, kept under its old name),
+    ``ndcg_loss`` (exact nDCG minus this one) with ``ndcg_loss_low``/``ndcg_loss_high``, its 95 %
+    paired bootstrap interval over the scored users (:func:`recsys.stats.paired_difference`,
+    seed 0), and ``loss_detectable`` (the interval lies above zero). The first row is exact
+    retrieval.
     """
     k = check_integer("k", k, 1)
     users = embeddings.users
     exact_index = BruteForce("ip").fit(embeddings.item_vectors)
     exact_lists = recommend_with_index(exact_index, embeddings.user_vectors, users, k, embeddings.train)
-    reference = list_quality(exact_lists, users, embeddings.train, embeddings.test, k)
+    reference = list_quality(exact_lists, users, embeddings.train, embeddings.test, k, per_user=True)
+    exact_per_user = reference.pop("per_user")
+
+    def loss_interval(per_user: dict) -> dict:
+        if not np.array_equal(per_user["users"], exact_per_user["users"]):  # pragma: no cover - same test set
+            raise RuntimeError("served and exact lists were scored on different users")
+        interval = paired_difference(exact_per_user["ndcg"], per_user["ndcg"], seed=0)
+        return {"ndcg_loss_low": interval.low, "ndcg_loss_high": interval.high, "loss_detectable": interval.low > 0}
+
     rows = [
         {
             "method": "exact",
@@ -263,8 +283,12 @@ def cost_of_approximation(
             "build": "{}",
             "query": "{}",
             "ann_recall": 1.0,
+            "served_recall": 1.0,
             **reference,
             "overlap": 1.0,
+            "ndcg_loss_low": 0.0,
+            "ndcg_loss_high": 0.0,
+            "loss_detectable": False,
         }
     ]
     table = points if methods is None else points[points["method"].isin(list(methods))]
@@ -277,7 +301,9 @@ def cost_of_approximation(
             if query:
                 index.set_query_arguments(**query)
             lists = recommend_with_index(index, embeddings.user_vectors, users, k, embeddings.train)
-            quality = list_quality(lists, users, embeddings.train, embeddings.test, k)
+            quality = list_quality(lists, users, embeddings.train, embeddings.test, k, per_user=True)
+            interval = loss_interval(quality.pop("per_user"))
+            overlap = _overlap(lists, exact_lists)
             rows.append(
                 {
                     "method": method,
@@ -285,8 +311,10 @@ def cost_of_approximation(
                     "build": build,
                     "query": point["query"],
                     "ann_recall": float(point["recall"]),
+                    "served_recall": overlap,
                     **quality,
-                    "overlap": _overlap(lists, exact_lists),
+                    "overlap": overlap,
+                    **interval,
                 }
             )
     out = pd.DataFrame(rows)
@@ -294,23 +322,29 @@ def cost_of_approximation(
     return out
 
 
-def noticeable_recall(cost: pd.DataFrame, k: int = 10, tolerance: float = 0.005) -> float | None:
-    """The lowest ANN recall@k from which on every operating point loses at most ``tolerance`` nDCG.
+def noticeable_recall(
+    cost: pd.DataFrame, k: int = 10, tolerance: float | None = None, *, by: str = "served_recall"
+) -> float | None:
+    """The lowest recall from which on no operating point's lists are detectably worse than exact retrieval's.
 
-    Read off :func:`cost_of_approximation`'s table: sort the points by ANN recall; the answer is the
-    smallest recall such that no point at or above it loses more than ``tolerance`` nDCG@k against
-    exact retrieval. Below it, some index's lists are measurably worse. ``None`` if even the most
-    accurate point loses more.
+    Read off :func:`cost_of_approximation`'s table: sort the points by ``by`` (the recall of the
+    served lists, or ``"ann_recall"``, the index's own); the answer is the smallest recall such
+    that no point at or above it has a detectable nDCG@k loss (``loss_detectable``: its paired
+    interval over users lies above zero), or, with ``tolerance``, a loss above ``tolerance``.
+    Below it, some index's lists are measurably worse. ``None`` if even the most accurate point is.
     """
-    points = cost[cost["method"] != "exact"].sort_values("ann_recall")
+    points = cost[cost["method"] != "exact"].sort_values(by, kind="stable")
     if points.empty:
         return None
-    bad = points["ndcg_loss"].to_numpy() > tolerance
+    if tolerance is None:
+        bad = points["loss_detectable"].to_numpy(dtype=bool)
+    else:
+        bad = points["ndcg_loss"].to_numpy() > tolerance
     if bad[-1]:
         return None
     last_bad = np.flatnonzero(bad)
     start = 0 if last_bad.size == 0 else last_bad[-1] + 1
-    return float(points["ann_recall"].to_numpy()[start])
+    return float(points[by].to_numpy()[start])
 
 
 def best_point_cost(cost: pd.DataFrame, point: Mapping, k: int = 10) -> dict[str, float]:
@@ -330,6 +364,9 @@ def best_point_cost(cost: pd.DataFrame, point: Mapping, k: int = 10) -> dict[str
         f"ndcg@{k}": float(row[f"ndcg@{k}"]),
         f"exact_ndcg@{k}": float(exact[f"ndcg@{k}"]),
         "ndcg_loss": float(row["ndcg_loss"]),
+        "ndcg_loss_low": float(row["ndcg_loss_low"]),
+        "ndcg_loss_high": float(row["ndcg_loss_high"]),
+        "loss_detectable": bool(row["loss_detectable"]),
     }
 
 

@@ -191,9 +191,17 @@ def family_legend(fig, styles: Mapping[str, dict], families: Mapping[str, str], 
 
 
 def ndcg_vs_recall(
-    ax, cost: pd.DataFrame, k: int = 10, *, styles=None, title: str = "", tolerance: float | None = None
+    ax,
+    cost: pd.DataFrame,
+    k: int = 10,
+    *,
+    styles=None,
+    title: str = "",
+    tolerance: float | None = None,
+    x: str = "served_recall",
 ) -> None:
-    """Recommendation nDCG@k of each operating point against the index's recall@k (logit)."""
+    """Each operating point's nDCG@k loss against exact retrieval, with its 95 % paired interval
+    over users, against the recall of the lists it serves (``x``; logit scale)."""
     exact = cost[cost["method"] == "exact"].iloc[0]
     points = cost[cost["method"] != "exact"]
     families = dict(zip(points["method"], points["family"]))
@@ -201,27 +209,30 @@ def ndcg_vs_recall(
     top = 1 - 1e-3
     for method, rows in points.groupby("method", sort=False):
         s = styles[method]
-        rows = rows.sort_values("ann_recall")
-        ax.plot(
-            _logit_recall(rows["ann_recall"], top),
-            rows[f"ndcg@{k}"],
+        rows = rows.sort_values(x)
+        loss = rows["ndcg_loss"].to_numpy()
+        ax.errorbar(
+            _logit_recall(rows[x], top),
+            loss,
+            yerr=[loss - rows["ndcg_loss_low"].to_numpy(), rows["ndcg_loss_high"].to_numpy() - loss],
             color=s["color"],
             marker=s["marker"],
             linestyle=s["linestyle"],
             ms=4,
+            capsize=2,
+            elinewidth=0.8,
             label=method,
         )
-    ax.axhline(exact[f"ndcg@{k}"], color="black", lw=1.2, label=f"exact retrieval ({exact[f'ndcg@{k}']:.4f})")
+    ax.axhline(0.0, color="black", lw=1.2, label=f"exact retrieval (nDCG@{k} {exact[f'ndcg@{k}']:.4f})")
     if tolerance:
-        ax.axhspan(
-            exact[f"ndcg@{k}"] - tolerance,
-            exact[f"ndcg@{k}"] + tolerance,
-            color="grey",
-            alpha=0.15,
-            label=f"exact ± {tolerance:g}",
-        )
+        ax.axhspan(-tolerance, tolerance, color="grey", alpha=0.15, label=f"loss within ±{tolerance:g}")
     recall_axis(ax, top)
-    ax.set(xlabel=f"index recall@{k} (logit scale)", ylabel=f"test nDCG@{k} of the served lists", title=title)
+    what = "served lists' recall" if x == "served_recall" else "index recall"
+    ax.set(
+        xlabel=f"{what}@{k} against exact retrieval's (logit scale)",
+        ylabel=f"nDCG@{k} loss vs exact (95 % interval over users)",
+        title=title,
+    )
     ax.legend(fontsize=7, ncol=2)
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recsys.ann import bench, grids, registry, workloads
+from recsys.ann import bench, difficulty, grids, registry, workloads
 from recsys.ann import platform as bench_platform
 from recsys.ann.base import ANNIndex
 
@@ -419,3 +419,28 @@ def test_cpu_description_names_the_model_and_its_simd_flags():
     assert described.startswith("AMD EPYC 7B13 (") and "avx2 fma" in described and "no avx512f" in described
     assert "avx512f avx512bw" in bench.cpu_description(text.replace("fma", "fma avx512f avx512bw"))
     assert "SIMD flags unknown" in bench.cpu_description("")
+
+
+def test_benchmark_script_mixture_sensitivity_runs_small(toy_embeddings, tmp_path, capsys):
+    import scipy.sparse as sp
+
+    n_users, n_items = toy_embeddings.user_vectors.shape[0], toy_embeddings.item_vectors.shape[0]
+    toy_embeddings.test = sp.csr_matrix(
+        (np.ones(n_users), (np.arange(n_users), np.arange(n_users))), (n_users, n_items)
+    )
+    script = _load_script("mixture_sensitivity")
+    out = tmp_path / "sensitivity.json"
+    summary = script.main(
+        ["--components", "2", "4", "--n-items", "2000", "--n-queries", "30", "--samples", "1"]
+        + ["--methods", "exact-numpy,numpy-lsh", "--quick", "--cache", str(tmp_path / "cache"), "--json", str(out)]
+    )
+    table = pd.DataFrame(summary["table"])
+    assert sorted(set(table["components"])) == [2, 4] and set(table["method"]) == {"exact-numpy", "numpy-lsh"}
+    exact = table[table["method"] == "exact-numpy"]
+    assert (exact["recall_095"] == 1.0).all() and (exact["qps_095"] > 0).all()
+    assert set(summary["validation"]) == {2, 4} and len(summary["validation"][2]) == len(difficulty.TOLERANCES)
+    assert json.loads(out.read_text())["n_items"] == 2000
+    printed = capsys.readouterr().out
+    assert "statistics hold at the real size" in printed and "QPS at recall@10 >= 0.95" in printed
+    with pytest.raises(SystemExit):
+        script.main(["--components", "0"])

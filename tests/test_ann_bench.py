@@ -444,3 +444,21 @@ def test_benchmark_script_mixture_sensitivity_runs_small(toy_embeddings, tmp_pat
     assert "statistics hold at the real size" in printed and "QPS at recall@10 >= 0.95" in printed
     with pytest.raises(SystemExit):
         script.main(["--components", "0"])
+
+
+def test_native_vs_transformed_sets_each_pair_side_by_side():
+    table = pd.DataFrame(
+        {
+            "method": ["a", "a", "b", "b", "c"],
+            "build": ["{}"] * 5,
+            "query": ['{"k": 1}', '{"k": 2}', '{"k": 2}', '{"k": 3}', '{"k": 1}'],
+            "recall": [0.8, 0.95, 0.85, 0.97, 0.5],
+            "qps": [1000.0, 500.0, 900.0, 250.0, 10.0],
+        }
+    )
+    pairs = bench.native_vs_transformed(table, [("a", "b"), ("c", "b")], recall=0.9)
+    ab = pairs.loc[("a", "b")]
+    assert ab["native_qps"] == 500.0 and ab["transformed_qps"] == 250.0 and ab["ratio"] == 2.0
+    assert ab["shared"] == {'{} {"k": 2}': (0.95, 0.85)}
+    cb = pairs.loc[("c", "b")]
+    assert np.isnan(cb["native_qps"]) and cb["native_best_recall"] == 0.5 and cb["shared"] == {}

@@ -33,6 +33,7 @@ __all__ = [
     "exact_reference",
     "family_summary",
     "index_from",
+    "native_vs_transformed",
     "operating_points",
     "pareto_frontier",
     "reached_record",
@@ -76,6 +77,31 @@ def operating_points(
     by = [c for c in by if c in table.columns]
     best_rows = reached.loc[reached.groupby(by, sort=False)[y].idxmax()]
     return best_rows.sort_values(y, ascending=False)
+
+
+def native_vs_transformed(table: pd.DataFrame, pairs: Sequence[tuple[str, str]], recall: float = 0.9) -> pd.DataFrame:
+    """Each (native, transformed) pair of methods side by side: the fastest QPS of each at ``recall``
+    (NaN where a method does not reach it, with its best recall beside it), their ratio, and the
+    recall of each at the query settings both were measured at (``shared``: {setting: (native,
+    transformed)}), which is where two builds of the same idea should agree."""
+    recall = check_number("recall", recall, 0, 1)
+    rows = []
+    for native, transformed in pairs:
+        entry = {"native": native, "transformed": transformed}
+        for side, method in (("native", native), ("transformed", transformed)):
+            rows_m = table[table["method"] == method]
+            reached = rows_m[rows_m["recall"] >= recall]
+            entry[f"{side}_qps"] = float(reached["qps"].max()) if len(reached) else float("nan")
+            entry[f"{side}_best_recall"] = float(rows_m["recall"].max()) if len(rows_m) else float("nan")
+        entry["ratio"] = entry["native_qps"] / entry["transformed_qps"]
+        a = table[table["method"] == native].set_index(["build", "query"])["recall"]
+        b = table[table["method"] == transformed].set_index(["build", "query"])["recall"]
+        shared = a.index.intersection(b.index)
+        entry["shared"] = {
+            f"{build} {query}": (float(a[(build, query)]), float(b[(build, query)])) for build, query in shared
+        }
+        rows.append(entry)
+    return pd.DataFrame(rows).set_index(["native", "transformed"])
 
 
 def best(

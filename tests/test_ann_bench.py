@@ -459,6 +459,6 @@ def test_native_vs_transformed_sets_each_pair_side_by_side():
     pairs = bench.native_vs_transformed(table, [("a", "b"), ("c", "b")], recall=0.9)
     ab = pairs.loc[("a", "b")]
     assert ab["native_qps"] == 500.0 and ab["transformed_qps"] == 250.0 and ab["ratio"] == 2.0
-    assert ab["shared"] == {'{} {"k": 2}': (0.95, 0.85)}
+    assert ab["shared"] == {'{} | {"k": 2}': (0.95, 0.85)}
     cb = pairs.loc[("c", "b")]
     assert np.isnan(cb["native_qps"]) and cb["native_best_recall"] == 0.5 and cb["shared"] == {}

@@ -82,7 +82,7 @@ def operating_points(
 def native_vs_transformed(table: pd.DataFrame, pairs: Sequence[tuple[str, str]], recall: float = 0.9) -> pd.DataFrame:
     """Each (native, transformed) pair of methods side by side: the fastest QPS of each at ``recall``
     (NaN where a method does not reach it, with its best recall beside it), their ratio, and the
-    recall of each at the query settings both were measured at (``shared``: {setting: (native,
+    recall of each at the settings both were measured at (``shared``: {"build | query": (native,
     transformed)}), which is where two builds of the same idea should agree."""
     recall = check_number("recall", recall, 0, 1)
     rows = []
@@ -98,7 +98,7 @@ def native_vs_transformed(table: pd.DataFrame, pairs: Sequence[tuple[str, str]],
         b = table[table["method"] == transformed].set_index(["build", "query"])["recall"]
         shared = a.index.intersection(b.index)
         entry["shared"] = {
-            f"{build} {query}": (float(a[(build, query)]), float(b[(build, query)])) for build, query in shared
+            f"{build} | {query}": (float(a[(build, query)]), float(b[(build, query)])) for build, query in shared
         }
         rows.append(entry)
     return pd.DataFrame(rows).set_index(["native", "transformed"])

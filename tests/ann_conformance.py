@@ -73,9 +73,15 @@ class AdapterConformance:
         assert recalls[-1] >= case.recall, (adapter.name, recalls)
         assert recalls[-1] >= recalls[0] and (recalls[-1] > recalls[0] or recalls[0] >= 0.99), (adapter.name, recalls)
         assert index.memory_bytes() > 0 and index.build_seconds_ >= 0
-        # one query per call gives the batch's answers (ScaNN's batched path may pick other leaves)
+        # one query per call gives the batch's answers (where the library says its batched path
+        # can rank near-ties differently, nearly the same items)
         single = np.vstack([index.query(q, 10) for q in w.queries[:20]])
-        np.testing.assert_array_equal(single, index.batch_query(w.queries[:20], 10))
+        batch = index.batch_query(w.queries[:20], 10)
+        if adapter.batch_equals_single:
+            np.testing.assert_array_equal(single, batch)
+        else:
+            shared = np.mean([np.intersect1d(a, b).size / 10 for a, b in zip(single, batch)])
+            assert shared >= 0.9, (adapter.name, shared)
 
     def test_inner_product_is_native_or_transformed_as_declared(self, adapter, clustered):
         _skip_if_unavailable(adapter)

@@ -462,3 +462,47 @@ def test_native_vs_transformed_sets_each_pair_side_by_side():
     assert ab["shared"] == {'{} | {"k": 2}': (0.95, 0.85)}
     cb = pairs.loc[("c", "b")]
     assert np.isnan(cb["native_qps"]) and cb["native_best_recall"] == 0.5 and cb["shared"] == {}
+
+
+def test_builds_that_do_not_repeat_are_measured_several_times_and_summarised():
+    from itertools import count
+
+    from recsys.ann.base import ANNIndex
+
+    seeds = count()
+
+    class Unrepeatable(ANNIndex):
+        """A random sketch drawn afresh at every build (like ScaNN's k-means): recall varies by build."""
+
+        name = "unrepeatable-sketch"
+        family = "quantization"
+        native_metrics = ("ip",)
+        query_params = ("k_factor",)
+        reproducible_build = False
+        grid = {"build": [{}], "query": {"k_factor": [1, 8]}}
+
+        def _fit(self, X):
+            rng = np.random.default_rng(next(seeds))
+            self._P = rng.standard_normal((X.shape[1], 2))
+            self._X, self._S, self._f = X, X @ self._P, 1
+
+        def _set_query_arguments(self, k_factor=1):
+            self._f = k_factor
+
+        def _query(self, q, k):
+            width = min(self._X.shape[0], k * self._f)
+            candidates = np.argsort(-(self._S @ (q @ self._P)), kind="stable")[:width]
+            return candidates[np.argsort(-(self._X[candidates] @ q), kind="stable")[:k]]
+
+    w = workloads.clustered(800, 30, 8, 4, seed=3)
+    settings = dict(timing_queries=20, repeats=1, max_load=None, progress=False, stop_recall=None)
+    table = bench.run(w, [Unrepeatable, "exact-numpy"], build_repeats=3, **settings).results
+    sketch = table[table["method"] == "unrepeatable-sketch"]
+    assert len(sketch) == 2 and (sketch["n_builds"] == 3).all() and not sketch["reproducible"].any()
+    assert (sketch["recall_min"] <= sketch["recall"]).all() and (sketch["recall"] <= sketch["recall_max"]).all()
+    assert (sketch["recall_min"] < sketch["recall_max"]).any()  # three different sketches, three recalls
+    assert (sketch["qps_min"] <= sketch["qps"]).all() and (sketch["qps"] <= sketch["qps_max"]).all()
+    exact = table[table["method"] == "exact-numpy"].iloc[0]  # a repeatable build is built once
+    assert exact["n_builds"] == 1 and exact["recall_min"] == exact["recall_max"] == exact["recall"] == 1.0
+    with pytest.raises(ValueError, match="build_repeats"):
+        bench.run(w, ["exact-numpy"], build_repeats=0, **settings)

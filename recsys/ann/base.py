@@ -212,6 +212,10 @@ class ANNIndex:
     #: False for a library whose training is not reproducible (ScaNN's k-means tree): the harness
     #: marks its rows, and notebooks compare a tolerance-free summary of them instead.
     reproducible_build: ClassVar[bool] = True
+    #: Does :meth:`batch_query` return exactly what one :meth:`query` per row returns? False for a
+    #: library whose batched search takes another code path (ScaNN): the conformance battery then
+    #: requires the two to agree on nearly every item instead of every one.
+    batch_equals_single: ClassVar[bool] = True
     #: Parameter grids (``{"build": [...], "query": ...}``, see :mod:`recsys.ann.grids`): ``grid``
     #: for catalogues of 10^5 to 10^6 items (notebook 06), ``quick_grid`` a few points for tests,
     #: CI and catalogues of a few thousand.

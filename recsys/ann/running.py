@@ -176,6 +176,7 @@ def run(
     repeats: int = 3,
     max_load: float | None = -1.0,
     quiet_wait: float = 0.0,
+    build_repeats: int = 1,
     max_point_seconds: float = 60.0,
     stop_recall: float | None = 0.999,
     reproducible: bool = True,
@@ -198,7 +199,10 @@ def run(
     1-minute load average is checked against ``max_load`` (-1: :func:`default_max_load`; None:
     no check): on a busy machine the run waits for quiet, ``quiet_wait`` seconds at most over the
     whole run (default 0: no waiting), and the ``quiet`` column says whether each timing started
-    below the threshold;
+    below the threshold; ``build_repeats`` builds every index whose build is not reproducible
+    (ScaNN; graphs built on several threads) that many times, measures each build at every query
+    setting, and reports the median over builds with ``n_builds`` and the spread
+    (``recall_min``..``recall_max``, ``qps_min``..``qps_max``; one build: the value itself);
     recall always uses every query, from the batch call, which is skipped (with the rest of the
     sweep) when the single-query speed says it would take more than ``max_point_seconds`` or the
     rest of the budget. ``log`` receives one line per event.
@@ -216,6 +220,7 @@ def run(
     elif max_load is not None:
         max_load = check_number("max_load", max_load, 0, exclusive=True)
     quiet_wait = check_number("quiet_wait", quiet_wait, 0)
+    build_repeats = check_integer("build_repeats", build_repeats, 1)
     warmup = check_integer("warmup", warmup, 0)
     repeats = check_integer("repeats", repeats, 1)
     max_point_seconds = check_number("max_point_seconds", max_point_seconds, 0, exclusive=True)
@@ -250,68 +255,78 @@ def run(
             cls = classes[name]
             started = time.perf_counter()
             for build_params in builds:
-                if time.perf_counter() - started > time_budget:
-                    skipped[f"{name} {_params_text(build_params)}"] = f"time budget of {time_budget:g} s spent"
-                    bar.update(len(queries))
-                    continue
                 threads = build_threads if (cls.parallel_build_is_deterministic or not reproducible) else 1
-                _release_memory()
-                try:
-                    index = cls(metric=workload.metric, **build_params)
-                    index.set_num_threads(threads)
-                    with threadpool_limits(thread_count(threads)), quiet_native_output():
-                        index.fit(workload.items)
-                    memory = index.memory_bytes()
-                except (ValueError, LibraryUnavailable, RuntimeError, MemoryError) as error:
-                    skipped[f"{name} {_params_text(build_params)}"] = f"build failed: {error}"
-                    say(f"{name} {build_params}: build failed: {error}")
-                    bar.update(len(queries))
-                    continue
-                say(f"{index.label} {build_params}: built in {index.build_seconds_:.1f} s")
-                done = 0
-                for query_params in queries:
+                repeatable = cls.reproducible_build and (threads == 1 or cls.parallel_build_is_deterministic)
+                measured = []  # one list of rows per build
+                for attempt in range(1 if repeatable else build_repeats):
                     if time.perf_counter() - started > time_budget:
-                        skipped[f"{name} {_params_text(build_params)} {_params_text(query_params)}"] = (
-                            f"time budget of {time_budget:g} s spent"
+                        if attempt == 0:
+                            skipped[f"{name} {_params_text(build_params)}"] = f"time budget of {time_budget:g} s spent"
+                            bar.update(len(queries))
+                        break
+                    _release_memory()
+                    try:
+                        index = cls(metric=workload.metric, **build_params)
+                        index.set_num_threads(threads)
+                        with threadpool_limits(thread_count(threads)), quiet_native_output():
+                            index.fit(workload.items)
+                        memory = index.memory_bytes()
+                    except (ValueError, LibraryUnavailable, RuntimeError, MemoryError) as error:
+                        skipped[f"{name} {_params_text(build_params)}"] = f"build failed: {error}"
+                        say(f"{name} {build_params}: build failed: {error}")
+                        if attempt == 0:
+                            bar.update(len(queries))
+                        break
+                    say(f"{index.label} {build_params}: built in {index.build_seconds_:.1f} s")
+                    done = 0
+                    rows_of_build = []
+                    for query_params in queries:
+                        if time.perf_counter() - started > time_budget:
+                            skipped[f"{name} {_params_text(build_params)} {_params_text(query_params)}"] = (
+                                f"time budget of {time_budget:g} s spent"
+                            )
+                            break
+                        row = _measure(
+                            index,
+                            workload,
+                            truth,
+                            k,
+                            query_params,
+                            batch_threads=batch_threads,
+                            timing_queries=timing_queries,
+                            max_timing_seconds=max_timing_seconds,
+                            warmup=warmup,
+                            repeats=repeats,
+                            epsilon=epsilon,
+                            remaining=min(max_point_seconds, time_budget - (time.perf_counter() - started)),
+                            gate=gate,
                         )
-                        break
-                    row = _measure(
-                        index,
-                        workload,
-                        truth,
-                        k,
-                        query_params,
-                        batch_threads=batch_threads,
-                        timing_queries=timing_queries,
-                        max_timing_seconds=max_timing_seconds,
-                        warmup=warmup,
-                        repeats=repeats,
-                        epsilon=epsilon,
-                        remaining=min(max_point_seconds, time_budget - (time.perf_counter() - started)),
-                        gate=gate,
-                    )
-                    if row is None:
-                        skipped[f"{name} {_params_text(build_params)} {_params_text(query_params)}"] = (
-                            f"its recall pass would take longer than {max_point_seconds:g} s or the rest of the "
-                            f"{time_budget:g} s budget (and the points after it are slower still)"
+                        if row is None:
+                            skipped[f"{name} {_params_text(build_params)} {_params_text(query_params)}"] = (
+                                f"its recall pass would take longer than {max_point_seconds:g} s or the rest of the "
+                                f"{time_budget:g} s budget (and the points after it are slower still)"
+                            )
+                            break
+                        row.update(
+                            build=_params_text(build_params),
+                            build_s=index.build_seconds_,
+                            build_threads=threads,
+                            memory_bytes=memory,
+                            memory_source=index.memory_source,
+                            bytes_per_item=memory / workload.n_items,
+                            reproducible=repeatable,
                         )
-                        break
-                    row.update(
-                        build=_params_text(build_params),
-                        build_s=index.build_seconds_,
-                        build_threads=threads,
-                        memory_bytes=memory,
-                        memory_source=index.memory_source,
-                        bytes_per_item=memory / workload.n_items,
-                        reproducible=cls.reproducible_build and (threads == 1 or cls.parallel_build_is_deterministic),
-                    )
-                    rows.append(row)
-                    done += 1
-                    bar.update(1)
-                    if stop_recall is not None and row["recall"] >= stop_recall:
-                        break
-                bar.update(len(queries) - done)
-                del index
+                        rows_of_build.append(row)
+                        done += 1
+                        if attempt == 0:
+                            bar.update(1)
+                        if stop_recall is not None and row["recall"] >= stop_recall:
+                            break
+                    if attempt == 0:
+                        bar.update(len(queries) - done)
+                    del index
+                    measured.append(rows_of_build)
+                rows.extend(_over_builds(measured))
     finally:
         bar.close()
     settings = {
@@ -326,6 +341,7 @@ def run(
         "repeats": repeats,
         "max_load": max_load,
         "quiet_wait_s": quiet_wait,
+        "build_repeats": build_repeats,
         "max_point_seconds": max_point_seconds,
         "stop_recall": stop_recall,
         "reproducible": reproducible,
@@ -335,6 +351,44 @@ def run(
         "cpu": cpu_description(),
     }
     return Benchmark(_table(rows), skipped, settings, truth.seconds)
+
+
+#: Columns of a results row that :func:`_over_builds` takes the median of across builds.
+_MEDIAN_COLUMNS = (
+    "recall",
+    "recall_single",
+    "qps",
+    "p50_ms",
+    "p99_ms",
+    "batch_qps",
+    "build_s",
+    "memory_bytes",
+    "bytes_per_item",
+)
+
+
+def _over_builds(measured: list[list[dict]]) -> list[dict]:
+    """One row per query point from the rows of several builds of the same index: the median of
+    :data:`_MEDIAN_COLUMNS` over the builds that measured the point, ``n_builds``, and the spread
+    (``recall_min``/``recall_max``, ``qps_min``/``qps_max``). A single build passes through."""
+    by_point: dict[str, list[dict]] = {}
+    for rows_of_build in measured:
+        for row in rows_of_build:
+            by_point.setdefault(row["query"], []).append(row)
+    out = []
+    for rows in by_point.values():
+        row = dict(rows[0])
+        if len(rows) > 1:
+            for column in _MEDIAN_COLUMNS:
+                row[column] = float(np.median([r[column] for r in rows]))
+            row["consistent"] = all(r["consistent"] for r in rows)
+            row["quiet"] = None if any(r["quiet"] is None for r in rows) else all(r["quiet"] for r in rows)
+            row["load_1m"] = max((r["load_1m"] for r in rows if r["load_1m"] is not None), default=None)
+        row["n_builds"] = len(rows)
+        row["recall_min"], row["recall_max"] = min(r["recall"] for r in rows), max(r["recall"] for r in rows)
+        row["qps_min"], row["qps_max"] = min(r["qps"] for r in rows), max(r["qps"] for r in rows)
+        out.append(row)
+    return out
 
 
 RESULT_COLUMNS = [
@@ -366,6 +420,11 @@ RESULT_COLUMNS = [
     "quiet",
     "consistent",
     "reproducible",
+    "n_builds",
+    "recall_min",
+    "recall_max",
+    "qps_min",
+    "qps_max",
 ]
 
 

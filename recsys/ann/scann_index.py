@@ -45,6 +45,9 @@ class ScaNN(ANNIndex):
     #: ScaNN's k-means tree differs from build to build even on one training thread with its fixed
     #: clustering seeds (measured with scann 1.4.2): its recall figures vary by about 0.01.
     reproducible_build = False
+    #: Its batched search (``search_batched``) now and then ranks a near-tie differently from one
+    #: ``search`` per query: 8 of 200 ids differed in 1 of about 16 test runs here (scann 1.4.2).
+    batch_equals_single = False
     grid = {
         "build": [{"num_leaves": None, "dims_per_block": 2, "anisotropic_quantization_threshold": 0.2}],
         "query": [

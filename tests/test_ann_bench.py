@@ -464,7 +464,8 @@ def test_native_vs_transformed_sets_each_pair_side_by_side():
     assert np.isnan(cb["native_qps"]) and cb["native_best_recall"] == 0.5 and cb["shared"] == {}
 
 
-def test_builds_that_do_not_repeat_are_measured_several_times_and_summarised():
+def _unrepeatable_class():
+    """A random sketch drawn afresh at every build (like ScaNN's k-means): recall varies by build."""
     from itertools import count
 
     from recsys.ann.base import ANNIndex
@@ -472,8 +473,6 @@ def test_builds_that_do_not_repeat_are_measured_several_times_and_summarised():
     seeds = count()
 
     class Unrepeatable(ANNIndex):
-        """A random sketch drawn afresh at every build (like ScaNN's k-means): recall varies by build."""
-
         name = "unrepeatable-sketch"
         family = "quantization"
         native_metrics = ("ip",)
@@ -494,6 +493,11 @@ def test_builds_that_do_not_repeat_are_measured_several_times_and_summarised():
             candidates = np.argsort(-(self._S @ (q @ self._P)), kind="stable")[:width]
             return candidates[np.argsort(-(self._X[candidates] @ q), kind="stable")[:k]]
 
+    return Unrepeatable
+
+
+def test_builds_that_do_not_repeat_are_measured_several_times_and_summarised():
+    Unrepeatable = _unrepeatable_class()
     w = workloads.clustered(800, 30, 8, 4, seed=3)
     settings = dict(timing_queries=20, repeats=1, max_load=None, progress=False, stop_recall=None)
     table = bench.run(w, [Unrepeatable, "exact-numpy"], build_repeats=3, **settings).results
@@ -506,3 +510,67 @@ def test_builds_that_do_not_repeat_are_measured_several_times_and_summarised():
     assert exact["n_builds"] == 1 and exact["recall_min"] == exact["recall_max"] == exact["recall"] == 1.0
     with pytest.raises(ValueError, match="build_repeats"):
         bench.run(w, ["exact-numpy"], build_repeats=0, **settings)
+
+
+def test_a_headline_speedup_is_timed_against_exact_search_over_builds_and_passes():
+    Unrepeatable = _unrepeatable_class()
+    registry.register(Unrepeatable)
+    try:
+        w = workloads.clustered(1500, 40, 8, 4, seed=3)
+        timing = dict(timing_queries=30, max_timing_seconds=0.05, max_load=None)
+        point = {"method": "unrepeatable-sketch", "build": "{}", "query": '{"k_factor": 4}'}
+        passes = bench.speedup_over_repeats(w, point, baseline="exact-numpy", builds=3, repeats=2, **timing)
+    finally:
+        registry.unregister("unrepeatable-sketch")
+    assert len(passes) == 6 and sorted(passes["build_no"].unique()) == [0, 1, 2]
+    assert passes.groupby("build_no")["recall"].nunique().eq(1).all()  # one recall per build ...
+    assert passes["recall"].nunique() > 1  # ... and different sketches, different recalls
+    assert np.allclose(passes["speedup_vs_exact"], passes["qps"] / passes["exact_qps"])
+    assert np.allclose(passes["speedup_vs_batch"], passes["qps"] / passes["exact_batch_qps"])
+    assert (passes["exact_method"] == "exact-numpy").all() and passes["quiet"].isna().all()
+    spread = bench.speedup_spread(passes)
+    assert spread["n_builds"] == 3 and spread["n_passes"] == 6
+    for key in ("speedup_vs_exact", "speedup_vs_batch", "qps"):
+        assert spread[key]["min"] <= spread[key]["median"] <= spread[key]["max"]
+    assert spread["recall_min"] < spread["recall_max"]
+    repeatable = {"method": "numpy-lsh", "build": '{"tables": 4, "bits": 6}', "query": '{"probes": 2}'}
+    once = bench.speedup_over_repeats(w, repeatable, baseline="faiss-flat", builds=3, repeats=2, **timing)
+    assert once["build_no"].unique().tolist() == [0] and len(once) == 2  # a repeatable build is built once
+    with pytest.raises(ValueError, match="exact method"):
+        bench.speedup_over_repeats(w, repeatable, baseline="hnswlib", **timing)
+    with pytest.raises(ValueError, match="no passes"):
+        bench.speedup_spread(passes.iloc[:0])
+
+
+def test_scaling_exponents_use_only_sizes_where_the_target_is_reached():
+    sizes = [1e4, 1e5, 1e6]
+    t = pd.DataFrame(
+        {
+            "method": ["m"] * 3 + ["n"] * 3 + ["e"] * 3,
+            "family": ["graph"] * 6 + ["exact"] * 3,
+            "n_items": sizes * 3,
+            "recall": [0.96] * 3 + [0.97, 0.96, 0.5] + [1.0] * 3,
+            "qps": [1e4, 1e4 / 10**0.3, 1e4 / 10**0.6, 1e4, 1e3, 1e4, 1e3, 1e2, 1e1],
+            "build_s": [1.0, 10.0, 100.0] * 3,
+            "memory_bytes": [1.0, 10.0, 100.0] * 3,
+        }
+    )
+    summary = bench.scaling_summary(t, [0.95])
+    assert summary.loc["m", "qps @ 0.95"] == pytest.approx(-0.3) and summary.loc["m", "sizes @ 0.95"] == 3
+    # n reaches 0.95 at two sizes only: no fitted exponent (two points are a ratio, not a law)
+    assert np.isnan(summary.loc["n", "qps @ 0.95"]) and summary.loc["n", "sizes @ 0.95"] == 2
+    assert summary.loc["e", "qps @ exact"] == pytest.approx(-1.0)
+    local = bench.local_slopes(t, 0.95)
+    assert list(local.columns) == ["10,000-100,000", "100,000-1,000,000"]
+    assert local.loc["m"].tolist() == pytest.approx([-0.3, -0.3])
+    assert local.loc["n", "10,000-100,000"] == pytest.approx(-1.0) and np.isnan(local.loc["n", "100,000-1,000,000"])
+    assert local.loc["e"].tolist() == pytest.approx([-1.0, -1.0])
+    assert np.isnan(bench.scaling_exponents(t[t["method"] == "m"].iloc[:1], "qps").get("m", np.nan))
+
+
+def test_the_load_threshold_is_auto_none_or_a_positive_number():
+    assert bench.resolve_max_load("auto") == bench.default_max_load() >= 1.25
+    assert bench.resolve_max_load(None) is None and bench.resolve_max_load(2.5) == 2.5
+    for bad in ("busy", 0, -1.0):
+        with pytest.raises(ValueError, match="max_load"):
+            bench.resolve_max_load(bad)

@@ -65,6 +65,9 @@ def test_results_regenerates_a_committed_run_from_the_current_source(tmp_path):
     committed = notebooks / "results" / "01_big.ipynb"
     shutil.copyfile(first.executed, committed)
     assert runner.committed_run(committed).parameters == {"scale": 5}
+    read_back = runner.committed_run(committed)  # what a chapter shows of a run it cannot redo
+    assert read_back.results() == read_results(first.executed) and read_back.results()["metrics"]["rmse"] == 2.5
+    assert read_back.finished.startswith("20") and read_back.duration_s > 0
 
     again = runner.run(results=[], **quiet)
     assert [r.stem for r in again] == ["01_big"] and again[0].ok

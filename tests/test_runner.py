@@ -216,7 +216,28 @@ def test_machine_description():
 
     d = machine.describe()
     assert d["cores"] == os.cpu_count() and d["python"].count(".") == 2
+    assert f"({os.cpu_count()} cores;" in d["processor"]  # the CPU model with its SIMD flags
     assert f"{os.cpu_count()} cores" in machine.one_line()
+
+
+def test_source_commit_names_the_checkout_and_its_local_changes(tmp_path):
+    import shutil
+    import subprocess
+
+    from recsys.notebook import machine
+
+    assert machine.source_commit(tmp_path) == "unknown (not a git checkout)"
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    git = ["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@example.org"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    (tmp_path / "a.txt").write_text("one\n")
+    subprocess.run([*git, "add", "a.txt"], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "one"], check=True)
+    head = subprocess.run([*git, "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True).stdout.strip()
+    assert machine.source_commit(tmp_path) == head
+    (tmp_path / "a.txt").write_text("two\n")
+    assert machine.source_commit(tmp_path) == f"{head} + local changes"
 
 
 # ------------------------------------------------------------------------------------------------

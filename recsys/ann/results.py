@@ -8,7 +8,10 @@
   check (exact recalls where builds repeat, reached targets where they do not);
 * :func:`family_summary`, :func:`exact_reference`, :func:`speedup_table`: speed-ups over exact
   search, per family and per method;
-* :func:`scaling_exponents` / :func:`scaling_summary`: log-log slopes of a multi-size table;
+* :func:`speedup_spread`: the median and spread of a headline speed-up timed over builds and
+  repeats (:func:`recsys.ann.running.speedup_over_repeats`);
+* :func:`scaling_exponents` / :func:`scaling_summary` / :func:`local_slopes`: log-log slopes of a
+  multi-size table, fitted only over the sizes where a method reaches the target;
 * :func:`write_results`: the table, its frontier and the run's settings as CSV and JSON.
 """
 
@@ -26,13 +29,14 @@ import pandas as pd
 
 from recsys.ann import registry
 from recsys.ann.base import ANNIndex
-from recsys.checks import check_number, to_jsonable
+from recsys.checks import check_integer, check_number, to_jsonable
 
 __all__ = [
     "best",
     "exact_reference",
     "family_summary",
     "index_from",
+    "local_slopes",
     "native_vs_transformed",
     "operating_points",
     "pareto_frontier",
@@ -40,6 +44,7 @@ __all__ = [
     "recall_record",
     "scaling_exponents",
     "scaling_summary",
+    "speedup_spread",
     "speedup_table",
     "write_results",
 ]
@@ -282,37 +287,113 @@ def speedup_table(table: pd.DataFrame, targets: Sequence[float] = (0.9, 0.95)) -
     return out[columns].set_index(["workload", "target", "method"])
 
 
-def scaling_exponents(table: pd.DataFrame, y: str, x: str = "n_items", by: str = "method") -> pd.Series:
+def scaling_exponents(
+    table: pd.DataFrame, y: str, x: str = "n_items", by: str = "method", min_sizes: int = 2
+) -> pd.Series:
     """Per method, the slope of ``log y`` against ``log x`` (least squares): ``y ~ x^slope``.
 
     A slope near 1 for build time or memory means linear growth; for QPS, a slope near -1 means
-    the method scans the catalogue (exact search), near 0 means it barely notices the size.
+    the method scans the catalogue (exact search), near 0 means it barely notices the size. A
+    method measured at fewer than ``min_sizes`` distinct sizes gets no slope (two points always
+    lie on a line: their slope is a ratio, not a fitted growth law).
     """
+    min_sizes = check_integer("min_sizes", min_sizes, 2)
     slopes = {}
     for name, rows in table.groupby(by, sort=False):
         rows = rows[(rows[x] > 0) & (rows[y] > 0)]
-        if rows[x].nunique() >= 2:
+        if rows[x].nunique() >= min_sizes:
             slopes[name] = float(np.polyfit(np.log(rows[x].to_numpy(float)), np.log(rows[y].to_numpy(float)), 1)[0])
-    return pd.Series(slopes, name=f"exponent of {y}")
+    return pd.Series(slopes, name=f"exponent of {y}", dtype=float)
 
 
 def scaling_summary(
     table: pd.DataFrame,
     targets: Sequence[float] = (0.9, 0.95),
     columns: Sequence[str] = ("qps", "build_s", "memory_bytes"),
+    min_sizes: int = 3,
 ) -> pd.DataFrame:
     """Scaling exponents of a multi-size table: per method, the log-log slope of each column
-    against ``n_items`` at each recall target (each size's fastest point reaching it), and for
-    exact search at recall 1. Columns like ``"qps @ 0.95"`` and ``"qps @ exact"``."""
+    against ``n_items`` at each recall target, fitted over the sizes where the method reaches it
+    (each size's fastest point reaching it) and only when there are at least ``min_sizes`` such
+    sizes; for exact search at recall 1. Columns like ``"qps @ 0.95"`` and ``"qps @ exact"``, and
+    ``"sizes @ 0.95"``: how many sizes each fit used (0 where the method never reached it)."""
     out = {}
     approx, exact = table[table["family"] != "exact"], table[table["family"] == "exact"]
+    methods = list(dict.fromkeys(approx["method"]))
     for target in targets:
         points = operating_points(approx, target, by=("n_items", "method"))
         for column in columns:
-            out[f"{column} @ {target:g}"] = scaling_exponents(points, column) if len(points) else pd.Series(dtype=float)
+            out[f"{column} @ {target:g}"] = (
+                scaling_exponents(points, column, min_sizes=min_sizes) if len(points) else pd.Series(dtype=float)
+            )
+        counts = points.groupby("method")["n_items"].nunique() if len(points) else pd.Series(dtype=int)
+        out[f"sizes @ {target:g}"] = counts.reindex(methods, fill_value=0).astype(int)
     for column in columns:
-        out[f"{column} @ exact"] = scaling_exponents(exact, column) if len(exact) else pd.Series(dtype=float)
-    return pd.DataFrame(out)
+        out[f"{column} @ exact"] = (
+            scaling_exponents(exact, column, min_sizes=min_sizes) if len(exact) else pd.Series(dtype=float)
+        )
+    frame = pd.DataFrame(out)
+    for target in targets:
+        frame[f"sizes @ {target:g}"] = frame[f"sizes @ {target:g}"].fillna(0).astype(int)
+    return frame
+
+
+def local_slopes(table: pd.DataFrame, target: float, column: str = "qps") -> pd.DataFrame:
+    """Per method, the log-log slope of ``column`` between each pair of consecutive sizes at which
+    it reaches ``target`` (exact methods: at recall 1): where a growth curve bends, these say
+    where, which one fitted exponent hides. One row per method, one column per size interval
+    (``"10,000-30,000"``), NaN where the method does not reach the target at both ends."""
+    approx = operating_points(table[table["family"] != "exact"], target, by=("n_items", "method"))
+    exact = table[table["family"] == "exact"]
+    if len(exact):
+        exact = exact.loc[exact.groupby(["n_items", "method"])[column].idxmax()]
+    points = pd.concat([approx, exact], ignore_index=True)
+    sizes = sorted(table["n_items"].unique())
+    intervals = [f"{int(a):,}-{int(b):,}" for a, b in zip(sizes, sizes[1:])]
+    rows = {}
+    for method, group in points.groupby("method", sort=False):
+        by_size = group.groupby("n_items")[column].max()
+        rows[method] = [
+            float(np.log(by_size[b] / by_size[a]) / np.log(b / a))
+            if a in by_size.index and b in by_size.index and by_size[a] > 0 and by_size[b] > 0
+            else math.nan
+            for a, b in zip(sizes, sizes[1:])
+        ]
+    return pd.DataFrame.from_dict(rows, orient="index", columns=intervals)
+
+
+def speedup_spread(passes: pd.DataFrame) -> dict[str, Any]:
+    """The median and range of a headline speed-up over builds and repeated passes
+    (:func:`recsys.ann.running.speedup_over_repeats`'s table): ``speedup_vs_exact``,
+    ``speedup_vs_batch``, ``qps`` and the exact QPS as ``{"median", "min", "max"}``, with
+    ``n_builds``, ``n_passes``, the recall range over builds and the share of passes that started
+    on a quiet machine. The range is over every pass of every build: a rerun on the same quiet
+    machine should land inside it."""
+    if passes.empty:
+        raise ValueError("no passes to summarise")
+
+    def spread(column: str) -> dict[str, float]:
+        values = passes[column].to_numpy(float)
+        return {"median": float(np.median(values)), "min": float(values.min()), "max": float(values.max())}
+
+    quiet = passes["quiet"].dropna()
+    return {
+        "method": str(passes["method"].iloc[0]),
+        "build": str(passes["build"].iloc[0]),
+        "query": str(passes["query"].iloc[0]),
+        "n_builds": int(passes["build_no"].nunique()),
+        "n_passes": len(passes),
+        "recall_min": float(passes["recall"].min()),
+        "recall_max": float(passes["recall"].max()),
+        "speedup_vs_exact": spread("speedup_vs_exact"),
+        "speedup_vs_batch": spread("speedup_vs_batch"),
+        "qps": spread("qps"),
+        "exact_qps": spread("exact_qps"),
+        "exact_batch_qps": spread("exact_batch_qps"),
+        "quiet_share": float(quiet.astype(bool).mean()) if len(quiet) else math.nan,
+        "load_min": float(passes["load_1m"].min()),
+        "load_max": float(passes["load_1m"].max()),
+    }
 
 
 def write_results(bench: Any, folder: str | os.PathLike, *, extra: Mapping | None = None) -> dict[str, Path]:

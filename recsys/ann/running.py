@@ -57,7 +57,16 @@ from recsys.ann.workloads import Workload
 from recsys.checks import check_integer, check_number, to_jsonable
 from recsys.progress import bar as progress_bar
 
-__all__ = ["RESULT_COLUMNS", "Benchmark", "default_max_load", "run", "run_sizes", "simd_sweep"]
+__all__ = [
+    "RESULT_COLUMNS",
+    "Benchmark",
+    "default_max_load",
+    "resolve_max_load",
+    "run",
+    "run_sizes",
+    "simd_sweep",
+    "speedup_over_repeats",
+]
 
 
 @dataclass
@@ -136,6 +145,18 @@ def default_max_load() -> float:
     return max(1.25, 0.75 * (os.cpu_count() or 1))
 
 
+def resolve_max_load(max_load: float | str | None) -> float | None:
+    """The load threshold a run uses: ``"auto"`` is :func:`default_max_load`, ``None`` turns the
+    check off, a number is used as it is (it must be positive)."""
+    if max_load is None:
+        return None
+    if isinstance(max_load, str):
+        if max_load != "auto":
+            raise ValueError(f"max_load must be a positive number, 'auto' or None, got {max_load!r}")
+        return default_max_load()
+    return check_number("max_load", max_load, 0, exclusive=True)
+
+
 class _QuietGate:
     """Before each timing: wait (polling every ``poll`` s) until the load is at most ``max_load``,
     spending at most ``wait`` seconds in the whole run; say whether the timing started quiet."""
@@ -174,7 +195,7 @@ def run(
     max_timing_seconds: float = 2.0,
     warmup: int = 10,
     repeats: int = 3,
-    max_load: float | None = -1.0,
+    max_load: float | str | None = "auto",
     quiet_wait: float = 0.0,
     build_repeats: int = 1,
     max_point_seconds: float = 60.0,
@@ -196,8 +217,8 @@ def run(
     and ``max_timing_seconds`` bound the single-query timing loop: each point is timed over
     ``timing_queries`` calls (going round the queries again if there are fewer) or
     ``max_timing_seconds``, whichever comes first (at least 20 calls). Before each timing the
-    1-minute load average is checked against ``max_load`` (-1: :func:`default_max_load`; None:
-    no check): on a busy machine the run waits for quiet, ``quiet_wait`` seconds at most over the
+    1-minute load average is checked against ``max_load`` (``"auto"``: :func:`default_max_load`;
+    None: no check): on a busy machine the run waits for quiet, ``quiet_wait`` seconds at most over the
     whole run (default 0: no waiting), and the ``quiet`` column says whether each timing started
     below the threshold; ``build_repeats`` builds every index whose build is not reproducible
     (ScaNN; graphs built on several threads) that many times, measures each build at every query
@@ -215,10 +236,7 @@ def run(
     batch_threads = check_integer("batch_threads", batch_threads, 0)
     timing_queries = check_integer("timing_queries", timing_queries, 1)
     max_timing_seconds = check_number("max_timing_seconds", max_timing_seconds, 0, exclusive=True)
-    if max_load is not None and max_load == -1.0:
-        max_load = default_max_load()
-    elif max_load is not None:
-        max_load = check_number("max_load", max_load, 0, exclusive=True)
+    max_load = resolve_max_load(max_load)
     quiet_wait = check_number("quiet_wait", quiet_wait, 0)
     build_repeats = check_integer("build_repeats", build_repeats, 1)
     warmup = check_integer("warmup", warmup, 0)
@@ -498,6 +516,129 @@ def _measure(
         "quiet": quiet,
         "consistent": bool(np.array_equal(answers, found[: answers.shape[0]])),
     }
+
+
+def _batch_qps(index: ANNIndex, queries: np.ndarray, k: int, min_seconds: float) -> float:
+    """Queries per second of ``batch_query`` over all ``queries`` at once, repeated until
+    ``min_seconds`` have been spent (at least once): the throughput of batched search."""
+    clock = time.perf_counter
+    done, spent = 0, 0.0
+    while spent < min_seconds or done == 0:
+        start = clock()
+        index.batch_query(queries, k)
+        spent += clock() - start
+        done += queries.shape[0]
+    return done / spent if spent > 0 else math.inf
+
+
+def speedup_over_repeats(
+    workload: Workload,
+    point: Mapping,
+    *,
+    baseline: str | type[ANNIndex] = "faiss-flat",
+    k: int = 10,
+    builds: int = 3,
+    repeats: int = 5,
+    timing_queries: int = 1000,
+    max_timing_seconds: float = 2.0,
+    warmup: int = 10,
+    batch_threads: int = 0,
+    max_load: float | str | None = "auto",
+    quiet_wait: float = 0.0,
+    truth: GroundTruth | None = None,
+    cache_dir: str | os.PathLike | None = None,
+    log=None,
+) -> pd.DataFrame:
+    """A headline speed-up measured with its spread: ``point`` (a results row: ``method``,
+    ``build``, ``query``) against exact search, timed in alternation ``repeats`` times per build.
+
+    One-query QPS of the point and of ``baseline`` (an exact method) are timed back to back in
+    each pass, so both see the same machine; batched exact search (all queries in one
+    ``batch_query``: a blocked matrix product on ``batch_threads`` threads, repeated for at least
+    a second) is timed in the same pass. An index whose build is not reproducible is built
+    ``builds`` times (a reproducible one once) and each build is measured ``repeats`` times.
+    Returns one row per (build, pass): ``build_no``, ``repeat``, ``recall`` (of that build, all
+    queries), ``qps``, ``exact_qps``, ``exact_batch_qps``, ``speedup_vs_exact``,
+    ``speedup_vs_batch``, ``load_1m`` and ``quiet`` (the load gate before the pass, as in
+    :func:`run`). Summarise with :func:`recsys.ann.results.speedup_spread`.
+    """
+    from threadpoolctl import threadpool_limits
+
+    from recsys.ann.results import index_from
+
+    k = check_integer("k", k, 1, workload.n_items)
+    builds = check_integer("builds", builds, 1)
+    repeats = check_integer("repeats", repeats, 1)
+    timing_queries = check_integer("timing_queries", timing_queries, 1)
+    max_timing_seconds = check_number("max_timing_seconds", max_timing_seconds, 0, exclusive=True)
+    batch_threads = check_integer("batch_threads", batch_threads, 0)
+    quiet_wait = check_number("quiet_wait", quiet_wait, 0)
+    exact_cls = registry.resolve(baseline)
+    if exact_cls.family != "exact":
+        raise ValueError(f"baseline must be an exact method, got {exact_cls.name!r} ({exact_cls.family})")
+    say = log or (lambda _line: None)
+    gate = _QuietGate(resolve_max_load(max_load), quiet_wait, say=say)
+    if truth is None:
+        truth = ground_truth(workload, k, cache_dir=cache_dir, threads=batch_threads)
+    exact = exact_cls(metric=workload.metric)
+    with threadpool_limits(1), quiet_native_output():
+        exact.set_num_threads(1)
+        exact.fit(workload.items)
+    Q_exact, _ = exact.prepare_queries(workload.queries, k)
+    probe = index_from(point, metric=workload.metric)
+    n_builds = 1 if type(probe).reproducible_build else builds
+    rows = []
+    for build_no in range(n_builds):
+        _release_memory()
+        index = index_from(point, metric=workload.metric)
+        index.set_num_threads(1)
+        with threadpool_limits(1), quiet_native_output():
+            index.fit(workload.items)
+        say(f"{index.label} {point['build']}: build {build_no + 1} of {n_builds} in {index.build_seconds_:.1f} s")
+        with threadpool_limits(thread_count(batch_threads)):
+            index.set_num_threads(batch_threads)
+            found = index.batch_query(workload.queries, k)
+        build_recall = float(recall(found, truth, workload, k).mean())
+        Q, _ = index.prepare_queries(workload.queries, k)
+        for repeat in range(repeats):
+            quiet = gate()
+            load = _load()
+            index.set_num_threads(1)
+            exact.set_num_threads(1)
+            with threadpool_limits(1):
+                fast, _ = _time_single(index, Q, k, warmup, timing_queries, max_timing_seconds, 1)
+                slow, _ = _time_single(exact, Q_exact, k, warmup, timing_queries, max_timing_seconds, 1)
+            exact.set_num_threads(batch_threads)
+            with threadpool_limits(thread_count(batch_threads)):
+                batch = _batch_qps(exact, workload.queries, k, 1.0)
+            qps, exact_qps = fast.size / fast.sum(), slow.size / slow.sum()
+            rows.append(
+                {
+                    "method": index.name,
+                    "build": _params_text(
+                        json.loads(point["build"]) if isinstance(point["build"], str) else point["build"]
+                    ),
+                    "query": _params_text(
+                        json.loads(point["query"]) if isinstance(point["query"], str) else point["query"]
+                    ),
+                    "build_no": build_no,
+                    "repeat": repeat,
+                    "recall": build_recall,
+                    "qps": qps,
+                    "n_timed": int(fast.size),
+                    "exact_method": exact.name,
+                    "exact_qps": exact_qps,
+                    "exact_n_timed": int(slow.size),
+                    "exact_batch_qps": batch,
+                    "speedup_vs_exact": qps / exact_qps,
+                    "speedup_vs_batch": qps / batch,
+                    "load_1m": load,
+                    "quiet": quiet,
+                }
+            )
+            say(f"pass {repeat + 1}: {qps:,.0f} vs {exact_qps:,.0f} QPS exact ({qps / exact_qps:,.1f}x)")
+        del index
+    return pd.DataFrame(rows)
 
 
 def run_sizes(

@@ -4,19 +4,24 @@ from __future__ import annotations
 
 import os
 import platform
+import subprocess
+from pathlib import Path
 
 import numpy as np
 
 
 def describe() -> dict:
-    """Platform, processor, cores, Python and numpy versions, and the load average right now."""
+    """Platform, CPU model with its SIMD flags, cores, Python and numpy versions, and the load
+    average right now."""
+    from recsys.ann.platform import cpu_description
+
     try:
         load = [round(x, 2) for x in os.getloadavg()]
     except OSError:  # pragma: no cover - not available on every platform
         load = None
     return {
         "platform": f"{platform.system()} {platform.machine()}",
-        "processor": platform.processor(),
+        "processor": cpu_description(),
         "cores": os.cpu_count(),
         "python": platform.python_version(),
         "numpy": np.__version__,
@@ -29,3 +34,30 @@ def one_line() -> str:
     d = describe()
     load = f", load {d['load_average'][0]}" if d["load_average"] else ""
     return f"{d['platform']}, {d['cores']} cores, Python {d['python']}, numpy {d['numpy']}{load}"
+
+
+def source_commit(folder: str | os.PathLike | None = None) -> str:
+    """The git commit the package is running from, with ``" + local changes"`` when tracked files
+    differ from it; ``"unknown (not a git checkout)"`` outside a checkout or without git. What a
+    committed run records beside its date and machine, so a reader can find the code behind it."""
+    folder = Path(folder) if folder is not None else Path(__file__).resolve().parents[2]
+    if not (folder / ".git").exists():  # an installed copy is not the checkout it came from
+        return "unknown (not a git checkout)"
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(folder), "rev-parse", "--short=12", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(folder), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown (not a git checkout)"
+    return f"{head} + local changes" if dirty else head

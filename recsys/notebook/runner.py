@@ -232,10 +232,17 @@ class CommittedRun:
     path: Path
     source: Path
     parameters: dict[str, Any]
+    finished: str | None = None  # papermill's end time (ISO 8601, UTC)
+    duration_s: float | None = None  # papermill's wall time of the run
 
     @property
     def name(self) -> str:
         return self.path.stem
+
+    def results(self) -> dict:
+        """Everything the run recorded (:func:`recsys.notebook.results.read_results`), compared
+        values and timings alike: what a chapter shows of a committed run it cannot redo."""
+        return read_results(self.path)
 
 
 def injected_parameters(notebook) -> dict[str, Any]:
@@ -269,7 +276,10 @@ def committed_run(path: Path, notebooks_dir: Path | None = None) -> CommittedRun
     source = next((c for c in candidates if c.is_file()), None)
     if source is None:
         raise RunnerError(f"{path}: no chapter in {folder} to regenerate it from")
-    return CommittedRun(path, source, parameters)
+    duration = recorded.get("duration")
+    return CommittedRun(
+        path, source, parameters, recorded.get("end_time"), float(duration) if duration is not None else None
+    )
 
 
 def results_drift(path: Path, notebooks_dir: Path | None = None) -> list[str]:

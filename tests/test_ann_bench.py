@@ -574,3 +574,23 @@ def test_the_load_threshold_is_auto_none_or_a_positive_number():
     for bad in ("busy", 0, -1.0):
         with pytest.raises(ValueError, match="max_load"):
             bench.resolve_max_load(bad)
+
+
+def test_a_forest_is_checked_against_ranking_as_many_random_items():
+    t = pd.DataFrame(
+        {
+            "method": ["annoy"] * 3 + ["hnswlib"],
+            "n_items": [10_000] * 4,
+            "build": ['{"n_trees": 10}'] * 3 + ["{}"],
+            "query": ['{"search_k": 1000}', '{"search_k": 20000}', '{"search_k": -1}', '{"ef": 10}'],
+            "recall": [0.3, 1.0, 0.2, 0.9],
+        }
+    )
+    out = bench.sampling_baseline(t)
+    assert out["search_k"].tolist() == [1000, 20000]  # the default budget and other knobs are left out
+    assert out["random_recall"].tolist() == pytest.approx([0.1, 1.0])  # a budget beyond the catalogue: 1
+    assert out["lift"].tolist() == pytest.approx([3.0, 1.0])
+    # the expectation is right: ranking 1,000 random items of 10,000 finds a tenth of the true top 10
+    rng = np.random.default_rng(0)
+    found = [np.isin(np.arange(10), rng.choice(10_000, 1000, replace=False)).mean() for _ in range(2000)]
+    assert np.mean(found) == pytest.approx(0.1, abs=0.01)

@@ -8,6 +8,8 @@
   check (exact recalls where builds repeat, reached targets where they do not);
 * :func:`family_summary`, :func:`exact_reference`, :func:`speedup_table`: speed-ups over exact
   search, per family and per method;
+* :func:`sampling_baseline`: a candidate-budget index's recall beside that of ranking the same
+  number of items drawn at random (the sanity check of a forest's cuts);
 * :func:`speedup_spread`: the median and spread of a headline speed-up timed over builds and
   repeats (:func:`recsys.ann.running.speedup_over_repeats`);
 * :func:`scaling_exponents` / :func:`scaling_summary` / :func:`local_slopes`: log-log slopes of a
@@ -42,6 +44,7 @@ __all__ = [
     "pareto_frontier",
     "reached_record",
     "recall_record",
+    "sampling_baseline",
     "scaling_exponents",
     "scaling_summary",
     "speedup_spread",
@@ -360,6 +363,34 @@ def local_slopes(table: pd.DataFrame, target: float, column: str = "qps") -> pd.
             for a, b in zip(sizes, sizes[1:])
         ]
     return pd.DataFrame.from_dict(rows, orient="index", columns=intervals)
+
+
+def sampling_baseline(table: pd.DataFrame, knob: str = "search_k") -> pd.DataFrame:
+    """The rows whose query sets a candidate budget ``knob`` (Annoy's ``search_k``: how many items
+    a query collects from the trees and ranks exactly), each beside the recall that ranking the same
+    number of items **drawn at random** would reach: ``min(1, budget / n_items)`` in expectation
+    (each true neighbour is among the sample with that probability). An index whose ``recall`` is
+    not well above ``random_recall`` (``lift`` = their ratio) has learnt little from its cuts; a
+    budget of ``-1`` (the library's default) is left out."""
+    rows = []
+    for row in table.itertuples():
+        query = json.loads(row.query) if isinstance(row.query, str) else dict(row.query)
+        budget = query.get(knob)
+        if budget is None or budget < 0:
+            continue
+        random_recall = min(1.0, budget / row.n_items)
+        rows.append(
+            {
+                "method": row.method,
+                "n_items": row.n_items,
+                "build": row.build,
+                knob: budget,
+                "recall": row.recall,
+                "random_recall": random_recall,
+                "lift": row.recall / random_recall if random_recall > 0 else math.nan,
+            }
+        )
+    return pd.DataFrame(rows, columns=["method", "n_items", "build", knob, "recall", "random_recall", "lift"])
 
 
 def speedup_spread(passes: pd.DataFrame) -> dict[str, Any]:

@@ -55,17 +55,27 @@ def test_nb06_ann_recall_latency_tiny(tmp_path_factory):
     lows = {key.rsplit(".", 1)[0]: v for key, v in flat.items() if key.endswith(".ndcg_loss_low")}
     highs = {key.rsplit(".", 1)[0]: v for key, v in flat.items() if key.endswith(".ndcg_loss_high")}
     assert len(lows) > 5 and lows.keys() == highs.keys() and all(lows[key] <= highs[key] for key in lows)
-    assert results["headline"]["best_method"] in available
-    assert 0 <= results["headline"]["quiet_share"] <= 1
+    headline = results["headline"]
+    assert headline["best_method"] in available
+    assert 0 <= headline["quiet_share"] <= 1
+    for ratio in ("speedup_vs_exact", "speedup_vs_batch"):  # a median with its range over builds and passes
+        assert 0 < headline[ratio]["min"] <= headline[ratio]["median"] <= headline[ratio]["max"]
+    assert len(results["headline_passes"]) == headline["n_passes"] == 2 * headline["n_builds"]
+    assert results["run_info"]["commit"] and "cores" in results["run_info"]["cpu"]
     validation = results["validation"]
     assert set(validation) == set(difficulty.TOLERANCES)
     assert all(isinstance(row["holds"], bool) and row["min"] <= row["max"] for row in validation.values())
-    for name in ("nmslib-hnsw-mips", "faiss-ivf-ip", "faiss-ivf", "annoy-dot", "annoy"):
+    for name in ("nmslib-hnsw-mips", "faiss-ivf-ip", "faiss-ivf", "faiss-ivfpqfs-ip", "annoy-dot", "annoy"):
         assert name in results["mips"]["recall"] or name not in available, name
-    assert results["scaling"]["exponents"]
+    assert results["scaling"]["exponents"] and "local_slopes" in results["scaling"]
     assert len(run.figures) >= 9
 
 
 def test_nb06_bad_parameter_fails_in_the_first_cell(tmp_path):
     run = _run(tmp_path, methods=["hnswlib", "no-such-index"])
     assert not run.ok and "ParameterError" in run.error and "methods" in run.error
+
+
+def test_nb06_mips_pairs_must_be_native_then_transformed(tmp_path):
+    run = _run(tmp_path, mips_pairs=[["faiss-ivf", "faiss-ivf-ip"]])  # the wrong way round
+    assert not run.ok and "ParameterError" in run.error and "mips_pairs" in run.error

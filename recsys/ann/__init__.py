@@ -11,7 +11,8 @@ on and the benchmark.
 The modules:
 
 * adapters: :mod:`~recsys.ann.exact` (numpy), :mod:`~recsys.ann.faiss_indexes` (flat, HNSW,
-  HNSW over SQ8 codes, LSH, PQ, IVF, IVF-PQ, IVF-PQ 4-bit fast-scan), :mod:`~recsys.ann.hnswlib_index`,
+  HNSW over SQ8 codes, bit sketches scanned exhaustively (faiss's ``IndexLSH``), PQ, IVF, IVF-PQ,
+  IVF-PQ 4-bit fast-scan; each IVF also natively on inner product), :mod:`~recsys.ann.hnswlib_index`,
   :mod:`~recsys.ann.nmslib_index` (``negdotprod`` natively and ``cosinesimil`` on MIPS-transformed
   vectors), :mod:`~recsys.ann.annoy_index`, :mod:`~recsys.ann.scann_index`,
   :mod:`~recsys.ann.usearch_index`, and :mod:`~recsys.ann.lsh` (random-hyperplane LSH in numpy,

@@ -96,7 +96,7 @@ DEFAULT_METHODS: tuple[str, ...] = (
     "faiss-hnsw-sq8",
     "annoy",
     "numpy-lsh",
-    "faiss-lsh",
+    "faiss-sketch",
     "faiss-pq",
     "faiss-ivf",
     "faiss-ivfpqfs",

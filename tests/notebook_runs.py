@@ -95,6 +95,8 @@ TINY_06 = dict(
     build_repeats=2,  # the median-over-builds path runs (on ScaNN, where it is installed)
     headline_builds=2,
     headline_repeats=2,
+    ease_ranks=[4, 8],
+    ease_methods=["hnswlib", "faiss-ivf"],
     # a time budget that a busy machine cannot exhaust: a budget that cut one run's grid short and
     # not the other's would differ in what was measured, not in what a measurement gives
     time_budget=600.0,

@@ -96,6 +96,8 @@ TINY_06 = dict(
     headline_builds=2,
     headline_repeats=2,
     ease_ranks=[4, 8],
+    graph_n_items=2000,
+    graph_builds=[{"M": 8, "ef_construction": 40}, {"M": 16, "ef_construction": 100}],
     ease_methods=["hnswlib", "faiss-ivf"],
     # a time budget that a busy machine cannot exhaust: a budget that cut one run's grid short and
     # not the other's would differ in what was measured, not in what a measurement gives

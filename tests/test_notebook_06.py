@@ -68,6 +68,10 @@ def test_nb06_ann_recall_latency_tiny(tmp_path_factory):
     for name in ("nmslib-hnsw-mips", "faiss-ivf-ip", "faiss-ivf", "faiss-ivfpqfs-ip", "annoy-dot", "annoy"):
         assert name in results["mips"]["recall"] or name not in available, name
     assert results["scaling"]["exponents"] and "local_slopes" in results["scaling"]
+    graph_builds = {
+        build for points in results["graphs"]["recall"].values() for build in (p.split(" | ")[0] for p in points)
+    }
+    assert len(graph_builds) == 2  # every build of the graph study measured
     ease = results["ease"]  # EASE served through its rank-r factorisation: the rank's cost, then the index's
     assert list(ease["rank_cost"]) == ["4", "8"]
     assert all(r["ndcg_loss_low"] <= r["ndcg_loss"] <= r["ndcg_loss_high"] for r in ease["rank_cost"].values())

@@ -112,6 +112,37 @@ class AdapterConformance:
         # on vectors with spread norms the two rankings differ: cosine mode must not return the ip top-10
         assert recall(found, ip_truth, w, 10).mean() < 0.9
 
+    def test_not_found_is_minus_one_in_both_paths(self, adapter):
+        """Asked for nearly the whole catalogue at its coarsest setting, an index may find fewer
+        items: its answer lists the items it found, each once, then -1, in the one-query and the
+        batched path alike (a padded slot read as an item would serve item 0 to users)."""
+        _skip_if_unavailable(adapter)
+        rng = np.random.default_rng(0)
+        X, Q = rng.standard_normal((300, 8)), rng.standard_normal((5, 8))
+        case = adapter.conformance
+        index = adapter("ip", **case.build).fit(X)
+        if case.knob[0]:
+            index.set_query_arguments(**case.knob[0])
+        k = X.shape[0] - 1
+        for path, found in (("single", np.vstack([index.query(q, k) for q in Q])), ("batch", index.batch_query(Q, k))):
+            for row in found:
+                real = row[row >= 0]
+                assert np.unique(real).size == real.size, (adapter.name, path, "an item twice")
+                assert (row[real.size :] == -1).all(), (adapter.name, path, "-1 before a found item")
+
+    def test_vectors_that_would_overflow_float32_are_refused(self, adapter, clustered):
+        """Finite vectors whose squares overflow float32 abort some libraries (the process dies):
+        the interface refuses them, naming the row, before the library sees them."""
+        _skip_if_unavailable(adapter)
+        w, _ = clustered
+        huge = w.items.copy()
+        huge[7] *= 1e20
+        with pytest.raises(ValueError, match="row 7 has norm"):
+            adapter("ip", **adapter.conformance.build).fit(huge)
+        index = adapter("ip", **adapter.conformance.build).fit(w.items)
+        with pytest.raises(ValueError, match="row 1 has norm"):
+            index.batch_query(huge[6:9], 3)
+
     def test_bad_input_gives_clear_errors(self, adapter, clustered):
         _skip_if_unavailable(adapter)
         w, _ = clustered

@@ -280,6 +280,12 @@ class ANNIndex:
 
     # -- building -------------------------------------------------------------------------------
 
+    #: The largest vector norm an index accepts. The libraries compute in float32, whose largest
+    #: value is 3.4e38: a squared norm or an inner product of two vectors longer than about 1.8e19
+    #: overflows, and some of them abort the process on it (faiss, ScaNN). Vectors up to 1e18 keep
+    #: every inner product of two of them below 1e36.
+    MAX_NORM: ClassVar[float] = 1e18
+
     def fit(self, vectors) -> ANNIndex:
         """Build the index on the item vectors (n_items, d); returns ``self``.
 
@@ -289,7 +295,7 @@ class ANNIndex:
         """
         if self.library is not None:
             require(self.library, self.pip_name)
-        X = check_vectors(vectors, "vectors")
+        X = _check_magnitude(check_vectors(vectors, "vectors"), "vectors", self.MAX_NORM)
         self.n_items_, self.dim_ = X.shape
         if self.transformed:
             X = self._transform_items(X)
@@ -322,7 +328,7 @@ class ANNIndex:
     def _prepare_queries(self, vectors, k: int) -> tuple[np.ndarray, int]:
         if not hasattr(self, "n_items_"):
             raise RuntimeError(f"{type(self).__name__} is not built yet; call fit(vectors) first")
-        Q = check_vectors(vectors, "query vectors", dim=self.dim_)
+        Q = _check_magnitude(check_vectors(vectors, "query vectors", dim=self.dim_), "query vectors", self.MAX_NORM)
         k = check_integer("k", k, 1)
         if k > self.n_items_:
             raise ValueError(f"k={k} is larger than the catalogue ({self.n_items_} items)")
@@ -389,6 +395,23 @@ class ANNIndex:
     def _memory_bytes(self) -> int:
         """Default: the resident growth measured across the build."""
         return self.build_rss_bytes_
+
+
+def _check_magnitude(X: np.ndarray, name: str, max_norm: float) -> np.ndarray:
+    """``X`` itself, or a clear error when a row is longer than ``max_norm`` (norms in float64, so
+    the check itself cannot overflow): such vectors would overflow the libraries' float32 arithmetic."""
+    if X.size:
+        largest = float(np.abs(X).max(initial=0.0))
+        if largest * np.sqrt(X.shape[1]) > max_norm:  # cheap bound first; the exact norms only if needed
+            norms = np.sqrt(np.einsum("ij,ij->i", X, X, dtype=np.float64))
+            if norms.max() > max_norm:
+                row = int(norms.argmax())
+                raise ValueError(
+                    f"{name}: row {row} has norm {norms[row]:.3g}, above the {max_norm:.0e} an index accepts "
+                    "(the libraries compute in float32, where squares of such values overflow); rescale the "
+                    "vectors (inner-product rankings do not change when every vector is scaled by one factor)"
+                )
+    return X
 
 
 def _as_ids(ids, k: int) -> np.ndarray:

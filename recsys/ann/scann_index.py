@@ -140,13 +140,17 @@ class ScaNN(ANNIndex):
 
     def _batch_query(self, Q: np.ndarray, k: int) -> np.ndarray:
         search = self._searcher.search_batched if self.num_threads == 1 else self._searcher.search_batched_parallel
-        ids, _ = search(
+        ids, distances = search(
             Q.astype(np.float32, copy=False),
             final_num_neighbors=k,
             pre_reorder_num_neighbors=max(k, self._reorder),
             leaves_to_search=min(self._leaves, self.num_leaves_),
         )
-        return np.asarray(ids)
+        # the batched search pads rows that found fewer than k with id 0 and distance NaN (the
+        # single search returns a shorter array): those slots are "not found", -1, not item 0
+        ids = np.array(ids, dtype=np.int64)
+        ids[np.isnan(np.asarray(distances))] = -1
+        return ids
 
     def _memory_bytes(self) -> int:
         with tempfile.TemporaryDirectory() as folder, quiet_native_output():

@@ -369,6 +369,30 @@ def test_ground_truth_cache_key_names_the_workload_its_vectors_and_the_depth():
     assert bench.DEFAULT_EPSILON == 1e-6
 
 
+def test_the_ground_truth_cache_is_keyed_on_every_item_and_survives_damage(tmp_path):
+    w = workloads.clustered(5000, 20, 4, 3, seed=1)
+    first = bench.ground_truth(w, 5, cache_dir=tmp_path)
+    assert not first.cached and bench.ground_truth(w, 5, cache_dir=tmp_path).cached
+    # change one item that a 1-in-5 sample of the catalogue would not look at: a new key, a new truth
+    best = int(first.ids[0, 0])
+    changed_row = best + 1 if (best + 1) % 5 else best + 2
+    items = w.items.copy()
+    items[changed_row] = w.queries[0] * 1000  # now the best item of query 0 by far
+    changed = workloads.Workload(w.name, items, w.queries, w.metric, dict(w.params))
+    assert changed.fingerprint() != w.fingerprint()
+    again = bench.ground_truth(changed, 5, cache_dir=tmp_path)
+    assert not again.cached and again.ids[0, 0] == changed_row
+    # a damaged entry is named in a warning and recomputed, never read as good
+    entries = sorted(tmp_path.glob("ground-truth-*.npz"))
+    assert len(entries) == 2 and not list(tmp_path.glob("*.tmp*"))  # no temporary file left behind
+    for entry in entries:
+        entry.write_bytes(entry.read_bytes()[:100])  # truncated
+    with pytest.warns(UserWarning, match="ground-truth cache .* is damaged"):
+        recomputed = bench.ground_truth(w, 5, cache_dir=tmp_path)
+    assert not recomputed.cached and np.array_equal(recomputed.ids, first.ids)
+    assert bench.ground_truth(w, 5, cache_dir=tmp_path).cached  # and written back whole
+
+
 def test_faiss_simd_levels_start_without_simd():
     if registry.get("faiss-flat").available():
         pytest.skip("faiss is not installed")

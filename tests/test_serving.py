@@ -113,3 +113,22 @@ def test_mixture_for_caches_the_fit(embeddings, tmp_path):
     assert len(list(tmp_path.glob("mixture-*.pkl"))) == 1
     np.testing.assert_array_equal(a.workload(100, 5).items, b.workload(100, 5).items)
     assert registry.get("exact-numpy").available() is None
+
+
+def test_the_mixture_cache_is_keyed_on_the_vectors_and_survives_damage(embeddings, tmp_path):
+    import dataclasses
+
+    fit = dict(cache_dir=tmp_path, item_components=2, user_components=1)
+    retrieval.mixture_for(embeddings, **fit)
+    # the same parameters on other vectors (another data version, say) must not reuse the fit
+    shifted = dataclasses.replace(embeddings, item_vectors=embeddings.item_vectors * 2)
+    refit = retrieval.mixture_for(shifted, **fit)
+    assert len(list(tmp_path.glob("mixture-*.pkl"))) == 2 and not list(tmp_path.glob("*.tmp"))
+    assert (
+        refit.workload(200, 5).items.std() > 1.5 * retrieval.mixture_for(embeddings, **fit).workload(200, 5).items.std()
+    )
+    for entry in tmp_path.glob("mixture-*.pkl"):
+        entry.write_bytes(b"not a pickle")
+    with pytest.warns(UserWarning, match="mixture cache .* is damaged"):
+        again = retrieval.mixture_for(embeddings, **fit)
+    assert isinstance(again, type(refit))

@@ -17,10 +17,14 @@ hits).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+import tempfile
 import time
+import warnings
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -172,20 +176,47 @@ def ground_truth(
     path = None
     if cache_dir is not None:
         path = Path(cache_dir) / f"ground-truth-{hashlib.sha256(text.encode()).hexdigest()[:20]}.npz"
-        if path.is_file():
-            with np.load(path, allow_pickle=False) as stored:
-                if str(stored["key"]) == text:
-                    return GroundTruth(stored["ids"], stored["scores"], workload.metric, float(stored["seconds"]), True)
+        cached = _read_cached(path, text, (workload.n_queries, depth))
+        if cached is not None:
+            ids, scores, seconds = cached
+            return GroundTruth(ids, scores, workload.metric, seconds, True)
     start = time.perf_counter()
     with threadpool_limits(thread_count(threads)):
         ids, scores = _exact_top(workload.items, workload.queries, depth, workload.metric)
     seconds = time.perf_counter() - start
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp.npz")
-        np.savez(tmp, ids=ids, scores=scores, key=np.array(text), seconds=np.array(seconds))
-        os.replace(tmp, path)
+        # a temporary file of this process's own (two runs sharing a cache never write the same
+        # one), moved into place in one step: a reader sees the old entry or the new one, whole
+        handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".tmp.npz")
+        try:
+            with os.fdopen(handle, "wb") as out:
+                np.savez(out, ids=ids, scores=scores, key=np.array(text), seconds=np.array(seconds))
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
     return GroundTruth(ids, scores, workload.metric, seconds, False)
+
+
+def _read_cached(path: Path, key: str, shape: tuple[int, int]):
+    """``(ids, scores, seconds)`` of the cache entry at ``path`` if it is whole and holds ``key``;
+    ``None`` if there is none or it is for other vectors. A damaged entry (truncated, not an
+    archive, missing arrays, wrong shapes) is named in a warning and recomputed."""
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as stored:
+            if str(stored["key"]) != key:
+                return None
+            ids, scores, seconds = stored["ids"], stored["scores"], float(stored["seconds"])
+        if ids.shape != shape or scores.shape != shape or not np.issubdtype(ids.dtype, np.integer):
+            raise ValueError(f"arrays of shape {ids.shape} and {scores.shape}, expected {shape}")
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
+        warnings.warn(f"ground-truth cache {path} is damaged ({error}); computing it again", stacklevel=3)
+        return None
+    return ids, scores, seconds
 
 
 def recall(found, truth: GroundTruth, workload: Workload, k: int, *, epsilon: float = DEFAULT_EPSILON) -> np.ndarray:

@@ -97,12 +97,16 @@ class Workload:
         }
 
     def fingerprint(self) -> str:
-        """A short hash of :meth:`key` and of a sample of the vectors themselves."""
-        digest = hashlib.sha256(json.dumps(self.key(), sort_keys=True, default=str).encode())
-        step = max(1, self.n_items // 1000)
-        digest.update(np.ascontiguousarray(self.items[::step]).tobytes())
-        digest.update(self.queries.tobytes())
-        return digest.hexdigest()[:16]
+        """A short hash of :meth:`key` and of **every byte** of the vectors (items and queries, with
+        their shapes and dtypes): a cache keyed on it can never serve results computed for other
+        vectors (an earlier version hashed a sample of the items, so a changed item could reuse a
+        stale ground truth). BLAKE2b reads about 1 GB/s: a quarter of a second for 10^6 x 64 floats."""
+        digest = hashlib.blake2b(json.dumps(self.key(), sort_keys=True, default=str).encode(), digest_size=16)
+        for array in (self.items, self.queries):
+            array = np.ascontiguousarray(array)
+            digest.update(f"{array.dtype.str}{array.shape}".encode())
+            digest.update(memoryview(array).cast("B"))
+        return digest.hexdigest()
 
     def subset(self, n_items: int, name: str | None = None) -> Workload:
         """The first ``n_items`` items (a smaller catalogue of the same shape), same queries."""

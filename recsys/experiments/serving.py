@@ -26,11 +26,14 @@ neighbours; a recommender cares about the lists users see, so:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import pickle
+import tempfile
 import time
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -282,12 +285,23 @@ def mixture_for(
     """The recommender-shaped generator fitted to ``embeddings`` (cached in ``cache_dir`` if given)."""
     path = None
     if cache_dir is not None:
-        key = json.dumps({"source": embeddings.params, "seed": seed, **fit_params}, sort_keys=True, default=str)
+        # keyed on the vectors themselves (every byte), not only on how they were made: the same
+        # parameters on another version of the data, or of the model, fit another mixture
+        vectors = hashlib.blake2b(digest_size=16)
+        for array in (embeddings.item_vectors, embeddings.user_vectors):
+            array = np.ascontiguousarray(array)
+            vectors.update(f"{array.dtype.str}{array.shape}".encode())
+            vectors.update(memoryview(array).cast("B"))
+        key = json.dumps(
+            {"source": embeddings.params, "vectors": vectors.hexdigest(), "seed": seed, **fit_params},
+            sort_keys=True,
+            default=str,
+        )
         digest = hashlib.sha256(key.encode()).hexdigest()[:16]
         path = Path(cache_dir) / f"mixture-{digest}.pkl"
-        if path.is_file():
-            with path.open("rb") as handle:
-                return pickle.load(handle)
+        cached = _read_mixture(path, key)
+        if cached is not None:
+            return cached
     mixture = workloads.fit_mixture(
         embeddings.item_vectors,
         embeddings.user_vectors,
@@ -297,11 +311,32 @@ def mixture_for(
     )
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        with tmp.open("wb") as handle:
-            pickle.dump(mixture, handle)
-        os.replace(tmp, path)
+        handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".tmp")
+        try:
+            with os.fdopen(handle, "wb") as out:
+                pickle.dump({"key": key, "mixture": mixture}, out)
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
     return mixture
+
+
+def _read_mixture(path: Path, key: str) -> workloads.Mixture | None:
+    """The mixture cached at ``path`` for ``key``; ``None`` if absent or for another key. A damaged
+    file (truncated, not a pickle, another layout) is named in a warning and fitted again."""
+    if not path.is_file():
+        return None
+    try:
+        with path.open("rb") as handle:
+            stored = pickle.load(handle)
+        if not isinstance(stored, dict) or not isinstance(stored.get("mixture"), workloads.Mixture):
+            raise ValueError("not a cached mixture")
+    except (OSError, ValueError, EOFError, pickle.UnpicklingError, AttributeError, ImportError, TypeError) as error:
+        warnings.warn(f"mixture cache {path} is damaged ({error}); fitting it again", stacklevel=3)
+        return None
+    return stored["mixture"] if stored.get("key") == key else None
 
 
 def recommend_with_index(

@@ -458,3 +458,26 @@ def test_quick_timings_name_parameters_the_chapters_declare():
         for name, value in values.items():
             assert name in defaults, f"{stem}: {name}"
             assert value != defaults[name], f"{stem}: {name} is already {value!r}"
+
+
+def test_a_chapter_writes_under_the_build_folder_it_was_given(tmp_path, monkeypatch):
+    """``paths.build_dir()`` inside a chapter is the run's ``--build-dir`` (06 keeps its caches there),
+    so a read-only checkout with a writable build folder works and two builds share nothing."""
+    from recsys import paths
+
+    monkeypatch.delenv(paths.BUILD_DIR_ENV, raising=False)
+    notebooks = tmp_path / "notebooks"
+    make_notebook(
+        notebooks / "01_where.ipynb",
+        "n = 1",
+        "from recsys import paths\nfrom recsys.notebook.results import record\n"
+        "record('build_dir', str(paths.build_dir()))\n(paths.build_dir() / 'cache-probe').write_text('x')",
+    )
+    build = tmp_path / "elsewhere"
+    run = runner.run(notebooks_dir=notebooks, build_dir=build, html=False, progress=False, log=lambda _: None)[0]
+    assert run.ok, run.error
+    assert json.loads(run.results_file.read_text())["results"]["build_dir"] == str(build.resolve())
+    assert (build / "cache-probe").is_file()
+    import os
+
+    assert paths.BUILD_DIR_ENV not in os.environ  # restored after the run

@@ -814,8 +814,12 @@ def run(
 
     previous = os.environ.get("JUPYTER_PATH")
     previous_progress = os.environ.get(PROGRESS_ENV)
+    previous_build = os.environ.get(paths.BUILD_DIR_ENV)
     os.environ["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(_kernel_dir(build)), previous]))
     os.environ[PROGRESS_ENV] = "0"  # the kernels inherit it: no progress bars in executed notebooks
+    # and the build folder: a chapter's own outputs (06's caches) go under --build-dir, never into
+    # the checkout, which may be read-only, and two builds never share a cache
+    os.environ[paths.BUILD_DIR_ENV] = str(build.resolve())
     pinned = portable_kernel_environment()
     os.environ.update(pinned)  # the kernels inherit these too (see PORTABLE_KERNELS)
     runs: list[NotebookRun] = []
@@ -866,7 +870,11 @@ def run(
     finally:
         for name in pinned:
             os.environ.pop(name, None)
-        for name, value in (("JUPYTER_PATH", previous), (PROGRESS_ENV, previous_progress)):
+        for name, value in (
+            ("JUPYTER_PATH", previous),
+            (PROGRESS_ENV, previous_progress),
+            (paths.BUILD_DIR_ENV, previous_build),
+        ):
             if value is None:
                 os.environ.pop(name, None)
             else:

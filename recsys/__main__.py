@@ -274,16 +274,25 @@ def main(argv: list[str] | None = None) -> int:
     except runner.RunnerError as error:
         print(f"error: {error}", file=sys.stderr)
         return runner.EXIT_USAGE
-    except KeyboardInterrupt:
-        print("error: interrupted; the notebook that was running is marked failed in the index", file=sys.stderr)
-        return 130
+    except runner.INTERRUPTS as error:
+        what = "interrupted (Ctrl-C)" if isinstance(error, KeyboardInterrupt) else str(error)
+        print(
+            f"error: {what}; the notebook that was running is marked failed in its run record and the index, "
+            "and its previous results and figures were removed",
+            file=sys.stderr,
+        )
+        return 130 if isinstance(error, KeyboardInterrupt) else 143
     failed = [r for r in runs if not r.ok]
     if failed:
         reason = (failed[0].error or "unknown error").splitlines()[0]
+        partial = (
+            f"the partial notebook {failed[0].executed} is marked failed"
+            if failed[0].executed.is_file()
+            else "no partial notebook was kept"
+        )
         print(
-            f"error: {failed[0].stem} failed ({reason}). Its previous results and figures were removed, the "
-            f"partial notebook {failed[0].executed} is marked failed, and the index says so; the notebooks "
-            "after it did not run.",
+            f"error: {failed[0].stem} failed ({reason}). Its previous results and figures were removed, "
+            f"{partial}, and the index says so; the notebooks after it did not run.",
             file=sys.stderr,
         )
         return runner.EXIT_FAILED

@@ -481,3 +481,83 @@ def test_a_chapter_writes_under_the_build_folder_it_was_given(tmp_path, monkeypa
     import os
 
     assert paths.BUILD_DIR_ENV not in os.environ  # restored after the run
+
+
+# ------------------------------------------------------------------------------------------------
+# a run is "ok" only if it finished: faults injected at each stage after execution, and SIGTERM
+
+
+def _assert_failed_and_clean(build: Path, stem: str, words: str) -> dict:
+    status = json.loads((build / "runs" / f"{stem}.json").read_text())
+    assert status["status"] == "failed" and words in status["error"], status["error"]
+    assert not (build / "results" / f"{stem}.json").exists()  # no result that looks current
+    assert not (build / "figures" / stem).exists()
+    assert not list(build.glob(".staging-*")), "a staging folder was left behind"
+    return status
+
+
+@pytest.mark.parametrize(
+    "stage, fault",
+    [
+        ("extract_figures", OSError(28, "No space left on device")),
+        ("render_html", OSError(28, "No space left on device")),
+        ("_write_json", PermissionError(13, "Permission denied")),
+        ("extract_figures", KeyboardInterrupt()),
+        ("render_html", runner.Terminated("terminated (SIGTERM)")),
+    ],
+    ids=["figures-disk-full", "html-disk-full", "results-unwritable", "figures-ctrl-c", "html-sigterm"],
+)
+def test_a_fault_while_writing_outputs_fails_the_run_and_leaves_nothing_stale(workspace, monkeypatch, stage, fault):
+    notebooks, build = workspace
+    quiet = dict(notebooks_dir=notebooks, build_dir=build, only=["01"], progress=False, log=lambda _: None)
+    assert runner.run(**quiet)[0].ok  # a good earlier run, whose outputs must not survive as current
+    assert (build / "results" / "01_first.json").is_file()
+
+    original = getattr(runner, stage)
+
+    def broken(*args, **kwargs):
+        if stage == "_write_json" and not str(args[0]).endswith("results.json"):
+            return original(*args, **kwargs)  # the status file still gets written: only the results fail
+        raise fault
+
+    monkeypatch.setattr(runner, stage, broken)
+    if isinstance(fault, runner.INTERRUPTS):
+        with pytest.raises(type(fault)):
+            runner.run(**quiet)
+        words = "interrupted (Ctrl-C)" if isinstance(fault, KeyboardInterrupt) else "terminated (SIGTERM)"
+    else:
+        run = runner.run(**quiet)[0]
+        assert not run.ok and "while writing its outputs" in run.error
+        words = type(fault).__name__
+    monkeypatch.setattr(runner, stage, original)
+    status = _assert_failed_and_clean(build, "01_first", words)
+    assert "while writing its outputs" in status["error"]
+    assert not (build / "notebooks" / "01_first.ipynb").exists()  # neither this run's nor the last one's
+
+
+def test_sigterm_during_execution_marks_the_notebook_failed_and_exits(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    notebooks = tmp_path / "notebooks"
+    make_notebook(notebooks / "01_slow.ipynb", "n = 1", "import time\ntime.sleep(60)")
+    build = tmp_path / "build"
+    (build / "results").mkdir(parents=True)
+    (build / "results" / "01_slow.json").write_text("{}")  # an earlier run's result
+    script = (
+        "import sys\nfrom pathlib import Path\nfrom recsys.notebook import runner\n"
+        f"runner.run(notebooks_dir=Path({str(notebooks)!r}), build_dir=Path({str(build)!r}), html=False, progress=False)\n"
+    )
+    child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 90
+    while not list(build.glob(".staging-*/*.ipynb")) and time.monotonic() < deadline:  # the kernel is executing
+        time.sleep(0.5)
+    time.sleep(2)
+    child.send_signal(signal.SIGTERM)
+    _, err = child.communicate(timeout=60)
+    assert child.returncode != 0 and b"Terminated" in err
+    _assert_failed_and_clean(build, "01_slow", "terminated (SIGTERM)")
+    assert os.path.isdir(build)

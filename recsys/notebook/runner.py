@@ -33,12 +33,15 @@ how readers know the numbers they read are current. ``--publish`` copies default
 from __future__ import annotations
 
 import ast
+import contextlib
 import json
 import os
 import re
 import shutil
+import signal
 import sys
 import tempfile
+import threading
 import time
 from base64 import b64decode
 from dataclasses import dataclass, field
@@ -106,6 +109,20 @@ QUICK_TIMINGS: dict[str, dict[str, Any]] = {
         "retrieval_repeats": 1,
     },
 }
+
+
+class Terminated(BaseException):
+    """SIGTERM (what ``timeout``, a CI cancel or ``kill`` send) while :func:`run` runs: raised like
+    Ctrl-C's ``KeyboardInterrupt``, so the notebook that was running is marked failed, its
+    previous outputs removed and its staging folder cleaned before the process exits."""
+
+
+def _raise_terminated(signum, frame):  # noqa: ARG001 - the signal module's handler signature
+    raise Terminated("terminated (SIGTERM)")
+
+
+#: What interrupts a run from outside: Ctrl-C and SIGTERM.
+INTERRUPTS = (KeyboardInterrupt, Terminated)
 
 
 class RunnerError(RuntimeError):
@@ -629,8 +646,8 @@ def run_notebook(
             run.ok = True
         except PapermillExecutionError as error:
             run.error, run.failed_cell = _describe_failure(error)
-        except KeyboardInterrupt as error:
-            run.error = "interrupted (Ctrl-C)"
+        except INTERRUPTS as error:
+            run.error = "interrupted (Ctrl-C)" if isinstance(error, KeyboardInterrupt) else str(error)
             interrupted = error
         except Exception as error:  # noqa: BLE001 - a dead kernel, a timeout, a broken notebook file
             run.error = f"{type(error).__name__}: {error}".strip()
@@ -640,70 +657,95 @@ def run_notebook(
             # never leave a result that looks current: drop this notebook's previous outputs
             for key in ("figures", "results"):
                 _remove(final[key])
-            partial = _mark_failed(staged_nb, run.error or "")
-            if partial is not None:
-                _replace(staged_nb, final["notebook"])
-                if html:
-                    run.html = render_html(
-                        partial,
-                        final["html"],
-                        title=title,
-                        previous=neighbours[0],
-                        following=neighbours[1],
-                        failure=(run.error or "").splitlines()[0],
-                    )
-            else:
+            _remove(build / "runs" / f"{stem}.json")  # no "ok" of the last run beside what follows
+            try:
+                partial = _mark_failed(staged_nb, run.error or "")
+                if partial is not None:
+                    _replace(staged_nb, final["notebook"])
+                    if html:
+                        run.html = render_html(
+                            partial,
+                            final["html"],
+                            title=title,
+                            previous=neighbours[0],
+                            following=neighbours[1],
+                            failure=(run.error or "").splitlines()[0],
+                        )
+                else:
+                    _remove(final["notebook"])
+                    _remove(final["html"])
+            except OSError as error:  # a full disk, say: the partial notebook is not kept either
+                run.html = None
+                run.error = f"{run.error}; its partial notebook could not be written ({error})"
                 _remove(final["notebook"])
                 _remove(final["html"])
-            _write_status(build, run, started, final)
+            with contextlib.suppress(OSError):
+                _write_status(build, run, started, final)
             if interrupted is not None:
                 raise interrupted
             return run
 
-        notebook = nbformat.read(str(staged_nb), as_version=4)
-        run.results = read_results(notebook)
-        run.skipped = skipped(notebook)
-        figures = extract_figures(notebook, staging / "figures")
-        if html:
-            render_html(notebook, staging / "page.html", title=title, previous=neighbours[0], following=neighbours[1])
-        if check and reference is not None:
-            committed = read_results(reference, comparable_only=True)
-            if committed:
-                run.reproduction = compare_results(
-                    committed, read_results(notebook, comparable_only=True), skipped=run.skipped
-                )
-        payload = {
-            "notebook": stem,
-            "source": source.name,
-            "title": title,
-            "parameters": parameters,
-            "default_parameters": is_default,
-            "changed_parameters": changed,
-            "quick_timings": quick,
-            "results": run.results,
-            "wall_time_seconds": round(run.seconds, 3),
-            "executed_at": started.isoformat(timespec="seconds"),
-            "machine": machine.one_line(),
-            "reproduces_committed": None if run.reproduction is None else not run.reproduction,
-            "differences": run.reproduction or [],
-            "skipped": run.skipped,
-        }
-        _write_json(staging / "results.json", payload)
+        try:
+            notebook = nbformat.read(str(staged_nb), as_version=4)
+            run.results = read_results(notebook)
+            run.skipped = skipped(notebook)
+            figures = extract_figures(notebook, staging / "figures")
+            if html:
+                render_html(notebook, staging / "page.html", title=title, previous=neighbours[0], following=neighbours[1])
+            if check and reference is not None:
+                committed = read_results(reference, comparable_only=True)
+                if committed:
+                    run.reproduction = compare_results(
+                        committed, read_results(notebook, comparable_only=True), skipped=run.skipped
+                    )
+            payload = {
+                "notebook": stem,
+                "source": source.name,
+                "title": title,
+                "parameters": parameters,
+                "default_parameters": is_default,
+                "changed_parameters": changed,
+                "quick_timings": quick,
+                "results": run.results,
+                "wall_time_seconds": round(run.seconds, 3),
+                "executed_at": started.isoformat(timespec="seconds"),
+                "machine": machine.one_line(),
+                "reproduces_committed": None if run.reproduction is None else not run.reproduction,
+                "differences": run.reproduction or [],
+                "skipped": run.skipped,
+            }
+            _write_json(staging / "results.json", payload)
 
-        # the unit moves into place together
-        _replace(staged_nb, final["notebook"])
-        if figures:
-            _replace(staging / "figures", final["figures"])
-        else:
-            _remove(final["figures"])
-        run.figures = [final["figures"] / p.name for p in figures]
-        if html:
-            _replace(staging / "page.html", final["html"])
-            run.html = final["html"]
-        _replace(staging / "results.json", final["results"])
-        run.results_file = final["results"]
-        _write_status(build, run, started, final)
-        return run
+            # the unit moves into place together; until its status says ok, none of it counts: a crash
+            # between two moves leaves no "ok" beside a mix of this run's and the last run's files
+            _remove(build / "runs" / f"{stem}.json")
+            _replace(staged_nb, final["notebook"])
+            if figures:
+                _replace(staging / "figures", final["figures"])
+            else:
+                _remove(final["figures"])
+            run.figures = [final["figures"] / p.name for p in figures]
+            if html:
+                _replace(staging / "page.html", final["html"])
+                run.html = final["html"]
+            _replace(staging / "results.json", final["results"])
+            run.results_file = final["results"]
+            _write_status(build, run, started, final)
+            return run
+        except BaseException as error:  # noqa: BLE001 - every failure while writing marks the run failed
+            run.ok = False
+            what = str(error) if isinstance(error, Terminated) else f"{type(error).__name__}: {error}".strip(": ")
+            if isinstance(error, KeyboardInterrupt):
+                what = "interrupted (Ctrl-C)"
+            run.error = f"{what}, while writing its outputs"
+            run.figures, run.html, run.results_file = [], None, None
+            for key in final:  # a half-written unit must not be read as this run's or the last one's
+                _remove(final[key])
+            with contextlib.suppress(OSError):  # best effort: a full disk may refuse this too
+                _write_status(build, run, started, final)
+            if isinstance(error, INTERRUPTS):
+                raise
+            return run
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
@@ -823,6 +865,9 @@ def run(
     pinned = portable_kernel_environment()
     os.environ.update(pinned)  # the kernels inherit these too (see PORTABLE_KERNELS)
     runs: list[NotebookRun] = []
+    previous_sigterm = None
+    if threading.current_thread() is threading.main_thread():  # signal handlers live in the main thread
+        previous_sigterm = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         for number, (source, overrides, name, committed_path) in enumerate(jobs, 1):
             if committed_path is None:
@@ -868,6 +913,8 @@ def run(
                 shutil.copyfile(result.executed, source)
                 log(f"  published to {source}")
     finally:
+        if previous_sigterm is not None:
+            signal.signal(signal.SIGTERM, previous_sigterm)
         for name in pinned:
             os.environ.pop(name, None)
         for name, value in (

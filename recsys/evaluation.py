@@ -93,8 +93,14 @@ def evaluate_ratings(model, test) -> dict:
         users, items, truth = (np.asarray(a).ravel() for a in test)
         if not (users.size == items.size == truth.size):
             raise ValueError(f"users, items and ratings differ in length: {users.size}, {items.size}, {truth.size}")
-        users, items = users.astype(np.int64), items.astype(np.int64)
+        # integer indices only: a float index (2.7) would be truncated to another user or item
+        users = check_indices("test users", users, shape[0], kind="user", unknown=True)
+        items = check_indices("test items", items, shape[1], kind="item", unknown=True)
+        if not np.issubdtype(truth.dtype, np.number) or truth.dtype == bool:
+            raise TypeError(f"test ratings must be numbers, got dtype {truth.dtype}")
         truth = truth.astype(np.float64)
+        if not np.isfinite(truth).all():
+            raise ValueError("test ratings hold NaN or infinite values")
     else:
         test = _check_matrix(test, "test", shape)
         users = row_indices(test)

@@ -25,6 +25,22 @@ def data_dir() -> Path:
     return Path(os.environ.get(DATA_DIR_ENV) or REPO_ROOT / "data")
 
 
+def ensure_dir(folder: str | os.PathLike, what: str = "folder") -> Path:
+    """``folder``, created with its parents if missing; a clear ``NotADirectoryError`` naming it
+    (and ``what`` it is for) when it, or a parent on the way, is a file, where ``mkdir`` would say
+    ``FileExistsError`` or ``NotADirectoryError`` about a path the user may not recognise."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError) as error:
+        blocking = next((p for p in [folder, *folder.parents] if p.exists() and not p.is_dir()), folder)
+        raise NotADirectoryError(
+            f"the {what} {folder} cannot be created: {blocking} is a file, not a folder; "
+            "move it away or choose another location"
+        ) from error
+    return folder
+
+
 def bundled_dir() -> Path:
     """The folder holding the data bundled with the repository (always ``<repo>/data``)."""
     return REPO_ROOT / "data"

@@ -604,3 +604,16 @@ def test_leftovers_of_a_killed_download_are_cleaned_by_the_next_run(archive, iso
     datasets.load(release, progress=False)
     assert not part.exists() and not extract.exists() and other.exists()
     assert clean_leftovers(isolated_data_dir, release) == []
+
+
+def test_a_data_folder_that_is_a_file_is_named(tmp_path: Path, monkeypatch, archive):
+    """``$RECSYS_DATA_DIR`` (or a parent of it) pointing at a file: one clear error naming the file,
+    not mkdir's bare ``FileExistsError`` about a path the user never typed."""
+    monkeypatch.delenv("MOVIELENS_DIR", raising=False)
+    blocking = tmp_path / "data"
+    blocking.write_text("not a folder")
+    release = fake_release(archive, f"http://127.0.0.1:{closed_port()}/ml-100k.zip")
+    for cache in (blocking, blocking / "cache"):
+        monkeypatch.setenv("RECSYS_DATA_DIR", str(cache))
+        with pytest.raises(NotADirectoryError, match=rf"data cache .*{blocking} is a file, not a folder"):
+            datasets.load(release, progress=False)

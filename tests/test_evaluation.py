@@ -226,6 +226,17 @@ def test_evaluate_ratings_numbers(setup):
     assert result["rmse"] == pytest.approx(np.sqrt(np.mean(errors**2)))
     assert result["mae"] == pytest.approx(np.mean(np.abs(errors)))
 
+    # the same ratings as index arrays: integer indices score the same; float ones are refused
+    # (2.7 truncated to 2 would score another user's rating), as are NaN ratings
+    truth = np.asarray(test[users, items]).ravel()
+    assert evaluate_ratings(model, (users, items, truth)) == result
+    with pytest.raises(TypeError, match="test users must be integer user indices"):
+        evaluate_ratings(model, (users + 0.7, items, truth))
+    with pytest.raises(TypeError, match="test items must be integer item indices"):
+        evaluate_ratings(model, (users, items.astype(float), truth))
+    with pytest.raises(ValueError, match="NaN"):
+        evaluate_ratings(model, (users, items, np.where(np.arange(truth.size) == 3, np.nan, truth)))
+
 
 def test_validation_errors(setup):
     model, train, test = setup

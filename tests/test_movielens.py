@@ -429,10 +429,18 @@ def test_a_marker_is_not_enough_a_changed_file_makes_the_folder_untrusted(tmp_pa
     ratings.write_text(ratings.read_text().splitlines(keepends=True)[0])  # truncated behind the marker's back
     ds = datasets.load(release, download=False)  # re-extracted from the verified archive
     assert len(ds.ratings) == 4
+    # an edit of the same length (a rating changed from 5 to 1): the content hash notices, sizes would not
+    original = ratings.read_bytes()
+    edited = original.replace(b"::5::", b"::1::", 1)
+    assert edited != original and len(edited) == len(original)
+    ratings.write_bytes(edited)
+    with pytest.warns(UserWarning, match="ratings.dat was changed after it was extracted"):
+        ds = datasets.load(release, download=False)
+    assert ratings.read_bytes() == original and len(ds.ratings) == 4
     (isolated_data_dir / "ml-1m.zip").unlink()
     ratings.write_text(ratings.read_text().splitlines(keepends=True)[0])
-    with pytest.raises(datasets.DatasetUnavailableError):  # no archive to restore it from: refused
-        datasets.load(release, download=False)
+    with pytest.raises(datasets.DatasetUnavailableError, match="changed after it was extracted"):
+        datasets.load(release, download=False)  # no archive to restore it from: refused, saying why
 
 
 def test_a_copy_read_in_place_must_hold_the_release_row_count(tmp_path: Path, isolated_data_dir: Path):

@@ -52,28 +52,54 @@ def _has_files(folder: Path, release: Release) -> bool:
     return folder.is_dir() and all((folder / f).is_file() for f in release.files)
 
 
+def _file_sha256(path: Path) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def _marker_text(folder: Path, release: Release) -> str:
-    """The marker's content: the archive checksum, then ``size <bytes> <file>`` for each file."""
-    lines = [release.checksum] + [f"size {(folder / f).stat().st_size} {f}" for f in release.files]
+    """The marker's content: the archive checksum, then ``sha256 <hex> <file>`` for each file
+    (the content of every file as extracted, so an edit of any length is noticed)."""
+    lines = [release.checksum] + [f"sha256 {_file_sha256(folder / f)} {f}" for f in release.files]
     return "\n".join(lines) + "\n"
 
 
-def _is_verified(folder: Path, release: Release) -> bool:
-    """True when ``folder`` holds a marker for this archive and every file still has the size it
-    had when it was extracted (a truncated or replaced file makes the folder untrusted)."""
+def _verification(folder: Path, release: Release) -> str | None:
+    """``None`` when ``folder`` holds a marker for this archive and every file still has the
+    content it had when it was extracted; otherwise why not (no marker, another archive, a file
+    missing or changed, or a marker of an older layout)."""
     marker = folder / MARKER
     try:
         recorded = marker.read_text(encoding="ascii").splitlines()
-    except (OSError, UnicodeDecodeError):
-        return False
-    if not recorded or recorded[0].strip() != release.checksum or not _has_files(folder, release):
-        return False
-    sizes = {}
+    except FileNotFoundError:
+        return "no verification marker"
+    except (OSError, UnicodeDecodeError) as error:
+        return f"its marker {marker} is unreadable ({error})"
+    if not recorded or recorded[0].strip() != release.checksum:
+        return f"its marker {marker} names another archive"
+    if not _has_files(folder, release):
+        return "a file is missing"
+    hashes = {}
     for line in recorded[1:]:
         parts = line.split(" ", 2)
-        if len(parts) == 3 and parts[0] == "size" and parts[1].isdigit():
-            sizes[parts[2]] = int(parts[1])
-    return all(sizes.get(f) == (folder / f).stat().st_size for f in release.files)
+        if len(parts) == 3 and parts[0] == "sha256":
+            hashes[parts[2]] = parts[1]
+    for name in release.files:
+        if name not in hashes:
+            return f"its marker {marker} records no content hash of {name} (an older layout)"
+        if _file_sha256(folder / name) != hashes[name]:
+            return f"{folder / name} was changed after it was extracted"
+    return None
+
+
+def _is_verified(folder: Path, release: Release) -> bool:
+    """True when ``folder`` is a whole, unchanged extraction of ``release`` (:func:`_verification`)."""
+    return _verification(folder, release) is None
 
 
 def _verify_archive(path: Path, release: Release) -> None:
@@ -107,7 +133,7 @@ def _cache_lock(cache: Path, release: Release) -> Iterator[None]:
     except ImportError:  # pragma: no cover - Windows
         yield
         return
-    cache.mkdir(parents=True, exist_ok=True)
+    paths.ensure_dir(cache, f"data cache (${paths.DATA_DIR_ENV})")
     with open(cache / f".{release.name}.lock", "a") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         try:
@@ -186,7 +212,8 @@ def fetch_release(
 
     # b. a verified extraction in the cache (marker, sizes and pinned files), else a verified
     #    archive in the cache
-    if _is_verified(target, release):
+    state = _verification(target, release) if target.exists() else "absent"
+    if state is None:
         try:
             _check_extracted(target, release)
         except ChecksumError as exc:
@@ -194,6 +221,10 @@ def fetch_release(
             (target / MARKER).unlink(missing_ok=True)
         else:
             return target
+    elif state not in ("absent", "no verification marker"):
+        # a copy that was whole once and is not any more: say so, then get a good one
+        problems.append(f"the cached copy {target} is not used: {state}")
+        warnings.warn(f"the cached copy {target} is not used: {state}; getting the release again", stacklevel=2)
     if archive.is_file():
         with _cache_lock(cache, release):
             if _is_verified(target, release):  # another process finished meanwhile

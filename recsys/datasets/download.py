@@ -28,6 +28,8 @@ from urllib.request import Request, urlopen
 
 from tqdm import tqdm  # plain bar: works in terminals, notebooks and papermill logs alike
 
+from recsys import paths
+
 __all__ = [
     "ChecksumError",
     "DatasetUnavailableError",
@@ -156,7 +158,7 @@ def download(
     if not timeout or timeout <= 0:
         raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
 
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    paths.ensure_dir(dest.parent, "download folder")
     tmp = dest.with_name(f"{dest.name}.part-{secrets.token_hex(6)}")
     hashers = _hashers(sha256, md5)
     try:
@@ -277,7 +279,7 @@ def safe_extract(
     zip_path = Path(zip_path)
     target = Path(target_dir)
     parent = target.parent
-    parent.mkdir(parents=True, exist_ok=True)
+    paths.ensure_dir(parent, "extraction folder")
     tmp = parent / f".{target.name}.extract-{secrets.token_hex(6)}"
     wanted = set(members) if members is not None else None
     try:

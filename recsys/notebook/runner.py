@@ -691,7 +691,9 @@ def run_notebook(
             run.skipped = skipped(notebook)
             figures = extract_figures(notebook, staging / "figures")
             if html:
-                render_html(notebook, staging / "page.html", title=title, previous=neighbours[0], following=neighbours[1])
+                render_html(
+                    notebook, staging / "page.html", title=title, previous=neighbours[0], following=neighbours[1]
+                )
             if check and reference is not None:
                 committed = read_results(reference, comparable_only=True)
                 if committed:

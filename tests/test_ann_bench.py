@@ -333,9 +333,13 @@ def test_benchmark_script_ann_targets_runs_small(toy_embeddings, tmp_path, capsy
             str(tmp_path / "cache"),
             "--json",
             str(out),
+            "--repeats",
+            "2",
         ]
     )
     assert summary["n_items"] == 2000 and summary["best_method"].startswith("numpy-lsh")
+    low, high = summary["speedup_vs_exact_range"]  # the headline with its spread over the passes
+    assert low <= summary["speedup_vs_exact"] <= high and summary["n_passes"] == 2 * summary["n_builds"]
     assert json.loads(out.read_text())["summary"]["speedup_vs_exact"] == pytest.approx(summary["speedup_vs_exact"])
     assert "target on 10^6 items" in capsys.readouterr().out
 

@@ -90,8 +90,8 @@ def _verification(folder: Path, release: Release) -> str | None:
         if len(parts) == 3 and parts[0] == "sha256":
             hashes[parts[2]] = parts[1]
     for name in release.files:
-        if name not in hashes:
-            return f"its marker {marker} records no content hash of {name} (an older layout)"
+        if name not in hashes:  # a marker of an older layout (sizes only): extracted again, quietly
+            return "no verification marker"
         if _file_sha256(folder / name) != hashes[name]:
             return f"{folder / name} was changed after it was extracted"
     return None

@@ -287,13 +287,9 @@ def mixture_for(
     if cache_dir is not None:
         # keyed on the vectors themselves (every byte), not only on how they were made: the same
         # parameters on another version of the data, or of the model, fit another mixture
-        vectors = hashlib.blake2b(digest_size=16)
-        for array in (embeddings.item_vectors, embeddings.user_vectors):
-            array = np.ascontiguousarray(array)
-            vectors.update(f"{array.dtype.str}{array.shape}".encode())
-            vectors.update(memoryview(array).cast("B"))
+        vectors = workloads.arrays_digest(embeddings.item_vectors, embeddings.user_vectors)
         key = json.dumps(
-            {"source": embeddings.params, "vectors": vectors.hexdigest(), "seed": seed, **fit_params},
+            {"source": embeddings.params, "vectors": vectors, "seed": seed, **fit_params},
             sort_keys=True,
             default=str,
         )

@@ -10,7 +10,8 @@ What belongs here: metadata about items, not vectors.
   :meth:`Catalogue.most_popular` picks the most rated;
 * :func:`find_title`: ``"The Godfather"`` finds ``"Godfather, The (1972)"``; an unknown or
   ambiguous title raises :class:`TitleNotFoundError` or :class:`AmbiguousTitleError`, listing
-  the candidates;
+  the candidates; :func:`search_titles` and :meth:`Catalogue.search` return every match (two
+  films may share a title and a year), marked ambiguous when there are several;
 * :func:`normalize_title` (the comparable forms of a MovieLens title, and its year) and
   :func:`display_title` (a title as a reader writes it).
 
@@ -46,6 +47,7 @@ __all__ = [
     "display_title",
     "find_title",
     "normalize_title",
+    "search_titles",
 ]
 
 #: Genre names that mean the same thing in different releases (ML-100K spells "Children's").
@@ -94,7 +96,10 @@ class TitleNotFoundError(LookupError):
 
 
 class AmbiguousTitleError(LookupError):
-    """Several item titles match the query equally well; the message lists them."""
+    """Several item titles match the query equally well; the message lists them, and
+    ``matches`` holds every matching position."""
+
+    matches: list[int]
 
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else ""
@@ -158,17 +163,9 @@ def display_title(title: str, width: int | None = None) -> str:
     return name
 
 
-def find_title(titles: Sequence[str], query: str) -> int:
-    """The position in ``titles`` of the one title that ``query`` names.
-
-    Case, accents, punctuation and articles do not matter (``"the godfather"`` finds
-    ``"Godfather, The (1972)"``); a year in parentheses at the end of the query must match the
-    title's. An exact match of the main or an alternative title wins; failing that, a title that
-    *starts* with the query's words (``"Star Wars (1977)"`` finds ``"Star Wars: Episode IV - A New
-    Hope (1977)"``); failing that, one that contains them. Several equally good matches raise
-    :class:`AmbiguousTitleError` listing them (add the year); none raises
-    :class:`TitleNotFoundError` with the closest titles.
-    """
+def _variants(query: str) -> tuple[set[str], str, int | None]:
+    """The comparable forms of a query (with and without a leading foreign article), the main
+    one, and the year it asks for."""
     if not isinstance(query, str) or not query.strip():
         raise ValueError(f"query must be a non-empty title, got {query!r}")
     main, year = _split_year(query.strip())
@@ -176,7 +173,19 @@ def find_title(titles: Sequence[str], query: str) -> int:
     variants = {_bare(main), _bare(_LEADING_FOREIGN.sub("", main.strip()))} - {""}
     if not variants:
         raise ValueError(f"query {query!r} holds no words to search for")
-    wanted = _bare(main) or next(iter(variants))
+    return variants, _bare(main) or next(iter(variants)), year
+
+
+def search_titles(titles: Sequence[str], query: str) -> list[int]:
+    """The positions in ``titles`` of *every* title that ``query`` names equally well (none: ``[]``).
+
+    Matching as in :func:`find_title`: an exact match of the main or an alternative title first;
+    failing that, titles that start with the query's words; failing that, titles that contain
+    them. More than one position means the query is ambiguous: two films can share a title and
+    even a year (ml-latest-small has five such pairs, "Emma (1996)" among them), and then only
+    the position (or the item id) tells them apart.
+    """
+    variants, _, year = _variants(query)
     normalised = [normalize_title(str(t)) for t in titles]
     candidates = [i for i, (_, y) in enumerate(normalised) if year is None or y == year]
 
@@ -190,13 +199,50 @@ def find_title(titles: Sequence[str], query: str) -> int:
     )
     for test in tests:
         hits = [i for i in candidates if any(test(form) for form in normalised[i][0])]
-        if len(hits) == 1:
-            return hits[0]
-        if len(hits) > 1:
-            shown = "; ".join(repr(str(titles[i])) for i in hits[:10]) + (" ..." if len(hits) > 10 else "")
-            hint = "" if year is not None else " (add the year in parentheses, e.g. 'Title (1980)')"
-            raise AmbiguousTitleError(f"{query!r} matches {len(hits)} titles: {shown}; be more specific{hint}")
-    pool = {forms_[0]: i for i, (forms_, _) in enumerate(normalised) if forms_}
+        if hits:
+            return hits
+    return []
+
+
+def find_title(titles: Sequence[str], query: str, item_ids: Sequence | None = None) -> int:
+    """The position in ``titles`` of the one title that ``query`` names.
+
+    Case, accents, punctuation and articles do not matter (``"the godfather"`` finds
+    ``"Godfather, The (1972)"``); a year in parentheses at the end of the query must match the
+    title's. An exact match of the main or an alternative title wins; failing that, a title that
+    *starts* with the query's words (``"Star Wars (1977)"`` finds ``"Star Wars: Episode IV - A New
+    Hope (1977)"``); failing that, one that contains them. Several equally good matches raise
+    :class:`AmbiguousTitleError` listing every one of them with its position (and item id, when
+    ``item_ids`` is given) in its ``matches`` attribute and its message; none raises
+    :class:`TitleNotFoundError` with the closest titles. :func:`search_titles` returns all matches
+    instead of raising.
+    """
+    variants, wanted, year = _variants(query)
+    hits = search_titles(titles, query)
+    if len(hits) == 1:
+        return hits[0]
+    if len(hits) > 1:
+
+        def named(i: int) -> str:
+            where = f"position {i}" + (f", item id {item_ids[i]}" if item_ids is not None else "")
+            return f"{str(titles[i])!r} ({where})"
+
+        shown = "; ".join(named(i) for i in hits[:10]) + (" ..." if len(hits) > 10 else "")
+        same = len({str(titles[i]) for i in hits}) < len(hits)
+        if same:
+            hint = "; some are different films with the same title: choose one by its position (Catalogue.search lists them)"
+        elif year is None:
+            hint = "; be more specific (add the year in parentheses, e.g. 'Title (1980)')"
+        else:
+            hint = "; be more specific"
+        error = AmbiguousTitleError(f"{query!r} matches {len(hits)} titles: {shown}{hint}")
+        error.matches = hits
+        raise error
+    normalised = [normalize_title(str(t)) for t in titles]
+    pool: dict[str, int] = {}
+    for i, (forms_, _) in enumerate(normalised):
+        if forms_:
+            pool.setdefault(forms_[0], i)
     close = difflib.get_close_matches(wanted, list(pool), n=5, cutoff=0.6)
     suggestion = f"; closest titles: {'; '.join(repr(str(titles[pool[c]])) for c in close)}" if close else ""
     within = f" from {year}" if year is not None else ""
@@ -263,8 +309,25 @@ class Catalogue:
         return len(self.item_ids)
 
     def find(self, query: str) -> int:
-        """The item index of the title ``query`` names (see :func:`find_title`)."""
-        return find_title(self.titles, query)
+        """The item index of the title ``query`` names (see :func:`find_title`); an ambiguous one
+        raises :class:`AmbiguousTitleError` listing every match with its index and item id."""
+        return find_title(self.titles, query, self.item_ids)
+
+    def search(self, query: str) -> pd.DataFrame:
+        """Every item whose title ``query`` names (:func:`search_titles`), most popular first: one
+        row per item index with ``item_id``, ``title``, ``popularity`` and ``ambiguous`` (True on
+        every row when there is more than one). Empty when nothing matches."""
+        hits = search_titles(self.titles, query)
+        table = pd.DataFrame(
+            {
+                "item_id": self.item_ids[hits],
+                "title": [str(self.titles[i]) for i in hits],
+                "popularity": self.popularity[hits],
+                "ambiguous": len(hits) > 1,
+            },
+            index=pd.Index(np.asarray(hits, dtype=np.int64), name="item_index"),
+        )
+        return table.sort_values("popularity", ascending=False, kind="stable")
 
     def short_titles(self, indices=None, width: int | None = 40, *, year: bool = False) -> list[str]:
         """:func:`display_title` of the items at ``indices`` (all when ``None``), with the year if asked."""

@@ -146,3 +146,35 @@ class ModelContract:
             assert set(np.unique(values)) > {1.0}, "a rating model was fed 1s"
         else:
             assert set(np.unique(values)) == {1.0}, "a positives model was fed ratings"
+
+    def test_a_positives_model_refuses_what_is_not_a_positive(self, prototype, contract_data):
+        """A stored 0 or a negative "dislike" would be learned as a like: refused, with its place."""
+        if prototype.learns_from != "positives":
+            pytest.skip("a rating model learns from any rating value")
+        n_items = contract_data[0].shape[1]
+        X = experiments.model_input(prototype, contract_data[0]).astype(np.float64)
+        for bad in (-1.0, 0.0):
+            Y = X.copy()
+            Y.data[5] = bad
+            with pytest.raises(ValueError, match=r"1 stored value\(s\) <= 0 .*at user index \d+, item index \d+"):
+                self.fresh(prototype, n_items).fit(Y)
+
+    def test_a_positives_model_reads_values_as_it_declares(self, prototype, contract_data):
+        """``positive_values = "presence"``: the values do not change the fit (only where entries
+        are); ``"strength"``: they do (they weigh the entries)."""
+        if prototype.learns_from != "positives":
+            pytest.skip("a rating model learns from any rating value")
+        n_items = contract_data[0].shape[1]
+        X = experiments.model_input(prototype, contract_data[0]).astype(np.float64)
+        weighted = X.copy()
+        weighted.data = np.random.default_rng(0).uniform(0.5, 5.0, X.nnz)
+        users = np.arange(X.shape[0])
+        plain = np.asarray(self.fresh(prototype, n_items).fit(X).score(users), dtype=np.float64)
+        again = np.asarray(self.fresh(prototype, n_items).fit(X).score(users), dtype=np.float64)
+        np.testing.assert_allclose(plain, again, rtol=1e-5, atol=1e-6, err_msg="the fit is not reproducible")
+        strong = np.asarray(self.fresh(prototype, n_items).fit(weighted).score(users), dtype=np.float64)
+        same = np.allclose(plain, strong, rtol=1e-5, atol=1e-6)
+        assert same == (prototype.positive_values == "presence"), (
+            f"{type(prototype).__name__} declares positive_values={prototype.positive_values!r} "
+            f"but its scores {'do not change' if same else 'change'} when the values do"
+        )

@@ -121,3 +121,23 @@ def test_catalogue_follows_the_idmap_not_the_metadata_order():
         C.Catalogue.from_items(items, idmap, popularity=[1, 2])
     with pytest.raises(TypeError, match="items must be a DataFrame"):
         C.Catalogue.from_items(items[["title"]], idmap, popularity=[1, 2, 3])
+
+
+def test_two_films_with_one_title_are_both_returned_and_marked_ambiguous():
+    """ml-latest-small holds two films called "Emma (1996)" (movieIds 838 and 26958): neither is
+    dropped; find names both with their positions and ids, search lists both as ambiguous."""
+    titles = ["Toy Story (1995)", "Emma (1996)", "Emma (2009)", "Emma (1996)"]
+    assert C.search_titles(titles, "Emma (1996)") == [1, 3]
+    assert C.search_titles(titles, "Emma") == [1, 2, 3]
+    assert C.search_titles(titles, "Casablanca") == []
+    catalogue = C.Catalogue(np.array([1, 838, 60000, 26958]), titles, (frozenset(),) * 4, np.array([5.0, 2, 9, 7]))
+    with pytest.raises(C.AmbiguousTitleError, match="different films with the same title") as caught:
+        catalogue.find("Emma (1996)")
+    assert caught.value.matches == [1, 3]
+    assert "position 1, item id 838" in str(caught.value) and "position 3, item id 26958" in str(caught.value)
+    found = catalogue.search("emma (1996)")
+    assert found.index.tolist() == [3, 1]  # most popular first
+    assert found["item_id"].tolist() == [26958, 838] and found["ambiguous"].all()
+    single = catalogue.search("Toy Story")
+    assert single.index.tolist() == [0] and not single["ambiguous"].any()
+    assert catalogue.search("Casablanca").empty

@@ -31,12 +31,13 @@ PLUGIN = textwrap.dedent(
         """Rank-k factors of the item co-occurrence matrix: user = sum of the rows of her items."""
 
         learns_from = "positives"
+        positive_values = "strength"
 
         def __init__(self, factors: int = 3):
             self.factors = factors
 
         def fit(self, X, callback=None):
-            X, _ = check_fit_inputs(X)
+            X, _ = check_fit_inputs(X, positives=True)
             C = (X.T @ X).toarray()
             values, vectors = np.linalg.eigh(C)
             Q = vectors[:, -self.factors:] * np.sqrt(np.maximum(values[-self.factors:], 0))

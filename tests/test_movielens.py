@@ -116,6 +116,8 @@ def test_ml100k_parser(tmp_path: Path):
         ),
         ("u.data", "1\t1\t0\t881250949\n", r"u\.data.*outside the scale \[1, 5\]"),
         ("u.data", "1\t1\t2.5\t881250949\n", r"u\.data.*not a multiple of 1"),
+        # a truncated timestamp (a digit lost) used to be read as a date in 1972
+        ("u.data", "1\t1\t5\t881250949\n2\t2\t3\t88125094\n", r"u\.data.*timestamp 88125094 on line 2 is 1972-"),
         (
             "u.item",
             f"1|Toy Story (1995)|01-Jan-1995||http://x|{flags(3)}|0\n",
@@ -133,6 +135,21 @@ def test_ml100k_parser(tmp_path: Path):
 def test_ml100k_malformed(tmp_path: Path, filename: str, content: str, match: str):
     folder = write(tmp_path / "ml-100k", ml100k_files(**{filename: content}), encoding="latin-1")
     with pytest.raises(ValueError, match=match):
+        read_ml100k(folder)
+
+
+@pytest.mark.parametrize("line", [0, 2])
+@pytest.mark.parametrize(
+    ("filename", "n_fields", "separator"), [("u.data", 4, "\t"), ("u.item", 24, "|"), ("u.user", 5, "|")]
+)
+def test_ml100k_a_separator_too_many_is_named_with_its_line(tmp_path: Path, filename, n_fields, separator, line):
+    """An extra separator anywhere (the first line too, from which pandas infers the width) is
+    refused with the file, the line and both counts, never read with the fields moved along."""
+    files = ml100k_files()
+    lines = files[filename].split("\n")
+    lines[line] = lines[line].replace(separator, separator * 2, 1)
+    folder = write(tmp_path / "ml-100k", {**files, filename: "\n".join(lines)})
+    with pytest.raises(ValueError, match=rf"{filename}: malformed file: line {line + 1}: expected {n_fields} fields, found {n_fields + 1}"):
         read_ml100k(folder)
 
 
@@ -194,6 +211,10 @@ def test_ml1m_parser(tmp_path: Path):
         ("ratings.dat", "1::1::9::978300760\n", r"ratings\.dat.*rating 9 on line 1 is outside"),
         ("movies.dat", "1::Toy Story (1995)\n", r"movies\.dat.*line 1.*MovieID::Title::Genres"),
         ("movies.dat", "one::Toy Story (1995)::Comedy\n", r"movies\.dat.*'one' is not an integer"),
+        # one separator too many: never read with the fields moved along
+        ("movies.dat", "1::Toy Story (1995)::Animation::Comedy\n", r"movies\.dat.*line 1.*\(3 fields\), got 4"),
+        ("movies.dat", "2::Jumanji (1995)::Adventure\n1::Toy Story (1995)::Animation|Comedy::\n", r"line 2.*got 4"),
+        ("movies.dat", "1::Toy Story (1995)::Animaton|Comedy\n", r"line 1: genre 'Animaton' is not a MovieLens genre"),
         ("users.dat", "1::F::1::21::48067\n", r"users\.dat.*occupation code 21"),
         ("users.dat", "1::F::2::10::48067\n", r"users\.dat.*age code 2"),
         ("users.dat", "1::F::1::10\n", r"users\.dat"),
@@ -310,9 +331,16 @@ H = "userId,movieId,rating,timestamp\n"
             "user,movie,rating,timestamp\n1,1,4,1\n",
             r"ratings\.csv.*expected columns",
         ),
-        ("ratings.csv", H + "1,1,4.0,964982703,9\n", r"ratings\.csv"),
+        ("ratings.csv", H + "1,1,4.0,964982703,9\n", r"ratings\.csv: malformed file: line 2: expected 4 fields, found 5"),
+        # every line one field too long: pandas alone would shift every field one column left
+        ("ratings.csv", H + "1,1,4.0,964982703,9\n2,1,4.0,964982703,9\n", r"line 2: expected 4 fields, found 5"),
+        ("ratings.csv", H + "1,1,4.0,964982703\n2,1,,4.0,964982703\n", r"line 3: expected 4 fields, found 5"),
+        ("movies.csv", CSV_MOVIES.replace("\n", ",x\n", 2).replace("genres,x", "genres"), r"line 2: expected 3"),
         ("ratings.csv", H + "1,one,4.0,964982703\n", r"ratings\.csv.*one"),
-        ("ratings.csv", H + "1,1,4,9\n1,2,7,9\n", r"ratings\.csv.*rating 7 on line 3 is outside"),
+        ("ratings.csv", H + "1,1,4,964982703\n1,2,7,964982703\n", r"ratings\.csv.*rating 7 on line 3 is outside"),
+        # a truncated timestamp reads as a date in 1973, one from the future as corrupt
+        ("ratings.csv", H + "1,1,4,964982703\n1,2,4,96498270\n", r"timestamp 96498270 on line 3 is 1973-01-2\d, before"),
+        ("ratings.csv", H + "1,1,4,99964982703\n", r"timestamp 99964982703 on line 2 is 5137-.*in the future"),
         ("ratings.csv", H + "1,1,,964982703\n", r"ratings\.csv.*missing rating"),
         ("movies.csv", "movieId,title\n1,Toy Story (1995)\n", r"movies\.csv.*expected columns"),
         ("movies.csv", "movieId,title,genres\nx,Toy Story (1995),Comedy\n", r"movies\.csv"),
@@ -393,7 +421,7 @@ def ml1m_release(tmp_path: Path):
 def test_folder_without_marker_is_reextracted(tmp_path: Path, isolated_data_dir: Path):
     archive, release = ml1m_release(tmp_path)
     (isolated_data_dir / "ml-1m.zip").write_bytes(archive.read_bytes())
-    stale = write(isolated_data_dir / "ml-1m", {**ml1m_files(), "ratings.dat": "9::9::1::1\n"})
+    stale = write(isolated_data_dir / "ml-1m", {**ml1m_files(), "ratings.dat": "9::9::1::978300760\n"})
     assert read_ml1m(stale).ratings["user_id"].tolist() == [9]  # readable, but not trusted
     ds = datasets.load(release, download=False)
     assert ds.ratings["user_id"].tolist() == [1, 1, 2, 3]
@@ -403,7 +431,7 @@ def test_folder_without_marker_is_reextracted(tmp_path: Path, isolated_data_dir:
 def test_marker_with_other_checksum_is_not_trusted(tmp_path: Path, isolated_data_dir: Path):
     archive, release = ml1m_release(tmp_path)
     (isolated_data_dir / "ml-1m.zip").write_bytes(archive.read_bytes())
-    folder = write(isolated_data_dir / "ml-1m", {**ml1m_files(), "ratings.dat": "9::9::1::1\n"})
+    folder = write(isolated_data_dir / "ml-1m", {**ml1m_files(), "ratings.dat": "9::9::1::978300760\n"})
     (folder / MARKER).write_text("sha256:" + "0" * 64 + "\n")
     assert datasets.load(release, download=False).n_users == 3
 

@@ -259,6 +259,7 @@ def test_check_vectors_refuses_bad_input():
 
 class _Fixed(FactorModel):
     learns_from = "positives"
+    positive_values = "presence"
 
     def __init__(self, P=None, Q=None, bias=None):
         self.P, self.Q, self.bias = P, Q, bias

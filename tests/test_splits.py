@@ -355,7 +355,7 @@ def write_fold_files(folder: Path, ratings: pd.DataFrame, fold_of: np.ndarray) -
 
 
 def test_ml100k_folds_on_hand_made_files(tmp_path):
-    ratings = frame([(u, i, float(1 + (u + i) % 5), 1000 + 10 * u + i) for u in range(1, 6) for i in range(1, 5)])
+    ratings = frame([(u, i, float(1 + (u + i) % 5), 881250949 + 10 * u + i) for u in range(1, 6) for i in range(1, 5)])
     ratings.loc[19, "item_id"] = 99  # an item only fold 5 tests
     fold_of = np.arange(len(ratings)) % 5 + 1
     write_fold_files(tmp_path / "ml-100k", ratings, fold_of)

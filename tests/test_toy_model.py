@@ -45,6 +45,7 @@ class ItemSubspace(FactorModel):
     """
 
     learns_from = "positives"
+    positive_values = "strength"
 
     def __init__(self, factors: int = 8, random_state=0):
         self.factors = factors
@@ -54,7 +55,7 @@ class ItemSubspace(FactorModel):
         """Find the subspace of the users x items CSR ``X``; ``validation`` is checked, then
         ignored (as by every model of positives); ``callback(self, 1)`` runs once, at the end."""
         start = time.perf_counter()
-        X, _ = check_fit_inputs(X, validation)
+        X, _ = check_fit_inputs(X, validation, positives=True)
         factors = check_integer("factors", self.factors, 1, X.shape[1])
         rng = random_generator(self.random_state)
         self.n_users_, self.n_items_ = X.shape

@@ -65,6 +65,10 @@ ML1M_AGE_GROUPS = {
 
 _YEAR_IN_TITLE = re.compile(r"\((\d{4})(?:\s*[-\u2013]\s*(?:\d{4})?)?\)\s*$")
 
+#: Every genre name the ``::``-separated releases use (ML-1M spells "Children's", ML-10M
+#: "Children" and adds "IMAX"): a genre field outside it means the line's fields have moved.
+DAT_GENRES = frozenset(ML100K_GENRES) - {"unknown"} | {"Children", "IMAX"}
+
 
 # --------------------------------------------------------------------------------------------
 # Reading helpers
@@ -167,7 +171,9 @@ def read_ml100k(folder: str | os.PathLike[str], *, name: str = "ml-100k") -> Dat
 
 
 def _read_movies_dat(path: Path, encodings: Sequence[str]) -> pd.DataFrame:
-    """Parse ``MovieID::Title::Genres`` lines; a title may itself contain ':' (or even '::')."""
+    """Parse ``MovieID::Title::Genres`` lines: exactly three fields (a title may contain ':', not
+    '::'), every genre a MovieLens genre, so a line with a separator too many or too few is
+    refused with its number rather than read with its fields moved."""
     text = read_text(path, encodings)
     ids: list[int] = []
     titles: list[str] = []
@@ -175,16 +181,26 @@ def _read_movies_dat(path: Path, encodings: Sequence[str]) -> pd.DataFrame:
     for lineno, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
-        head, sep1, rest = line.partition("::")
-        title, sep2, genre = rest.rpartition("::")
-        if not sep1 or not sep2:
-            raise malformed(path, f"line {lineno}: expected 'MovieID::Title::Genres', got {line!r}")
+        fields = line.split("::")
+        if len(fields) != 3:
+            raise malformed(
+                path, f"line {lineno}: expected 'MovieID::Title::Genres' (3 fields), got {len(fields)}: {line!r}"
+            )
+        head, title, genre = fields
         try:
             ids.append(int(head))
         except ValueError:
             raise malformed(path, f"line {lineno}: movie id {head!r} is not an integer") from None
+        genre = genre.strip()
+        unknown = [g for g in genre.split("|") if g not in DAT_GENRES] if genre != NO_GENRES else []
+        if unknown:
+            raise malformed(
+                path,
+                f"line {lineno}: genre {unknown[0]!r} is not a MovieLens genre (one '::' too many or too few?); "
+                f"expected 'MovieID::Title::Genres' with genres from {sorted(DAT_GENRES)}, got {line!r}",
+            )
         titles.append(title)
-        genres.append(genre.strip())
+        genres.append(genre)
     return pd.DataFrame({"item_id": ids, "title": titles, "genres": genres})
 
 

@@ -13,7 +13,9 @@ structure is checked separately so a malformed line cannot slip through.
 from __future__ import annotations
 
 import csv
+import time
 from collections.abc import Sequence
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -73,10 +75,36 @@ def read_table(
             na_values=None if not string_table else [],
         )
     except (ValueError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise malformed(path, exc) from exc
+        raise malformed(path, first_line_with_other_fields(path, n_columns, encoding, sep=sep) or exc) from exc
     if df.shape[1] != n_columns:
-        raise malformed(path, f"expected {n_columns} {sep!r}-separated columns, found {df.shape[1]}")
+        raise malformed(
+            path,
+            first_line_with_other_fields(path, n_columns, encoding, sep=sep)
+            or f"expected {n_columns} {sep!r}-separated columns, found {df.shape[1]}",
+        )
     return df
+
+
+def _first_lines_differ(path: Path) -> bool:
+    """Whether a CSV's first data line has another number of fields than its header."""
+    with open(path, encoding="utf-8-sig", errors="replace", newline="") as fh:
+        rows = csv.reader(fh)
+        header, first = next(rows, None), next(rows, None)
+    return header is not None and first is not None and len(first) != len(header)
+
+
+def first_line_with_other_fields(path: Path, k: int, encoding: str, *, sep: str | None = None) -> str | None:
+    """On the error path only: the first line without ``k`` fields, split on ``sep`` (no quoting),
+    or read as CSV (quoted fields, the header line included) when ``sep`` is None."""
+    with open(path, encoding=encoding, errors="replace", newline="") as fh:
+        lines = csv.reader(fh) if sep is None else (line.rstrip("\r\n").split(sep) for line in fh)
+        for lineno, fields in enumerate(lines, start=1):
+            if fields in ([], [""]):
+                continue
+            if len(fields) != k:
+                shown = ",".join(fields) if sep is None else sep.join(fields)
+                return f"line {lineno}: expected {k} fields, found {len(fields)}: {shown[:200]!r}"
+    return None
 
 
 def colon_structure(path: Path, block: int = 1 << 25) -> tuple[int, int]:
@@ -146,6 +174,31 @@ def first_bad_line(path: Path, k: int, encoding: str) -> str | None:
     return None
 
 
+#: 1995-01-01 UTC: no MovieLens release holds an earlier rating (ML-25M's first is from 1995-01-09),
+#: so an earlier timestamp is a truncated or corrupted field, not a date.
+EARLIEST_TIMESTAMP = 788_918_400
+
+
+def _check_timestamps(t: np.ndarray, path: Path, header_lines: int) -> None:
+    """Refuse timestamps before :data:`EARLIEST_TIMESTAMP` or more than a day in the future,
+    naming the first one's line and date (a truncated field reads as a date in the 1970s)."""
+    if not t.size:
+        return
+    latest = int(time.time()) + 86_400
+    if t.min() >= EARLIEST_TIMESTAMP and t.max() <= latest:
+        return
+    bad = (t < EARLIEST_TIMESTAMP) | (t > latest)
+    row = int(np.flatnonzero(bad)[0])
+    value = int(t[row])
+    when = datetime.fromtimestamp(min(max(value, -62_135_596_800), 253_402_300_799), timezone.utc).date()
+    bound = "before MovieLens began (1995-01-01)" if value < EARLIEST_TIMESTAMP else "in the future"
+    raise malformed(
+        path,
+        f"timestamp {value} on line {row + 1 + header_lines} is {when.isoformat()}, {bound}: a truncated or "
+        f"corrupted field ({int(bad.sum()):,} such timestamps)",
+    )
+
+
 def finish_ratings(
     df: pd.DataFrame,
     path: Path,
@@ -165,6 +218,7 @@ def finish_ratings(
         columns=list(RATING_COLUMNS),
         copy=False,
     )
+    _check_timestamps(ratings["timestamp"].to_numpy(), path, header_lines)
     r = ratings["rating"].to_numpy()
     lo, hi = scale
     # One fused check on the fast path (NaN fails every comparison); diagnose only on failure.
@@ -206,7 +260,11 @@ def read_csv_checked(
             na_values=None if not strings else [],
         )
     except (ValueError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise malformed(path, exc) from exc
+        raise malformed(path, first_line_with_other_fields(path, len(columns), "utf-8") or exc) from exc
+    if not df.index.equals(pd.RangeIndex(len(df))) or _first_lines_differ(path):
+        # a first data line longer than the header: pandas quietly makes its first field(s) the
+        # index and shifts every other field to the left (on every line that is as long)
+        raise malformed(path, first_line_with_other_fields(path, len(columns), "utf-8") or "fields beyond the header")
     if list(df.columns) != list(columns):
         raise malformed(path, f"expected columns {list(columns)}, found {list(df.columns)}")
     return df

@@ -141,7 +141,7 @@ def ease_weights(X, regularization: float = 500.0, dropout: float = 0.0, solver:
     ``solver`` picks the route (see the module docstring); both give the same ``B``. The result
     is the transpose of a C-ordered array (``B.T`` is the contiguous item-vector matrix).
     """
-    X, _ = check_fit_inputs(X)
+    X, _ = check_fit_inputs(X, positives=True)
     check_positive(regularization=regularization)
     dropout = float(dropout)
     if dropout:
@@ -175,6 +175,7 @@ class EASE(FactorModel):
     """
 
     learns_from = "positives"
+    positive_values = "strength"
 
     def __init__(
         self, regularization: float = 500.0, dropout: float = 0.0, solver: str = "auto", dtype: str = "float32"
@@ -188,7 +189,7 @@ class EASE(FactorModel):
         """Solve for ``B`` on the users x items CSR ``X`` (every stored entry a positive)."""
         check_choice("dtype", self.dtype, _DTYPES)
         check_non_negative(dropout=self.dropout)
-        X, _ = check_fit_inputs(X, validation)
+        X, _ = check_fit_inputs(X, validation, positives=True)
         start = time.perf_counter()
         B = ease_weights(X, self.regularization, self.dropout, self.solver)
         self.item_factors_ = B.T.astype(self.dtype, copy=False)
@@ -367,6 +368,7 @@ class MultVAE(FactorModel):
     """
 
     learns_from = "positives"
+    positive_values = "presence"
 
     def __init__(
         self,
@@ -450,7 +452,7 @@ class MultVAE(FactorModel):
             return self._fit(X, validation, callback)
 
     def _fit(self, X, validation, callback) -> MultVAE:
-        X, _ = check_fit_inputs(X, validation)
+        X, _ = check_fit_inputs(X, validation, positives=True)
         rng = random_generator(self.random_state)
         X = sp.csr_matrix(X, dtype=self.dtype)
         X.data[:] = 1.0

@@ -8,7 +8,9 @@
   ``"ratings"`` (the stored values are star ratings: :class:`RatingModel`) or ``"positives"``
   (every stored entry is a positive, value 1: the implicit-feedback models). The experiment
   harness reads it (:func:`recsys.experiments.model_input`) to feed each model the right matrix;
-  nothing is inferred from a model's class.
+  nothing is inferred from a model's class. A model that learns from positives refuses a stored
+  value ``<= 0`` (:func:`check_positive_entries`: a "dislike" is not a positive) and declares in
+  :attr:`Recommender.positive_values` whether a value ``> 0`` is only a presence or a strength.
 * Fitted state lives in attributes ending in ``_``: ``n_users_``, ``n_items_`` and, for models
   with vectors, the factor contract below.
 * ``score(users)`` gives a dense (len(users), n_items) array, higher = better, for ranking.
@@ -90,6 +92,14 @@ from recsys.metrics import rmse
 LearnsFrom = Literal["ratings", "positives"]
 LEARNS_FROM: tuple[str, ...] = ("ratings", "positives")
 
+#: How a model that learns from positives reads a stored value (every one must be > 0):
+#: ``"presence"``, every stored entry is one positive and its value is not used (BPR, LightGCN,
+#: Mult-VAE, popularity...), or ``"strength"``, the value weighs the entry (a count, a play time:
+#: implicit ALS's confidence ``1 + alpha x``, EASE's Gram matrix). Star ratings are neither: turn
+#: them into positives first with :func:`recsys.interactions.binarize` (the harness does).
+PositiveValues = Literal["presence", "strength"]
+POSITIVE_VALUES: tuple[str, ...] = ("presence", "strength")
+
 #: ``callback(model, iteration) -> dict | None``: called by an iterative ``fit`` after every
 #: iteration (by a one-shot ``fit`` once, after fitting), with ``model`` the model being fitted,
 #: holding its current state (its ``score`` works). The returned entries are added to that
@@ -98,20 +108,44 @@ LEARNS_FROM: tuple[str, ...] = ("ratings", "positives")
 FitCallback = Callable[["Recommender", int], "Mapping | None"]
 
 
-def check_fit_inputs(X, validation=None) -> tuple[sp.csr_matrix, sp.csr_matrix | None]:
+def check_fit_inputs(X, validation=None, *, positives: bool = False) -> tuple[sp.csr_matrix, sp.csr_matrix | None]:
     """The training matrix and optional validation matrix of a ``fit``, checked together.
 
     Both go through :func:`recsys.interactions.check_interactions`; ``X`` must hold at least one
-    entry, and ``validation`` must have ``X``'s shape (build both with the same IdMap).
+    entry, and ``validation`` must have ``X``'s shape (build both with the same IdMap). With
+    ``positives=True`` (a model that learns from positives) every stored value of ``X`` must be
+    ``> 0``: :func:`check_positive_entries`.
     """
     X = check_interactions(X)
     if X.nnz == 0:
         raise ValueError("X holds no entries to learn from (no stored ratings or interactions)")
+    if positives:
+        check_positive_entries(X)
     if validation is not None:
         validation = check_interactions(validation, "validation")
         if validation.shape != X.shape:
             raise ValueError(f"validation has shape {validation.shape}, X has {X.shape}; build both with one IdMap")
     return X, validation
+
+
+def check_positive_entries(X: sp.csr_matrix, name: str = "X") -> None:
+    """Refuse a stored value ``<= 0`` in the CSR ``X`` given to a model that learns from positives.
+
+    Such a model reads every stored entry as a positive interaction, so a zero or a negative
+    ("dislike") entry would be learned as a like: the error names how many there are and where
+    the first one is, and how to keep only the positives.
+    """
+    bad = X.data <= 0
+    if bad.any():
+        first = int(np.flatnonzero(bad)[0])
+        user = int(np.searchsorted(X.indptr, first, side="right") - 1)
+        raise ValueError(
+            f"{name} holds {int(bad.sum()):,} stored value(s) <= 0 (the first, {float(X.data[first])!r}, at user "
+            f"index {user}, item index {int(X.indices[first])}); a model that learns from positives reads every "
+            "stored entry as a positive interaction, so a zero or a negative ('dislike') entry would be learned "
+            "as a like. Keep only the positives, e.g. recsys.interactions.binarize(X, relevance_threshold=4.0) "
+            "for ratings, or X.data > 0"
+        )
 
 
 def check_finite_fit(model) -> None:
@@ -179,12 +213,20 @@ class Recommender(BaseEstimator):
 
     #: ``"ratings"`` or ``"positives"``: what :meth:`fit` expects its matrix to hold.
     learns_from: ClassVar[LearnsFrom]
+    #: For a model that learns from positives, how it reads their values (:data:`PositiveValues`).
+    positive_values: ClassVar[PositiveValues | None] = None
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         declared = cls.__dict__.get("learns_from")
         if declared is not None and declared not in LEARNS_FROM:
             raise TypeError(f"{cls.__name__}.learns_from must be one of {LEARNS_FROM}, got {declared!r}")
+        values = getattr(cls, "positive_values", None)
+        if getattr(cls, "learns_from", None) == "positives" and values not in POSITIVE_VALUES:
+            raise TypeError(
+                f"{cls.__name__} learns from positives and must declare positive_values as one of "
+                f"{POSITIVE_VALUES} (how it reads a stored value), got {values!r}"
+            )
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "n_items_"):

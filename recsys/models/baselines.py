@@ -396,6 +396,7 @@ class Popularity(FactorModel):
     """
 
     learns_from = "positives"
+    positive_values = "presence"
 
     def fit(self, X, validation=None, callback: FitCallback | None = None) -> Popularity:
         """Count each item's stored entries in the users x items CSR ``X``.
@@ -404,7 +405,7 @@ class Popularity(FactorModel):
         model that learns from positives; ``callback(self, 1)`` runs once after fitting.
         """
         start = time.perf_counter()
-        X, _ = check_fit_inputs(X, validation)
+        X, _ = check_fit_inputs(X, validation, positives=True)
         self.n_users_, self.n_items_ = X.shape
         self.item_popularity_ = np.bincount(X.indices, minlength=self.n_items_).astype(np.float64)
         self.item_bias_ = self.item_popularity_

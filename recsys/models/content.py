@@ -165,6 +165,7 @@ class ContentModel(FactorModel):
     """
 
     learns_from = "positives"
+    positive_values = "strength"
 
     def __init__(self, item_features, weighting: str = "tfidf", factors: int | None = None, random_state=0) -> None:
         self.item_features = item_features
@@ -202,9 +203,7 @@ class ContentModel(FactorModel):
         model that learns from positives; ``callback(self, 1)`` runs once after fitting.
         """
         start = time.perf_counter()
-        X, _ = check_fit_inputs(X, validation)
-        if (X.data < 0).any():
-            raise ValueError("X holds negative values; the weights of a user's items must be >= 0")
+        X, _ = check_fit_inputs(X, validation, positives=True)
         V, n_features = self._item_vectors()
         if V.shape[0] != X.shape[1]:
             raise ValueError(
@@ -268,6 +267,7 @@ class HybridModel(FactorModel):
     """
 
     learns_from = "positives"
+    positive_values = "strength"
 
     def __init__(self, collaborative, content, weight: float = 0.5) -> None:
         self.collaborative = collaborative
@@ -283,7 +283,7 @@ class HybridModel(FactorModel):
         """
         start = time.perf_counter()
         check_number("weight", self.weight, 0, 1)
-        X, _ = check_fit_inputs(X, validation)
+        X, _ = check_fit_inputs(X, validation, positives=True)
         for name in ("collaborative", "content"):
             part = getattr(self, name)
             if not (callable(getattr(part, "fit", None)) and callable(getattr(part, "inner_product_factors", None))):

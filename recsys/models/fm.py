@@ -388,6 +388,7 @@ class FactorizationMachine(FactorModel):
     """
 
     learns_from = "positives"
+    positive_values = "presence"
 
     def __init__(
         self,
@@ -485,7 +486,7 @@ class FactorizationMachine(FactorModel):
     def fit(self, X, validation=None, callback: FitCallback | None = None) -> FactorizationMachine:
         """Train on the users x items CSR ``X`` of positives; ``callback`` as in :data:`FitCallback`."""
         reg_b = self._validate()
-        X, _ = check_fit_inputs(X, validation)
+        X, _ = check_fit_inputs(X, validation, positives=True)
         with threadpool_limits(int(self.num_threads) or None, "blas"):
             return self._fit(X, callback, reg_b)
 

@@ -202,6 +202,7 @@ class LightGCN(FactorModel):
     """
 
     learns_from = "positives"
+    positive_values = "presence"
 
     def __init__(
         self,
@@ -252,7 +253,7 @@ class LightGCN(FactorModel):
     def fit(self, X, validation=None, callback: FitCallback | None = None) -> LightGCN:
         """Train on the users x items CSR ``X`` of positives; ``callback`` as in :data:`FitCallback`."""
         self._validate()
-        X, _ = check_fit_inputs(X, validation)
+        X, _ = check_fit_inputs(X, validation, positives=True)
         with threadpool_limits(int(self.num_threads) or None, "blas"):
             return self._fit(X, callback)
 

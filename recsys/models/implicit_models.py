@@ -8,7 +8,8 @@
   over sampled (user, liked item, other item) triples.
 
 Both learn from positives (``learns_from = "positives"``): the users x items CSR matrix of
-interactions (implicit 0.7 wants users as rows). They follow the factor contract of
+interactions (implicit 0.7 wants users as rows), every stored value > 0. ALS reads a value as a
+strength (its confidence); BPR only as a presence (``positive_values``). They follow the factor contract of
 :mod:`recsys.models.base` (``user_factors_``, ``item_factors_``, BPR's ``item_bias_``,
 ``score``, ``inner_product_factors``) plus ``n_users_``, ``n_items_`` and ``history_``. They have
 no rating scale, so they only score. ``fit(X, validation=None, callback=None)`` calls the
@@ -48,19 +49,16 @@ _WEIGHTINGS = ("none", "bm25", "tfidf")
 
 
 def _check_implicit_input(X, validation=None) -> sp.csr_matrix:
-    X, _ = check_fit_inputs(X, validation)
-    if (X.data < 0).any():
-        raise ValueError(
-            f"X holds negative values (min {X.data.min()!r}); implicit feedback must be >= 0 "
-            "(implicit would read a negative confidence as a dislike)"
-        )
-    return X
+    """``X`` checked as positives: every stored value > 0 (implicit would read a negative
+    confidence as a dislike, and a zero as a positive of confidence 1)."""
+    return check_fit_inputs(X, validation, positives=True)[0]
 
 
 class _ImplicitWrapper(FactorModel):
     """Shared fitting machinery: BLAS thread limits, per-iteration history, the callback."""
 
     learns_from = "positives"
+    positive_values = "strength"
 
     def _run(self, model, X: sp.csr_matrix, callback: FitCallback | None, record) -> None:
         """Fit ``model`` on ``X``; ``record(args)`` turns implicit's callback arguments into a dict.
@@ -179,7 +177,7 @@ class ImplicitALS(_ImplicitWrapper):
         """
         C = self.confidence(X)
         if validation is not None:
-            check_fit_inputs(X, validation)
+            check_fit_inputs(X, validation, positives=True)
         from implicit.cpu.als import AlternatingLeastSquares
 
         with threadpool_limits(1, "blas"):  # implicit checks BLAS threads in __init__
@@ -221,12 +219,15 @@ class BPR(_ImplicitWrapper):
         random_state: seed (default 0: the same factors every run), ``numpy.random.Generator``, or
             ``None`` for fresh entropy.
 
-    Values in ``X`` are ignored: every stored entry is a positive. Fitted: ``user_factors_``,
+    Values in ``X`` (each > 0) are ignored: every stored entry is a positive
+    (``positive_values = "presence"``). Fitted: ``user_factors_``,
     ``item_factors_`` (float32, ``factors`` columns), ``item_bias_``, ``n_users_``, ``n_items_``,
     ``model_`` and ``history_`` with ``iteration``, ``seconds``, ``train_auc`` (the share of the
     epoch's sampled pairs ranked right before their update) and ``skipped`` (share of samples
     dropped because the negative was in fact liked).
     """
+
+    positive_values = "presence"
 
     def __init__(
         self,

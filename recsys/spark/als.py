@@ -105,7 +105,7 @@ class _SparkALSBase(FactorModel):
         ``fit_seconds_`` is their sum.
         """
         self._validate()
-        X, validation = check_fit_inputs(X, validation)
+        X, validation = check_fit_inputs(X, validation, positives=self.learns_from == "positives")
         spark = active_session()
         start = time.perf_counter()
         frame = interactions_frame(spark, X)
@@ -189,6 +189,7 @@ class SparkImplicitALS(_SparkALSBase):
     """
 
     learns_from = "positives"
+    positive_values = "strength"
     _implicit = True
 
     def __init__(

@@ -130,6 +130,28 @@ class AdapterConformance:
                 assert np.unique(real).size == real.size, (adapter.name, path, "an item twice")
                 assert (row[real.size :] == -1).all(), (adapter.name, path, "-1 before a found item")
 
+    def test_vectors_of_no_dimension_are_refused_and_zero_vectors_tie(self, adapter):
+        """Vectors of 0 dimensions abort faiss's IVF indexes (the process dies) and break nmslib
+        and PQ deep inside: refused by the interface. A zero *vector* is legitimate (a user with
+        no ratings, Eve): under cosine every item ties with it, and every adapter answers with
+        valid, distinct items, in both paths, without NaN errors."""
+        _skip_if_unavailable(adapter)
+        case = adapter.conformance
+        with pytest.raises(ValueError, match="0 dimensions; an index needs at least one"):
+            adapter("ip", **case.build).fit(np.zeros((50, 0), dtype=np.float32))
+        if "cosine" not in adapter.supported_metrics:
+            return
+        rng = np.random.default_rng(0)
+        X, Q = rng.standard_normal((300, 8)), rng.standard_normal((3, 8))
+        X[5] = 0.0
+        Q[1] = 0.0
+        index = adapter("cosine", **case.build).fit(X)
+        for found in (index.batch_query(Q, 5), np.vstack([index.query(q, 5) for q in Q])):
+            assert found.shape == (3, 5)
+            for row in found:
+                real = row[row >= 0]
+                assert ((real >= 0) & (real < 300)).all() and np.unique(real).size == real.size
+
     def test_vectors_that_would_overflow_float32_are_refused(self, adapter, clustered):
         """Finite vectors whose squares overflow float32 abort some libraries (the process dies):
         the interface refuses them, naming the row, before the library sees them."""

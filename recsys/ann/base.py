@@ -399,7 +399,14 @@ class ANNIndex:
 
 def _check_magnitude(X: np.ndarray, name: str, max_norm: float) -> np.ndarray:
     """``X`` itself, or a clear error when a row is longer than ``max_norm`` (norms in float64, so
-    the check itself cannot overflow): such vectors would overflow the libraries' float32 arithmetic."""
+    the check itself cannot overflow): such vectors would overflow the libraries' float32 arithmetic.
+    Vectors of no dimension at all are refused too: several libraries abort the process on them
+    (faiss's IVF indexes) or fail deep inside (nmslib, faiss's PQ)."""
+    if X.ndim == 2 and X.shape[1] == 0:
+        raise ValueError(
+            f"{name} have 0 dimensions; an index needs at least one (a model without factors, such as "
+            "Popularity, hands over its bias through inner_product_factors())"
+        )
     if X.size:
         largest = float(np.abs(X).max(initial=0.0))
         if largest * np.sqrt(X.shape[1]) > max_norm:  # cheap bound first; the exact norms only if needed

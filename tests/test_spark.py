@@ -439,6 +439,7 @@ def test_users_without_ratings_get_zero_vectors(spark):
     X[7, :] = 0
     X = sp.csr_matrix(X)
     X.eliminate_zeros()
+    X.data[:] = 1.0  # positives: implicit ALS refuses a "dislike"
     model = SparkImplicitALS(factors=2, iterations=2, blocks=1).fit(X)
     assert model.user_factors_.shape == (X.shape[0], 2)
     assert not model.user_factors_[7].any() and model.user_factors_[8].any()

@@ -149,7 +149,10 @@ def test_ml100k_a_separator_too_many_is_named_with_its_line(tmp_path: Path, file
     lines = files[filename].split("\n")
     lines[line] = lines[line].replace(separator, separator * 2, 1)
     folder = write(tmp_path / "ml-100k", {**files, filename: "\n".join(lines)})
-    with pytest.raises(ValueError, match=rf"{filename}: malformed file: line {line + 1}: expected {n_fields} fields, found {n_fields + 1}"):
+    with pytest.raises(
+        ValueError,
+        match=rf"{filename}: malformed file: line {line + 1}: expected {n_fields} fields, found {n_fields + 1}",
+    ):
         read_ml100k(folder)
 
 
@@ -331,7 +334,11 @@ H = "userId,movieId,rating,timestamp\n"
             "user,movie,rating,timestamp\n1,1,4,1\n",
             r"ratings\.csv.*expected columns",
         ),
-        ("ratings.csv", H + "1,1,4.0,964982703,9\n", r"ratings\.csv: malformed file: line 2: expected 4 fields, found 5"),
+        (
+            "ratings.csv",
+            H + "1,1,4.0,964982703,9\n",
+            r"ratings\.csv: malformed file: line 2: expected 4 fields, found 5",
+        ),
         # every line one field too long: pandas alone would shift every field one column left
         ("ratings.csv", H + "1,1,4.0,964982703,9\n2,1,4.0,964982703,9\n", r"line 2: expected 4 fields, found 5"),
         ("ratings.csv", H + "1,1,4.0,964982703\n2,1,,4.0,964982703\n", r"line 3: expected 4 fields, found 5"),
@@ -339,7 +346,11 @@ H = "userId,movieId,rating,timestamp\n"
         ("ratings.csv", H + "1,one,4.0,964982703\n", r"ratings\.csv.*one"),
         ("ratings.csv", H + "1,1,4,964982703\n1,2,7,964982703\n", r"ratings\.csv.*rating 7 on line 3 is outside"),
         # a truncated timestamp reads as a date in 1973, one from the future as corrupt
-        ("ratings.csv", H + "1,1,4,964982703\n1,2,4,96498270\n", r"timestamp 96498270 on line 3 is 1973-01-2\d, before"),
+        (
+            "ratings.csv",
+            H + "1,1,4,964982703\n1,2,4,96498270\n",
+            r"timestamp 96498270 on line 3 is 1973-01-2\d, before",
+        ),
         ("ratings.csv", H + "1,1,4,99964982703\n", r"timestamp 99964982703 on line 2 is 5137-.*in the future"),
         ("ratings.csv", H + "1,1,,964982703\n", r"ratings\.csv.*missing rating"),
         ("movies.csv", "movieId,title\n1,Toy Story (1995)\n", r"movies\.csv.*expected columns"),

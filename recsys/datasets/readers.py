@@ -15,7 +15,7 @@ from __future__ import annotations
 import csv
 import time
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -190,7 +190,7 @@ def _check_timestamps(t: np.ndarray, path: Path, header_lines: int) -> None:
     bad = (t < EARLIEST_TIMESTAMP) | (t > latest)
     row = int(np.flatnonzero(bad)[0])
     value = int(t[row])
-    when = datetime.fromtimestamp(min(max(value, -62_135_596_800), 253_402_300_799), timezone.utc).date()
+    when = datetime.fromtimestamp(min(max(value, -62_135_596_800), 253_402_300_799), UTC).date()
     bound = "before MovieLens began (1995-01-01)" if value < EARLIEST_TIMESTAMP else "in the future"
     raise malformed(
         path,

@@ -10,7 +10,8 @@ bootstrap over users (:func:`bootstrap_mean`, :func:`paired_difference`, :func:`
 :func:`comparison_table`); two models scored on the same users are compared *paired* (the same
 resampled users for both), which removes the user-to-user spread they share. A handful of folds or
 seeds (rating RMSE over 5 folds) gets a Student-t interval instead (:func:`interval_over_runs`,
-:func:`paired_over_runs`): too few values for a bootstrap.
+:func:`paired_over_runs`): too few values for a bootstrap. :func:`leader` puts them together for
+a chapter's "which model is best" line: the best mean, and every model it cannot be told from.
 """
 
 from __future__ import annotations
@@ -443,3 +444,106 @@ def paired_over_runs(a, b, confidence: float = 0.95) -> Interval:
     """Student-t interval of ``mean(a - b)`` over runs both models share (the same folds or seeds, in order)."""
     a, b = _paired_values(a, b)
     return _t_interval(a - b, check_fraction("confidence", confidence), "paired t")
+
+
+# ------------------------------------------------------------------------------- the leader
+
+
+@dataclass(frozen=True)
+class Leader:
+    """The best model by its mean, and how every other one compares with it (see :func:`leader`).
+
+    ``means`` holds each model's mean (with its interval), ``differences`` each other model's
+    paired ``model - best`` interval; ``ties`` lists, best first, the models whose difference is
+    not detectable (the interval includes zero). A winner exists only when ``ties`` is empty.
+    """
+
+    metric: str
+    best: str
+    means: dict[str, Interval]
+    differences: dict[str, Interval]
+    higher_is_better: bool
+
+    @property
+    def ties(self) -> list[str]:
+        """The models not detectably different from the best, in order of their means."""
+        return [name for name, d in self.differences.items() if not d.excludes_zero]
+
+    @property
+    def winner(self) -> str | None:
+        """The best model when it is detectably ahead of every other one; None otherwise."""
+        return None if self.ties else self.best
+
+    def sentence(self, digits: int = 4) -> str:
+        """One line a chapter prints: the best, with its interval, and either that it is ahead of
+        every other model (the closest one's paired difference) or which ones it cannot be told
+        from (each with its paired difference)."""
+        d = check_integer("digits", digits, 0)
+        best = self.means[self.best]
+        way = "highest" if self.higher_is_better else "lowest"
+        head = f"{way} {self.metric}: {self.best} {best.estimate:.{d}f} [{best.low:.{d}f}, {best.high:.{d}f}]"
+        if not self.differences:
+            return head
+        if self.ties:
+            listed = "; ".join(f"{name} {self.differences[name].format(d)}" for name in self.ties)
+            return f"{head}; no detectable difference from {listed}"
+        closest = next(iter(self.differences))
+        return f"{head}; ahead of every other model (closest: {closest}, {self.differences[closest].format(d)})"
+
+    def __str__(self) -> str:
+        return self.sentence()
+
+
+def leader(
+    per_unit: Mapping[str, Any],
+    metric: str = "mean",
+    *,
+    higher_is_better: bool = True,
+    over: Literal["users", "runs"] = "users",
+    confidence: float = 0.95,
+    n_resamples: int = 2000,
+    seed: int | np.random.Generator | None = 0,
+) -> Leader:
+    """The model with the best mean over shared units, and each other model's paired difference.
+
+    ``per_unit`` maps each model to its values for the same units in the same order (or is a
+    units x models DataFrame, as :func:`recsys.experiments.ranking_table` returns): per-user
+    values (``over="users"``, a paired bootstrap, :func:`comparison_table`) or per-fold / per-seed
+    values (``over="runs"``, a paired Student t, :func:`paired_over_runs`). ``higher_is_better``
+    says which way is best (False for an error such as RMSE). The differences are ordered from
+    the closest model to the farthest; the :class:`Leader`'s sentence names a winner only when
+    every one of them excludes zero.
+    """
+    if isinstance(per_unit, pd.DataFrame):  # units x models, as ranking_table's per_user frames
+        per_unit = {str(name): per_unit[name].to_numpy() for name in per_unit.columns}
+    if not isinstance(per_unit, Mapping) or not per_unit:
+        raise ValueError(
+            "per_unit must be a non-empty mapping (or a units x models DataFrame) of model name -> per-unit values"
+        )
+    if not isinstance(higher_is_better, (bool, np.bool_)):
+        raise TypeError(f"higher_is_better must be True or False, got {higher_is_better!r}")
+    check_choice("over", over, ("users", "runs"))
+    names = list(per_unit)
+    values = {name: _unit_values(f"per_unit[{name!r}]", per_unit[name]) for name in names}
+    sign = 1.0 if higher_is_better else -1.0
+    best = max(names, key=lambda name: sign * values[name].mean())
+    if over == "users":
+        table = comparison_table(values, reference=best, confidence=confidence, n_resamples=n_resamples, seed=seed)
+        method = table.attrs["method"]
+        means = {
+            name: Interval(row["mean"], row["low"], row["high"], confidence, table.attrs["n_units"], method)
+            for name, row in table.iterrows()
+        }
+        differences = {
+            name: Interval(
+                row["difference"], row["difference_low"], row["difference_high"], confidence,
+                table.attrs["n_units"], "paired " + method,
+            )
+            for name, row in table.iterrows()
+            if name != best
+        }  # fmt: skip
+    else:
+        means = {name: interval_over_runs(v, confidence) for name, v in values.items()}
+        differences = {name: paired_over_runs(values[name], values[best], confidence) for name in names if name != best}
+    order = sorted(differences, key=lambda name: sign * -differences[name].estimate)
+    return Leader(metric, best, means, {name: differences[name] for name in order}, bool(higher_is_better))

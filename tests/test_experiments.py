@@ -222,3 +222,43 @@ def test_fit_and_evaluate_is_the_tables_loop(ratings):
     assert experiments.fit_and_evaluate(Popularity(), m, evaluate=None).scores == {}
     with pytest.raises(ValueError, match="evaluate"):
         experiments.fit_and_evaluate(Popularity(), m, evaluate="precision")
+
+
+def test_tables_carry_intervals_and_the_per_unit_values_a_leader_pairs(ratings):
+    """The ranking table's interval columns are each model's bootstrap over the evaluated users;
+    its per-user frames hold the same users for every model; the rating summary's intervals are
+    Student t over the folds, and per_fold pairs the folds for the leader line."""
+    from recsys import stats
+
+    split = splits.stratified_holdout(ratings, 0.75, seed=0)
+    models = {"pop": Popularity(), "ials": ImplicitALS(factors=8, iterations=5, random_state=0)}
+    table, per_user = experiments.ranking_table(models, split, k=5, progress=False, return_per_user=True)
+    ndcg = per_user["ndcg@5"]
+    assert list(ndcg.columns) == ["pop", "ials"] and len(ndcg) == table.loc["pop", "n_users"]
+    for name in models:
+        assert ndcg[name].mean() == pytest.approx(table.loc[name, "ndcg@5"])
+        interval = stats.bootstrap_mean(ndcg[name].to_numpy(), seed=0)
+        assert (table.loc[name, "ndcg@5_low"], table.loc[name, "ndcg@5_high"]) == (interval.low, interval.high)
+        assert table.loc[name, "recall@5_low"] <= table.loc[name, "recall@5"] <= table.loc[name, "recall@5_high"]
+    assert stats.leader(ndcg, "nDCG@5").best == table["ndcg@5"].idxmax()
+    plain = experiments.ranking_table(models, split, k=5, progress=False, intervals=())
+    assert "ndcg@5_low" not in plain and plain["ndcg@5"].equals(table["ndcg@5"])
+    with pytest.raises(ValueError, match="intervals names 'auc'"):
+        experiments.ranking_table(models, split, k=5, progress=False, intervals=("auc",))
+
+    folds = splits.kfold(ratings, 3, seed=0, unseen="keep")
+    by_fold = experiments.rating_table({"mean": GlobalMean(), "bias": BiasModel()}, folds, progress=False)
+    summary = experiments.summarise(by_fold, intervals=["rmse"])
+    for name in ("mean", "bias"):
+        t = stats.interval_over_runs(by_fold.query("model == @name")["rmse"].to_numpy())
+        assert (summary.loc[name, "rmse_low"], summary.loc[name, "rmse_high"]) == pytest.approx((t.low, t.high))
+    paired = experiments.per_fold(by_fold, "rmse")
+    assert (
+        list(paired) == ["mean", "bias"]
+        and paired["bias"].tolist() == by_fold.query("model == 'bias'")["rmse"].tolist()
+    )
+    assert stats.leader(paired, "RMSE", higher_is_better=False, over="runs").best == "bias"
+    with pytest.raises(KeyError, match="'auc'"):
+        experiments.summarise(by_fold, intervals=["auc"])
+    with pytest.raises(KeyError, match="'auc'"):
+        experiments.per_fold(by_fold, "auc")

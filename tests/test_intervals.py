@@ -330,3 +330,49 @@ def test_bad_input_is_a_value_error_naming_the_problem(call, message):
 def test_a_wrong_type_is_a_type_error_naming_the_argument(call, message):
     with pytest.raises(TypeError, match=message):
         call()
+
+
+# ------------------------------------------------------------------------------- the leader
+
+
+def test_the_leader_names_a_winner_only_when_every_paired_difference_excludes_zero():
+    a, b = _shared_users(800, 0.05, seed=1)
+    _, c = _shared_users(800, 0.0, seed=1)  # c: the same users as a, no shift
+    clear = stats.leader({"B": b, "A": a}, "nDCG@10")
+    assert clear.best == "A" and clear.winner == "A" and clear.ties == []
+    assert "ahead of every other model (closest: B, -0.04" in str(clear)
+    assert clear.differences["B"] == paired_difference(b, a)  # the same resamples, seed 0
+    assert clear.means["A"] == bootstrap_mean(a)
+    close = stats.leader({"A": a, "A again": a + np.random.default_rng(2).normal(0, 0.1, a.size) * 0.01})
+    assert close.winner is None and len(close.ties) == 1 and "no detectable difference from" in str(close)
+    # lower is better (an error): the best is the smallest mean, differences are model - best >= 0
+    errors = stats.leader({"worse": b + 1.0, "better": b}, "RMSE", higher_is_better=False)
+    assert errors.best == "better" and errors.differences["worse"].estimate == pytest.approx(1.0)
+    assert str(errors).startswith("lowest RMSE: better")
+
+
+def test_the_leader_over_runs_uses_the_paired_t_and_orders_by_closeness():
+    folds = {
+        "ALS": [0.91, 0.92, 0.93, 0.90, 0.92],
+        "SGD": [0.95, 0.96, 0.97, 0.94, 0.96],
+        "BPMF": [0.905, 0.915, 0.93, 0.899, 0.918],
+    }
+    result = stats.leader(folds, "test RMSE", higher_is_better=False, over="runs")
+    assert result.best == "BPMF" and list(result.differences) == ["ALS", "SGD"]
+    assert result.differences["ALS"] == paired_over_runs(folds["ALS"], folds["BPMF"])
+    assert result.means["SGD"] == interval_over_runs(folds["SGD"])
+    assert result.ties == ["ALS"] and result.winner is None  # 5 folds cannot tell ALS from BPMF
+
+
+def test_the_leader_reads_a_users_by_models_frame_and_refuses_bad_input():
+    a, b = _shared_users(100, 0.5, seed=4)
+    frame = pd.DataFrame({"a": a, "b": b})
+    assert stats.leader(frame).best == "a"
+    with pytest.raises(ValueError, match="non-empty mapping"):
+        stats.leader({})
+    with pytest.raises(TypeError, match="higher_is_better"):
+        stats.leader(frame, higher_is_better="yes")
+    with pytest.raises(ValueError, match="over"):
+        stats.leader(frame, over="folds")
+    with pytest.raises(ValueError, match="has 50 values but"):
+        stats.leader({"a": a, "b": b[:50]})

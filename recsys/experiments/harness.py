@@ -29,6 +29,7 @@ import scipy.sparse as sp
 from sklearn.base import clone
 from threadpoolctl import threadpool_limits
 
+from recsys import stats
 from recsys.evaluation import evaluate_ranking, evaluate_ratings
 from recsys.interactions import IdMap, binarize, to_csr
 from recsys.models.base import FitCallback, Recommender
@@ -106,6 +107,7 @@ def fit_and_evaluate(
     relevance_threshold: float | None = None,
     count_unseen: bool = True,
     blas_threads: int | None = None,
+    return_per_user: bool = False,
 ) -> Fit:
     """The harness's loop body: clone, feed what the model learns from, fit and time, score.
 
@@ -119,6 +121,7 @@ def fit_and_evaluate(
     :func:`recsys.evaluation.evaluate_ratings` (every held-out rating with ``count_unseen``, through
     the model's fallbacks; else the kept ones only), ``None`` not at all. ``blas_threads`` caps
     BLAS during the scoring (the fits' own validation callbacks score single-threaded).
+    ``return_per_user`` keeps a ranking evaluation's per-user values in ``scores["per_user"]``.
     """
     model = clone(prototype)
     if params:
@@ -140,7 +143,13 @@ def fit_and_evaluate(
         if evaluate == "rating":
             scores = evaluate_ratings(model, matrices.test_triplets if count_unseen else matrices.test)
         else:
-            scores = evaluate_ranking(model, matrices.train, binarize(matrices.test, relevance_threshold), k=k)
+            scores = evaluate_ranking(
+                model,
+                matrices.train,
+                binarize(matrices.test, relevance_threshold),
+                k=k,
+                return_per_user=return_per_user,
+            )
     return Fit(model, seconds, scores)
 
 
@@ -224,12 +233,44 @@ def rating_table(
     return pd.DataFrame(rows)
 
 
-def summarise(table: pd.DataFrame, by: str = "model", order: Sequence[str] | None = None) -> pd.DataFrame:
-    """Mean and standard deviation over folds of each numeric column, one row per ``by``."""
+def summarise(
+    table: pd.DataFrame,
+    by: str = "model",
+    order: Sequence[str] | None = None,
+    *,
+    intervals: Sequence[str] = (),
+    confidence: float = 0.95,
+) -> pd.DataFrame:
+    """Mean and standard deviation over folds of each numeric column, one row per ``by``.
+
+    Each column named in ``intervals`` also gets its Student-t interval of the mean over the folds
+    (``{column}_low``, ``{column}_high``: :func:`recsys.stats.interval_over_runs`), the
+    uncertainty to print beside a mean of a handful of folds.
+    """
     numeric = table.drop(columns=[c for c in ("fold",) if c in table]).select_dtypes("number").columns
     out = table.groupby(by, sort=False)[list(numeric)].agg(["mean", "std"])
     out.columns = [f"{col}_{stat}" if stat == "std" else col for col, stat in out.columns]
+    for column in intervals:
+        if column not in numeric:
+            raise KeyError(f"intervals names column {column!r}, which the table does not have (it has {list(numeric)})")
+        bounds = {
+            name: stats.interval_over_runs(group[column].to_numpy(), confidence)
+            for name, group in table.groupby(by, sort=False)
+        }
+        out[f"{column}_low"] = [bounds[name].low for name in out.index]
+        out[f"{column}_high"] = [bounds[name].high for name in out.index]
     return out.reindex(order) if order is not None else out
+
+
+def per_fold(table: pd.DataFrame, column: str, by: str = "model") -> dict[str, np.ndarray]:
+    """``{model: its values of column, fold by fold}`` from a per-fold table (:func:`rating_table`):
+    the paired per-run values :func:`recsys.stats.leader` compares with ``over="runs"``."""
+    if column not in table or "fold" not in table:
+        raise KeyError(f"the table needs columns 'fold' and {column!r}, it has {list(table.columns)}")
+    wide = table.pivot(index="fold", columns=by, values=column)
+    if wide.isna().any().any():
+        raise ValueError(f"not every {by} has a value of {column!r} on every fold: pairing needs the same folds")
+    return {name: wide[name].to_numpy() for name in table[by].drop_duplicates()}
 
 
 def ranking_table(
@@ -239,19 +280,48 @@ def ranking_table(
     k: int = 10,
     relevance_threshold: float | None = None,
     progress: bool = True,
-) -> pd.DataFrame:
+    intervals: Sequence[str] = ("ndcg", "recall"),
+    return_per_user: bool = False,
+    seed: int = 0,
+) -> pd.DataFrame | tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
     """Top-``k`` ranking quality and fit time of every model on one split: one row per model.
 
     Relevant test items are every test rating (``relevance_threshold=None``), or those at or
     above the threshold; implicit-feedback models learn from the training interactions as 1s
     under the same rule. Each user's training items are excluded from their recommendations.
+
+    Each metric named in ``intervals`` (``"ndcg"``, ``"recall"``, ``"precision"``, ``"map"``...)
+    gets its 95 % bootstrap interval over the evaluated users (``ndcg@10_low``, ``ndcg@10_high``;
+    :func:`recsys.stats.bootstrap_mean` with ``seed``). With ``return_per_user=True`` the result is
+    ``(table, per_user)``: ``per_user[metric]`` a users x models frame of the per-user values (the
+    same users for every model), for paired comparisons (:func:`recsys.stats.leader`).
     """
     m = Matrices.from_split(split)
-    rows = []
+    rows, values = [], {}
     for name, prototype in progress_bar(models.items(), desc="ranking models", enabled=progress):
-        run = fit_and_evaluate(prototype, m, k=k, relevance_threshold=relevance_threshold)
-        rows.append({"model": name, **run.scores, "fit_seconds": run.seconds})
-    return pd.DataFrame(rows).set_index("model")
+        run = fit_and_evaluate(prototype, m, k=k, relevance_threshold=relevance_threshold, return_per_user=True)
+        scores = dict(run.scores)
+        values[name] = scores.pop("per_user")
+        rows.append({"model": name, **scores, "fit_seconds": run.seconds})
+    table = pd.DataFrame(rows).set_index("model")
+    users = next(iter(values.values()))["users"]
+    metrics = [key for key in next(iter(values.values())) if key not in ("users", "recommended")]
+    per_user = {
+        f"{metric}@{k}": pd.DataFrame(
+            {name: v[metric] for name, v in values.items()}, index=pd.Index(users, name="user")
+        )
+        for metric in metrics
+    }
+    for metric in intervals:
+        column = f"{metric}@{k}"
+        if column not in per_user:
+            raise ValueError(
+                f"intervals names {metric!r}; the per-user metrics are {[c.split('@')[0] for c in per_user]}"
+            )
+        bounds = {name: stats.bootstrap_mean(per_user[column][name].to_numpy(), seed=seed) for name in table.index}
+        table[f"{column}_low"] = [bounds[name].low for name in table.index]
+        table[f"{column}_high"] = [bounds[name].high for name in table.index]
+    return (table, per_user) if return_per_user else table
 
 
 def sweep(

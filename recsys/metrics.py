@@ -276,6 +276,21 @@ def item_popularity(train, normalise: bool = False) -> np.ndarray:
     return counts
 
 
+def list_popularity(recommended, item_popularity) -> np.ndarray:
+    """Average popularity of each row's recommended items (filled slots only; NaN for an empty
+    row): the per-user figure behind :func:`mean_popularity`, for paired comparisons of two
+    models' lists over the same users."""
+    popularity = np.asarray(item_popularity, dtype=np.float64)
+    if popularity.ndim != 1:
+        raise ValueError(f"item_popularity must be 1-D (one value per item), got shape {popularity.shape}")
+    rec = _check_recommended(recommended, popularity.size)
+    filled = rec >= 0
+    sums = np.where(filled, popularity[np.where(filled, rec, 0)], 0.0).sum(axis=1)
+    counts = filled.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+
+
 def mean_popularity(recommended, item_popularity) -> float:
     """Average popularity of the recommended items, over all filled slots (NaN if none).
 

@@ -301,3 +301,11 @@ def test_coverage_and_popularity():
         catalogue_coverage(rec, 0)
     with pytest.raises(ValueError, match="out of range"):
         mean_popularity(rec, popularity[:3])
+    # per user: row 0 (3 + 2) / 2, row 1 (2 + 1) / 2, an empty row NaN
+    from recsys.metrics import list_popularity
+
+    per_user = list_popularity(np.vstack([rec, [-1, -1, -1]]), popularity)
+    np.testing.assert_allclose(per_user[:2], [2.5, 1.5])
+    assert math.isnan(per_user[2])
+    with pytest.raises(ValueError, match="out of range"):
+        list_popularity(rec, popularity[:3])

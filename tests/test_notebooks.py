@@ -159,6 +159,11 @@ def test_nb03_als_svd_sgd_small(tmp_path_factory):
     assert set(ranking) == {"popularity", "biases", "ALS", "SGD", "BPMF", "implicit ALS", "BPR", "PureSVD (top-N)"}
     assert all(0 <= v["ndcg@10"] <= 1 and 0 <= v["precision@10"] <= 1 for v in ranking.values())
     assert ranking["popularity"]["ndcg@10"] > 0
+    # the leader lines: the best by its mean, and every model it cannot be told from (never the best itself)
+    for name, table in (("rating_leader", rating), ("ranking_leader", ranking)):
+        leader = results[name]["synthetic"]
+        assert leader["best"] in table and leader["best"] not in leader["ties"] and set(leader["ties"]) <= set(table)
+    assert results["ranking_leader"]["synthetic"]["best"] == max(ranking, key=lambda m: ranking[m]["ndcg@10"])
     assert results["ranking_params"]["synthetic"]["implicit ALS"]["factors"] in (4, 8)
     assert 1 <= results["ranking_params"]["synthetic"]["BPR"]["iterations"] <= 5  # early stopping
     assert results["rating_params"]["synthetic"]["ALS"] == {"regularization": 10.0}

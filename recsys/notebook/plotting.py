@@ -133,8 +133,18 @@ def styled(i: int) -> dict:
     return {"color": f"C{i % 10}", "linestyle": LINE_STYLES[i % len(LINE_STYLES)], "marker": MARKERS[i % len(MARKERS)]}
 
 
-def dot_errorbars(ax, values: pd.Series, errors: pd.Series | None = None, *, xlabel: str = "", highlight=()) -> None:
-    """One dot per row (best at the top when ``values`` is sorted), with ``±errors`` as bars.
+def dot_errorbars(
+    ax,
+    values: pd.Series,
+    errors: pd.Series | None = None,
+    *,
+    low: pd.Series | None = None,
+    high: pd.Series | None = None,
+    xlabel: str = "",
+    highlight=(),
+) -> None:
+    """One dot per row (best at the top when ``values`` is sorted), with ``±errors`` as bars, or
+    an interval ``[low, high]`` (each aligned with ``values`` by index; not symmetric in general).
 
     Dots rather than bars: a bar's length means something only from zero, and accuracy
     differences live in the third decimal.
@@ -142,9 +152,19 @@ def dot_errorbars(ax, values: pd.Series, errors: pd.Series | None = None, *, xla
     labels = list(values.index)
     y = np.arange(len(labels))[::-1]
     colours = ["tab:orange" if label in highlight else "tab:blue" for label in labels]
-    ax.errorbar(
-        values.to_numpy(), y, xerr=None if errors is None else errors.to_numpy(), fmt="none", ecolor="grey", capsize=3
-    )
+    if (low is None) != (high is None):
+        raise ValueError("give both low and high (an interval), or neither")
+    if low is not None and errors is not None:
+        raise ValueError("give errors (symmetric bars) or low and high (an interval), not both")
+    x = values.to_numpy(dtype=float)
+    if low is not None:
+        lows, highs = low.reindex(values.index).to_numpy(dtype=float), high.reindex(values.index).to_numpy(dtype=float)
+        if np.isnan(lows).any() or np.isnan(highs).any() or (lows > x + 1e-12).any() or (highs < x - 1e-12).any():
+            raise ValueError("every value needs its interval, with low <= value <= high")
+        xerr = np.vstack([x - lows, highs - x])
+    else:
+        xerr = None if errors is None else errors.to_numpy()
+    ax.errorbar(x, y, xerr=xerr, fmt="none", ecolor="grey", capsize=3)
     ax.scatter(values.to_numpy(), y, c=colours, zorder=3)
     ax.set_yticks(y, labels)
     ax.set_xlabel(xlabel)
@@ -160,13 +180,15 @@ def annotated_heatmap(
     observed=None,
     vmin=None,
     vmax=None,
-    cmap="RdYlGn",
+    cmap="cividis",
     fmt="{:.1f}",
     title: str = "",
 ):
     """A heatmap with each value written in its cell; ``observed`` cells (a boolean mask) are
     outlined, so a reader sees which numbers were given and which were predicted. Values are
-    rounded before printing, and a rounded zero prints as 0.0, never -0.0."""
+    rounded before printing, and a rounded zero prints as 0.0, never -0.0. The default colour map
+    (cividis) reads the same to colour-blind eyes; each value is written in black or white,
+    whichever contrasts with its cell."""
     from matplotlib.patches import Rectangle
 
     image = ax.imshow(matrix, cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto")
@@ -177,9 +199,11 @@ def annotated_heatmap(
         text = fmt.format(value + 0.0)
         text = text.replace("-0.0", "0.0") if text.strip("-0.") == "" else text
         weight = "bold" if observed is not None and observed[r, c] else "normal"
-        ax.text(c, r, text, ha="center", va="center", fontsize=9, fontweight=weight)
+        red, green, blue, _ = image.cmap(image.norm(value))
+        ink = "black" if 0.299 * red + 0.587 * green + 0.114 * blue > 0.5 else "white"
+        ax.text(c, r, text, ha="center", va="center", fontsize=9, fontweight=weight, color=ink)
         if observed is not None and observed[r, c]:
-            ax.add_patch(Rectangle((c - 0.5, r - 0.5), 1, 1, fill=False, edgecolor="black", linewidth=1.5))
+            ax.add_patch(Rectangle((c - 0.5, r - 0.5), 1, 1, fill=False, edgecolor="tab:orange", linewidth=2.0))
     if title:
         ax.set_title(title)
     return image

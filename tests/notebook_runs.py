@@ -43,6 +43,7 @@ SMALL_03 = dict(
     sweep_factors=[2, 4],
     sweep_als_regularization=[10.0],
     sweep_sgd_regularization=[0.05],
+    sweep_sgd_epochs=[2, 3],
     timing_repeats=1,
     use_ml100k=False,
 )

@@ -262,3 +262,38 @@ def test_tables_carry_intervals_and_the_per_unit_values_a_leader_pairs(ratings):
         experiments.summarise(by_fold, intervals=["auc"])
     with pytest.raises(KeyError, match="'auc'"):
         experiments.per_fold(by_fold, "auc")
+
+
+def test_protocol_table_says_how_every_hyperparameter_was_set():
+    """Chosen on validation, set by the chapter, or a kept default with where it comes from (a
+    default picked on test folds named as such); computation settings left out; typos refused."""
+    from recsys.models import BPMF, EASE, SGD
+
+    models = {
+        "ALS": ALS(factors=50, regularization=10.0, random_state=42),
+        "SGD": SGD(random_state=42),
+        "BPMF": BPMF(factors=5),
+        "EASE": EASE(regularization=200.0),
+    }
+    table = experiments.protocol_table(models, {"ALS": ["regularization"]})
+    assert list(table.columns) == [
+        "chosen on validation",
+        "set by the chapter",
+        "library defaults kept",
+        "defaults from",
+    ]
+    assert table.loc["ALS", "chosen on validation"] == "regularization=10"
+    assert "factors=50" in table.loc["ALS", "library defaults kept"]  # the value is the default
+    assert "random_state" not in " ".join(table.loc["ALS"])
+    assert table.loc["ALS", "defaults from"] == ALS.defaults_source and "test folds" in ALS.defaults_source
+    assert table.loc["SGD", "defaults from"] == "Surprise SVD's defaults"
+    assert (
+        table.loc["BPMF", "set by the chapter"] == "factors=5"
+        and "samples=100" in table.loc["BPMF", "library defaults kept"]
+    )
+    assert table.loc["EASE", "set by the chapter"] == "regularization=200"
+    assert table.loc["EASE", "defaults from"] == "not recorded"  # dropout=0 kept, its source undocumented
+    with pytest.raises(ValueError, match="not in models"):
+        experiments.protocol_table(models, {"ALSS": ["regularization"]})
+    with pytest.raises(ValueError, match="does not take"):
+        experiments.protocol_table(models, {"ALS": ["lambda"]})

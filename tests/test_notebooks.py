@@ -170,6 +170,7 @@ def test_nb03_als_svd_sgd_small(tmp_path_factory):
     assert set(results["timing"]["synthetic"]) == expected - {"global mean"}
     curves = results["convergence"]["synthetic"]
     assert len(curves["ALS"]) == 15 and len(curves["BPMF"]) == 2 + 5
+    assert results["sweep"]["synthetic"]["SGD epochs"]["iterations"] == [2, 3]
     assert "ml100k" in run.skipped and "ml100k" not in results
     assert len(run.figures) >= 5
 

@@ -43,7 +43,7 @@ from recsys.experiments.harness import (
     sweep,
     timing_table,
 )
-from recsys.experiments.tuning import Tuned, first_values, scores_on_test, tune, validation_split
+from recsys.experiments.tuning import Tuned, first_values, protocol_table, scores_on_test, tune, validation_split
 
 __all__ = [
     "Fit",
@@ -60,6 +60,7 @@ __all__ = [
     "histories",
     "model_input",
     "per_fold",
+    "protocol_table",
     "ranking_callback",
     "ranking_table",
     "rating_table",

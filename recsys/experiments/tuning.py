@@ -21,14 +21,15 @@ never feeds a choice.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import inspect
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import product
 from typing import Literal
 
 import numpy as np
 import pandas as pd
-from sklearn.base import clone
+from sklearn.base import BaseEstimator, clone
 
 from recsys.experiments.harness import Matrices, fit_and_evaluate
 from recsys.interactions import IdMap
@@ -268,3 +269,74 @@ def scores_on_test(
             bar.update()
     bar.close()
     return pd.DataFrame({f"test_{metric}": scores.mean(axis=1)}, index=_index(points, names))
+
+
+#: Constructor arguments that are settings of the computation, not hyperparameters of the model.
+_NOT_HYPERPARAMETERS = frozenset(
+    {
+        "random_state",
+        "num_threads",
+        "dtype",
+        "calculate_training_loss",
+        "solver",
+        "use_cg",
+        "verify_negative_samples",
+        "eval_every",
+        "rating_range",
+    }
+)
+
+
+def _same(value, default) -> bool:
+    try:
+        return type(value) is type(default) and bool(value == default)
+    except (TypeError, ValueError):  # arrays and other values without a plain ==
+        return value is default
+
+
+def _shown(value) -> str:
+    if isinstance(value, BaseEstimator):
+        return type(value).__name__
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def protocol_table(models: Mapping[str, Recommender], tuned: Mapping[str, Iterable[str]] | None = None) -> pd.DataFrame:
+    """How every hyperparameter of each model was set, for the disclosure beside a results table.
+
+    One row per model: ``chosen on validation`` (the names in ``tuned[model]``, picked by
+    :func:`tune` in the chapter), ``set by the chapter`` (other arguments that differ from the
+    class default, with their values), ``library defaults kept`` (with their values) and
+    ``defaults from`` (the class's :attr:`~recsys.models.base.Recommender.defaults_source`, or
+    "not recorded"): a default picked on the test folds a chapter reports on makes that number
+    optimistic, and the reader must be told. Settings of the computation (seeds, threads, dtype,
+    solvers) are left out.
+    """
+    tuned = dict(tuned or {})
+    unknown = sorted(set(tuned) - set(models))
+    if unknown:
+        raise ValueError(f"tuned names model(s) {unknown} that are not in models {list(models)}")
+    rows = []
+    for name, model in models.items():
+        params = model.get_params(deep=False)
+        chosen = list(tuned.get(name, ()))
+        missing = [p for p in chosen if p not in params]
+        if missing:
+            raise ValueError(f"tuned[{name!r}] names {missing}, which {type(model).__name__} does not take")
+        defaults = {
+            p.name: p.default
+            for p in inspect.signature(type(model).__init__).parameters.values()
+            if p.default is not inspect.Parameter.empty
+        }
+        free = [p for p in params if p not in chosen and p not in _NOT_HYPERPARAMETERS]
+        kept = [p for p in free if p in defaults and _same(params[p], defaults[p])]
+        set_here = [p for p in free if p not in kept]
+        rows.append(
+            {
+                "model": name,
+                "chosen on validation": ", ".join(f"{p}={_shown(params[p])}" for p in chosen) or "-",
+                "set by the chapter": ", ".join(f"{p}={_shown(params[p])}" for p in set_here) or "-",
+                "library defaults kept": ", ".join(f"{p}={_shown(params[p])}" for p in kept) or "-",
+                "defaults from": (type(model).defaults_source or "not recorded") if kept else "-",
+            }
+        )
+    return pd.DataFrame(rows).set_index("model")

@@ -215,6 +215,10 @@ class Recommender(BaseEstimator):
     learns_from: ClassVar[LearnsFrom]
     #: For a model that learns from positives, how it reads their values (:data:`PositiveValues`).
     positive_values: ClassVar[PositiveValues | None] = None
+    #: Where the default hyperparameters come from, when a model's docstring records it: a chapter
+    #: that keeps a default says so beside its numbers (:func:`recsys.experiments.protocol_table`),
+    #: above all when the defaults were picked on the test folds it reports.
+    defaults_source: ClassVar[str | None] = None
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)

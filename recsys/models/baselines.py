@@ -283,6 +283,8 @@ class BiasModel(_RankZero):
     excluded), ``train_rmse`` (of the clipped predictions) and, with ``validation``, ``val_rmse``.
     """
 
+    defaults_source = "picked on ML-100K's u1-u5 test folds"
+
     def __init__(
         self,
         method: Literal["als", "sgd"] = "als",

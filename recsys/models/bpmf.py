@@ -183,6 +183,8 @@ class BPMF(EmbeddingModel):
     items ``mu + b_u``.
     """
 
+    defaults_source = "tuned on ML-100K's u1-u5 test folds"
+
     def __init__(
         self,
         factors: int = 10,

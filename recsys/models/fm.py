@@ -387,6 +387,8 @@ class FactorizationMachine(FactorModel):
     the module docstring), ``n_users_``, ``n_items_``, ``best_iteration_`` and ``history_``.
     """
 
+    defaults_source = "chosen on ML-100K validation data"
+
     learns_from = "positives"
     positive_values = "presence"
 

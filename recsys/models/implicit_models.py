@@ -112,6 +112,8 @@ class ImplicitALS(_ImplicitWrapper):
     ``seconds`` and ``train_loss``.
     """
 
+    defaults_source = "implicit's defaults"
+
     def __init__(
         self,
         factors: int = 100,
@@ -226,6 +228,8 @@ class BPR(_ImplicitWrapper):
     epoch's sampled pairs ranked right before their update) and ``skipped`` (share of samples
     dropped because the negative was in fact liked).
     """
+
+    defaults_source = "implicit's defaults (one thread, seed 0)"
 
     positive_values = "presence"
 

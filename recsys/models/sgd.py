@@ -208,6 +208,8 @@ class SGD(EmbeddingModel):
     Unknown users or items (index -1) fall back to ``mu + b_i`` / ``mu + b_u`` / ``mu``.
     """
 
+    defaults_source = "Surprise SVD's defaults"
+
     def __init__(
         self,
         factors: int = 100,

@@ -554,7 +554,9 @@ def space_summary(
     Returns DataFrames: ``"coherence"`` (one row per space; per measure the genre coherence of
     the ``k`` nearest ``candidates``, its popularity-matched baseline and the lift, see
     :func:`genre_coherence`), ``"norm_popularity"`` (:func:`norm_popularity_correlation` over every item with a
-    training rating), ``"overlap"`` (cosine Jaccard@k between spaces, :func:`neighbour_overlap`) and
+    training rating and, given ``candidates``, over those alone: ``pearson_candidates``,
+    ``spearman_candidates``, ``n_candidates``; among rarely rated items the penalty alone shrinks
+    vectors towards zero, so the correlation over all items says less), ``"overlap"`` (cosine Jaccard@k between spaces, :func:`neighbour_overlap`) and
     ``"cka"`` (:func:`linear_cka` between spaces, on the candidates).
     """
     for measure in measures:
@@ -572,6 +574,13 @@ def space_summary(
         row["n_items"] = found["n_items"]
         coherence[name] = row
         norms[name] = norm_popularity_correlation(vectors, catalogue.popularity)
+        if candidates is not None:  # the same among well-rated items, where shrinkage alone cannot explain it
+            among = norm_popularity_correlation(vectors, catalogue.popularity, candidates)
+            norms[name].update(
+                pearson_candidates=among["pearson"],
+                spearman_candidates=among["spearman"],
+                n_candidates=among["n_items"],
+            )
     return {
         "coherence": pd.DataFrame.from_dict(coherence, orient="index"),
         "norm_popularity": pd.DataFrame.from_dict(norms, orient="index"),

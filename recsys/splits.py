@@ -416,9 +416,15 @@ def make_split(
     if kind == "leave_last_k":
         return leave_last_k(ratings, k, unseen)
     if kind == "kfold":
-        check_fraction("test_size", test_size)
-        return kfold(ratings, max(2, round(1.0 / test_size)), seed, unseen)[0]
+        return kfold(ratings, kfold_count(test_size), seed, unseen)[0]
     raise ValueError(f"unknown split kind {kind!r}; known: {', '.join(KINDS)}")
+
+
+def kfold_count(test_size: float) -> int:
+    """The number of folds :func:`make_split` uses for ``kind="kfold"``: ``round(1 / test_size)``,
+    at least 2 (``test_size=0.25`` gives 4 folds, ``0.2`` gives 5)."""
+    check_fraction("test_size", test_size)
+    return max(2, round(1.0 / test_size))
 
 
 def summary_table(splits: dict[str, Split]) -> pd.DataFrame:

@@ -231,7 +231,17 @@ def test_space_summary_puts_it_together():
     assert coherence.loc["planted", "cosine_lift"] > coherence.loc["noise", "cosine_lift"]
     assert {"dot", "dot_baseline", "dot_lift", "n_items"} <= set(coherence.columns)
     assert list(summary["norm_popularity"].index) == ["planted", "noise"]
+    assert "spearman_candidates" not in summary["norm_popularity"]
     assert summary["overlap"].shape == summary["cka"].shape == (2, 2)
+    # given candidates, the correlation is measured among them too (where shrinkage cannot explain it)
+    among = np.flatnonzero(catalogue.popularity >= np.median(catalogue.popularity))
+    with_candidates = E.space_summary(spaces, catalogue, k=5, seed=0, candidates=among)["norm_popularity"]
+    expected = E.norm_popularity_correlation(vectors, catalogue.popularity, among)
+    assert with_candidates.loc["planted", "spearman_candidates"] == pytest.approx(expected["spearman"])
+    assert with_candidates.loc["planted", "n_candidates"] == expected["n_items"]
+    assert with_candidates.loc["planted", "pearson"] == pytest.approx(
+        summary["norm_popularity"].loc["planted", "pearson"]
+    )
 
 
 # ----------------------------------------------------------------------------------- projections

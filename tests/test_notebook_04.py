@@ -113,7 +113,7 @@ def test_summary_plots_run():
         index=["a", "b"],
     )
     EP.coherence_bars(axes[0], table)
-    EP.plot_norm_popularity(axes[1], np.arange(1, 101), np.log(np.arange(1, 101)), pearson=1.0)
+    EP.plot_norm_popularity(axes[1], np.arange(1, 101), np.log(np.arange(1, 101)), spearman=1.0, threshold=20)
     EP.matrix_heatmap(axes[2], pd.DataFrame(np.eye(2), index=["a", "b"], columns=["a", "b"]))
     assert [t.get_text() for t in axes[2].texts] == ["1.00", "0.00", "0.00", "1.00"]
 
@@ -189,7 +189,9 @@ def test_nb04_embedding_visualization_small(tmp_path_factory):
             assert 0 < coherence[name][f"{measure}_baseline"] < 1 and 0 <= coherence[name][measure] <= 1
     assert coherence["implicit ALS"]["cosine"] > coherence["implicit ALS"]["cosine_baseline"]
     norms = results["norm_popularity"][data]
-    assert models <= set(norms) and all(-1 <= v["pearson"] <= 1 for v in norms.values())
+    assert models <= set(norms) and all(
+        -1 <= v["pearson"] <= 1 and -1 <= v["spearman_candidates"] <= 1 for v in norms.values()
+    )
     overlap = results["overlap"][data]
     assert all(overlap[name][name] == 1 for name in overlap)
     assert overlap["implicit ALS"]["PureSVD"] == overlap["PureSVD"]["implicit ALS"]
@@ -211,3 +213,18 @@ def test_nb04_embedding_visualization_small(tmp_path_factory):
 def test_nb04_bad_titles_fail_in_the_first_cell(tmp_path):
     run = _run(tmp_path, query_titles=[], use_ml100k=False)
     assert not run.ok and "ParameterError" in run.error and "query_titles" in run.error
+
+
+def test_the_length_popularity_curve_follows_a_saturating_relation():
+    """Binned medians draw the relation as it is: a length that saturates is flat at the top,
+    where a straight line in log popularity would keep rising."""
+    popularity = np.repeat(np.geomspace(1, 1000, 40), 5)
+    norms = 1 - np.exp(-popularity / 10)  # saturates above ~30 ratings
+    curve = EP.norm_popularity_curve(popularity, norms, n_bins=8)
+    assert curve["n"].sum() == popularity.size and (np.diff(curve["popularity"]) > 0).all()
+    assert (curve["q25"] <= curve["median"]).all() and (curve["median"] <= curve["q75"]).all()
+    assert curve["median"].iloc[-1] == pytest.approx(1.0, abs=1e-6)
+    assert curve["median"].iloc[-2] == pytest.approx(1.0, abs=1e-3)  # flat: the curve shows the saturation
+    assert curve["median"].iloc[0] < 0.3
+    with pytest.raises(ValueError, match="at least 3"):
+        EP.norm_popularity_curve([0, 0, 5], [1, 2, 3])

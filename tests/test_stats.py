@@ -81,3 +81,17 @@ def test_make_every_kind_partitions_the_ratings(kind):
     assert 0 <= table.loc[kind, "leakage_global"] <= 1
     with pytest.raises(ValueError, match="unknown split kind"):
         splits.make_split("bogus", frame)
+
+
+def test_kfold_count_is_what_make_split_uses():
+    """Notebook 01 prints the number of folds from kfold_count; make_split's first fold tests that share."""
+    assert [splits.kfold_count(t) for t in (0.25, 0.2, 0.5, 0.9)] == [4, 5, 2, 2]
+    rng = np.random.default_rng(1)
+    pairs = rng.choice(60 * 50, size=800, replace=False)
+    frame = pd.DataFrame(
+        {"user_id": pairs // 50, "item_id": pairs % 50, "rating": np.ones(800, "float32"), "timestamp": np.arange(800)}
+    )
+    first = splits.make_split("kfold", frame, test_size=0.25, seed=0, unseen="keep")
+    assert first.n_test == 800 // 4
+    with pytest.raises(ValueError, match="test_size"):
+        splits.kfold_count(1.5)

@@ -29,6 +29,7 @@ from collections.abc import Mapping, Sequence
 
 import matplotlib.patheffects as path_effects
 import numpy as np
+import pandas as pd
 from matplotlib.patches import Circle, Wedge
 
 from recsys.checks import check_integer
@@ -312,19 +313,55 @@ def genre_maps(
 # ---------------------------------------------------------------------------- summary plots
 
 
-def plot_norm_popularity(ax, popularity, norms, *, pearson: float, title: str = "") -> None:
-    """Item vector length against training popularity (log axis), with the fitted trend."""
+def norm_popularity_curve(popularity, norms, n_bins: int = 12) -> pd.DataFrame:
+    """The median vector length (and its quartiles) in ``n_bins`` bins of log popularity: the
+    shape of the relation, drawn as it is (a straight line through a curved relation would hide
+    where the length saturates). Rows: ``popularity`` (the bin's geometric centre), ``median``,
+    ``q25``, ``q75``, ``n`` (items in the bin); empty bins are left out."""
     popularity = np.asarray(popularity, dtype=float)
     norms = np.asarray(norms, dtype=float)
     keep = popularity > 0
     x, y = popularity[keep], norms[keep]
-    ax.scatter(x, y, s=4, alpha=0.3, color="#1f77b4", linewidths=0)
-    slope, intercept = np.polyfit(np.log(x), y, 1)
-    grid = np.geomspace(x.min(), x.max(), 50)
-    ax.plot(grid, intercept + slope * np.log(grid), color="#d62728", lw=1.5, label=f"trend (r = {pearson:.2f})")
+    if x.size < 3:
+        raise ValueError("norm_popularity_curve needs at least 3 items with a positive popularity")
+    edges = np.geomspace(x.min(), x.max() * (1 + 1e-9), n_bins + 1)
+    which = np.clip(np.searchsorted(edges, x, side="right") - 1, 0, n_bins - 1)
+    rows = []
+    for b in range(n_bins):
+        inside = y[which == b]
+        if inside.size:
+            q25, median, q75 = np.quantile(inside, [0.25, 0.5, 0.75])
+            rows.append(
+                {
+                    "popularity": float(np.sqrt(edges[b] * edges[b + 1])),
+                    "median": median,
+                    "q25": q25,
+                    "q75": q75,
+                    "n": inside.size,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def plot_norm_popularity(
+    ax, popularity, norms, *, spearman: float, threshold: float | None = None, title: str = ""
+) -> None:
+    """Item vector length against training popularity (log axis): every item, and the median
+    length per popularity bin with its quartiles (:func:`norm_popularity_curve`); ``threshold``
+    marks where the well-rated items (a chapter's candidates) begin."""
+    popularity = np.asarray(popularity, dtype=float)
+    norms = np.asarray(norms, dtype=float)
+    keep = popularity > 0
+    ax.scatter(popularity[keep], norms[keep], s=4, alpha=0.25, color="#1f77b4", linewidths=0)
+    curve = norm_popularity_curve(popularity, norms)
+    ax.fill_between(curve["popularity"], curve["q25"], curve["q75"], color="#ff7f0e", alpha=0.25, linewidth=0)
+    ax.plot(curve["popularity"], curve["median"], color="#ff7f0e", lw=2, marker="o", ms=3,
+            label=f"median per bin, quartiles shaded\n(Spearman {spearman:.2f})")  # fmt: skip
+    if threshold is not None:
+        ax.axvline(threshold, color="grey", ls=":", lw=1)
     ax.set_xscale("log")
     ax.set(xlabel="training ratings of the item (log)", ylabel="length of the item vector", title=title)
-    ax.legend(loc="upper left")
+    ax.legend(loc="upper left", fontsize=8)
 
 
 def coherence_bars(ax, table, measures: Sequence[str] = ("cosine", "dot"), *, title: str = "") -> None:

@@ -412,6 +412,16 @@ def test_measure_table_and_overlaps_on_a_small_split(world):
     assert list(table.index) == [("ials", s) for s in ("dot", "cosine", "euclidean")]
     direct = evaluate_ranking(fitted["ials"], m.train, binarize(m.test), k=5)
     assert table.loc[("ials", "dot"), "ndcg@5"] == pytest.approx(direct["ndcg@5"])
+    # per user, for paired verdicts: the same users for every measure, means equal to the table's
+    _, _, per_user = similarity_eval.measure_table(fitted, m.train, m.test, k=5, progress=False, return_per_user=True)
+    for measure in ("dot", "cosine", "euclidean"):
+        assert per_user[("ials", measure)].mean() == pytest.approx(table.loc[("ials", measure), "ndcg@5"])
+    leaders = similarity_eval.measure_leaders(per_user, "nDCG@5")
+    assert list(leaders) == ["ials"]
+    assert leaders["ials"].best == table.loc["ials", "ndcg@5"].idxmax()
+    assert set(leaders["ials"].differences) == {"dot", "cosine", "euclidean"} - {leaders["ials"].best}
+    with pytest.raises(ValueError, match="empty"):
+        similarity_eval.measure_leaders({})
     overlap = similarity_eval.overlaps(lists)["ials"]
     assert set(overlap) == {"dot vs cosine", "dot vs euclidean", "cosine vs euclidean"}
     assert all(((v >= 0) & (v <= 1)).all() for v in overlap.values())

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from recsys import stats
 from recsys.checks import check_choice, check_integer, check_seed
 from recsys.evaluation import evaluate_ranking
 from recsys.interactions import binarize
@@ -44,6 +45,7 @@ from recsys.similarity import (
 
 __all__ = [
     "item_overlaps",
+    "measure_leaders",
     "measure_table",
     "more_like_this",
     "norm_popularity_table",
@@ -64,7 +66,8 @@ def measure_table(
     measures: Sequence[str] = MEASURES,
     relevance_threshold: float | None = None,
     progress: bool = True,
-) -> tuple[pd.DataFrame, dict[tuple[str, str], np.ndarray]]:
+    return_per_user: bool = False,
+) -> tuple[pd.DataFrame, dict[tuple[str, str], np.ndarray]] | tuple[pd.DataFrame, dict, dict]:
     """Ranking quality of every fitted factor model scored by every measure, on one split.
 
     Each model's ``inner_product_factors(ranking_only=True)`` are scored by ``measure``
@@ -74,17 +77,21 @@ def measure_table(
     ``mean_popularity@k`` (mean training count of a recommended item), ``mean_item_norm@k``
     (mean length of a recommended item's vector, relative to the mean length over the
     catalogue: 1 = an average item) and ``n_users``. Also returns the top-k lists,
-    ``{(model, measure): (n_users, k)}``, row-aligned across measures.
+    ``{(model, measure): (n_users, k)}``, row-aligned across measures, and with
+    ``return_per_user=True`` a third dict, ``{(model, measure): per-user nDCG@k}`` over the same
+    users in the same order, for paired comparisons (:func:`measure_leaders`).
     """
     for m in measures:
         check_choice("measure", m, MEASURES)
     relevant = binarize(test, relevance_threshold)
-    rows, lists = [], {}
+    rows, lists, per_user = [], {}, {}
     steps = [(name, m) for name in models for m in measures]
     for name, measure in progress_bar(steps, desc="measures", enabled=progress):
         scorer = MeasureScorer(models[name], measure)
         result = evaluate_ranking(scorer, train, relevant, k=k, return_per_user=True)
-        recommended = result.pop("per_user")["recommended"]
+        users = result.pop("per_user")
+        recommended = users["recommended"]
+        per_user[(name, measure)] = users["ndcg"]
         norms = np.linalg.norm(scorer.item_vectors_, axis=1)
         shown = recommended[recommended >= 0]
         mean_norm = float(norms[shown].mean() / norms.mean()) if shown.size and norms.mean() > 0 else float("nan")
@@ -100,7 +107,20 @@ def measure_table(
         lists[(name, measure)] = recommended
     table = pd.DataFrame(rows).set_index(["model", "measure"])
     table.columns = [f"{c}@{k}" if c != "n_users" else c for c in table.columns]
-    return table, lists
+    return (table, lists, per_user) if return_per_user else (table, lists)
+
+
+def measure_leaders(per_user: Mapping[tuple[str, str], np.ndarray], metric: str = "nDCG") -> dict[str, stats.Leader]:
+    """For each model, :func:`recsys.stats.leader` of its measures: the measure with the highest
+    mean, and each other measure's paired bootstrap difference from it over the same users. A
+    measure is the model's best only when the leader has no ties (``Leader.winner``)."""
+    models = list(dict.fromkeys(model for model, _ in per_user))
+    if not models:
+        raise ValueError("per_user is empty: pass measure_table(..., return_per_user=True)'s third result")
+    return {
+        model: stats.leader({m: v for (name, m), v in per_user.items() if name == model}, f"{metric} of {model}")
+        for model in models
+    }
 
 
 def _pairs(measures: Sequence[str]) -> list[tuple[str, str]]:

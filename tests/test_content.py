@@ -232,6 +232,20 @@ def test_content_beats_popularity_on_cold_items(world):
     assert ndcg.loc["content", "cold"] > 2 * ndcg.loc["implicit ALS", "cold"]
     assert ndcg.loc["popularity", "warm"] > 0  # and popularity is a real baseline where it can see
     assert table.loc[("content", "cold"), "mean_popularity@10"] == 0.0  # cold items have no training count
+    # per user, for paired verdicts: within a candidate set, the same users for every model
+    again, per_user = cold_start.cold_start_table(
+        models, split, candidates=cold_start.CANDIDATES, k=10, seed=0, progress=False, return_per_user=True
+    )
+    assert again.equals(table)
+    for part in cold_start.CANDIDATES:
+        sizes = {per_user[(m, part)].size for m in models}
+        assert sizes == {int(table.loc[("content", part), "n_users"])}
+        for m in models:
+            assert per_user[(m, part)].mean() == pytest.approx(table.loc[(m, part), "ndcg@10"])
+    from recsys import stats
+
+    cold = stats.leader({m: per_user[(m, "cold")] for m in models}, "cold nDCG@10")
+    assert cold.winner == "content"
 
 
 def test_evaluate_cold_start_ranks_each_candidate_set_among_its_own_items_only(world):

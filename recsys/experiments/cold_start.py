@@ -211,6 +211,7 @@ def evaluate_cold_start(
     k: int = 10,
     relevance_threshold: float | None = None,
     seed: int | np.random.Generator | None = 0,
+    return_per_user: bool = False,
 ) -> dict[str, dict]:
     """Ranking quality of a fitted model (or of its ``(n_users, n_items)`` scores) on a cold-item split.
 
@@ -226,7 +227,8 @@ def evaluate_cold_start(
     of the *set's* items recommended to someone; and ``cold_share@k`` is the share of the
     recommended slots that hold a cold item (0 among warm items, 1 among cold items; among all
     items, how often new films make it into a list). Every user is scored once, as one dense
-    users x items block. Returns ``{candidate set: metrics}``.
+    users x items block. Returns ``{candidate set: metrics}``; with ``return_per_user=True`` each
+    set's metrics also hold ``"per_user"`` (:func:`recsys.evaluation.evaluate_lists`'s).
     """
     candidates = _check_candidates(candidates)
     k = check_integer("k", k, 1)
@@ -246,7 +248,7 @@ def evaluate_cold_start(
         if users.size == 0:
             raise ValueError(f"nothing to evaluate: no user has a relevant test item among the {name} items")
         lists = recommend(_Scores(np.ascontiguousarray(scores[:, columns])), users, k, exclude=train)
-        result = evaluate_lists(lists, train, relevant, k, users=users)
+        result = evaluate_lists(lists, train, relevant, k, users=users, return_per_user=return_per_user)
         shown = columns[lists[lists >= 0]]  # back to the split's item indices
         result[f"cold_share@{k}"] = float(split.cold[shown].mean()) if shown.size else float("nan")
         out[name] = result
@@ -263,19 +265,22 @@ def cold_start_table(
     fitted: Mapping[str, Recommender] | None = None,
     seed: int = 0,
     progress: bool = True,
-) -> pd.DataFrame:
+    return_per_user: bool = False,
+) -> pd.DataFrame | tuple[pd.DataFrame, dict[tuple[str, str], np.ndarray]]:
     """:func:`evaluate_cold_start` for every contender, ranked among the named ``candidates``.
 
     A contender is a model (fitted here on ``split.train`` through
     :func:`recsys.experiments.fit`, or given already fitted in ``fitted``) or a
     :data:`ColdScorer` (``scorer(split) -> scores``, e.g. :func:`side_feature_scorer`). One row
     per (model, candidates) with ``precision@k``, ``recall@k``, ``ndcg@k``, ``coverage@k``,
-    ``mean_popularity@k``, ``cold_share@k`` and ``n_users``.
+    ``mean_popularity@k``, ``cold_share@k`` and ``n_users``. With ``return_per_user=True`` also
+    ``{(model, candidates): per-user nDCG@k}``: within one candidate set the same users, in the
+    same order, for every model, so two models compare paired (:func:`recsys.stats.leader`).
     """
     candidates = _check_candidates(candidates)
     fitted = dict(fitted or {})
     keep = ("precision", "recall", "ndcg", "coverage", "mean_popularity", "cold_share")
-    rows = []
+    rows, per_user = [], {}
     for name, contender in progress_bar(contenders.items(), desc="cold start", enabled=progress):
         if name in fitted:
             scored = fitted[name]
@@ -286,9 +291,17 @@ def cold_start_table(
         else:
             raise TypeError(f"contender {name!r} is neither a model nor a scorer(split): {type(contender).__name__}")
         results = evaluate_cold_start(
-            scored, split, candidates=candidates, k=k, relevance_threshold=relevance_threshold, seed=seed
+            scored,
+            split,
+            candidates=candidates,
+            k=k,
+            relevance_threshold=relevance_threshold,
+            seed=seed,
+            return_per_user=return_per_user,
         )
         for part, result in results.items():
+            if return_per_user:
+                per_user[(name, part)] = result["per_user"]["ndcg"]
             rows.append(
                 {
                     "model": name,
@@ -297,7 +310,8 @@ def cold_start_table(
                     "n_users": result["n_users"],
                 }
             )
-    return pd.DataFrame(rows).set_index(["model", "candidates"])
+    table = pd.DataFrame(rows).set_index(["model", "candidates"])
+    return (table, per_user) if return_per_user else table
 
 
 def side_feature_scorer(

@@ -128,6 +128,13 @@ def test_spectral_start_is_the_scaled_truncated_svd_and_starts_ahead(data):
         model = LightGCN(factors=5, layers=2, iterations=1, learning_rate=1e-6, init=init, random_state=0)
         start[init] = model.fit(train, callback=ranking_callback(train, validation, k=5)).history_[0]["val_ndcg@5"]
     assert start["spectral"] > start["normal"] + 0.1
+    # iterations=0: the start alone, no gradient step (what 07 prints as LightGCN's epoch 0)
+    alone = LightGCN(factors=5, layers=2, iterations=0, init="spectral", random_state=0).fit(train)
+    assert alone.history_ == [] and np.isfinite(alone.item_factors_).all()
+    nudged = LightGCN(factors=5, layers=2, iterations=1, learning_rate=1e-9, init="spectral", random_state=0).fit(train)
+    np.testing.assert_allclose(alone.item_factors_, nudged.item_factors_, atol=1e-6)
+    with pytest.raises(ValueError, match="iterations"):
+        LightGCN(iterations=-1).fit(train)
 
 
 def test_factors_are_the_propagated_embeddings(data):
@@ -175,7 +182,7 @@ def test_reproducible(data):
         ({"factors": 0}, ValueError, "factors"),
         ({"layers": -1}, ValueError, "layers"),
         ({"layers": 1.0}, TypeError, "layers"),
-        ({"iterations": 0}, ValueError, "iterations"),
+        ({"iterations": -1}, ValueError, "iterations"),
         ({"learning_rate": -0.1}, ValueError, "learning_rate"),
         ({"regularization": -1.0}, ValueError, "regularization"),
         ({"batch_size": 0}, ValueError, "batch_size"),

@@ -33,6 +33,10 @@ def test_nb07_autoencoder_gnn_embeddings_small(tmp_path_factory):
     # even three epochs on 120 users: the closed forms rank far better than popularity
     assert ranking["EASE"]["ndcg@10"] > ranking["popularity"]["ndcg@10"]
     assert results["chosen"]["ml-latest-small"]["LightGCN"]["iterations"] <= 3
+    assert 0 < results["lightgcn_epoch0"]["ml-latest-small"] <= 1  # the spectral start, before any step
+    leader = results["leader"]["ml-latest-small"]
+    assert leader["best"] == max(ranking, key=lambda m: ranking[m]["ndcg@10"]) and leader["best"] not in leader["ties"]
+    assert results["cold_leader"]["ml-latest-small"]["best"] in {"popularity", "content: genres", "FM + side features"}
     assert results["neural_equals_sgd"]["max_abs_difference"] < 1e-9
     serving = results["serving"]["ml-latest-small"]
     assert {key.split(" / ")[1] for key in serving} == {"hnswlib", "scann"}
@@ -108,3 +112,7 @@ def test_fit_and_rank_matches_the_ranking_table(small_data):
     reference = experiments.ranking_table(models, split, progress=False)
     pd.testing.assert_frame_equal(table.drop(columns="fit_seconds"), reference.drop(columns="fit_seconds"))
     assert set(fitted) == {"ALS", "pop"} and hasattr(fitted["ALS"], "user_factors_")
+    assert {"ndcg@10_low", "ndcg@10_high", "recall@10_low", "recall@10_high"} <= set(table.columns)
+    _, _, per_user = families.fit_and_rank(models, split, progress=False, return_per_user=True)
+    _, reference_per_user = experiments.ranking_table(models, split, progress=False, return_per_user=True)
+    pd.testing.assert_frame_equal(per_user["ndcg@10"], reference_per_user["ndcg@10"])

@@ -29,7 +29,7 @@ from threadpoolctl import threadpool_limits
 from recsys import embeddings
 from recsys.catalogue import Catalogue
 from recsys.experiments import tuning
-from recsys.experiments.harness import Matrices, fit_and_evaluate
+from recsys.experiments.harness import Matrices, add_interval_columns, fit_and_evaluate, per_user_tables
 from recsys.experiments.tuning import Features, Tuned, first_values
 from recsys.interactions import binarize
 from recsys.metrics import item_popularity
@@ -87,7 +87,8 @@ class Study:
     candidates: dict[str, Candidate]
     tuned: dict[str, Tuned]
     models: dict[str, Recommender]  #: fitted on the training part
-    ranking: pd.DataFrame  #: test metrics and fit seconds, one row per model
+    ranking: pd.DataFrame  #: test metrics (nDCG and recall with 95 % intervals) and fit seconds, one row per model
+    per_user: dict[str, pd.DataFrame] = field(default_factory=dict)  #: {"ndcg@k": users x models}, for paired verdicts
 
     @property
     def train(self) -> sp.csr_matrix:
@@ -119,23 +120,35 @@ def _jsonable(params: Mapping) -> dict:
 
 
 def fit_and_rank(
-    models: Mapping[str, Recommender], split: Split, *, k: int = 10, progress: bool = True
-) -> tuple[dict[str, Recommender], pd.DataFrame]:
+    models: Mapping[str, Recommender],
+    split: Split,
+    *,
+    k: int = 10,
+    progress: bool = True,
+    return_per_user: bool = False,
+    seed: int = 0,
+) -> tuple[dict[str, Recommender], pd.DataFrame] | tuple[dict[str, Recommender], pd.DataFrame, dict]:
     """:func:`recsys.experiments.ranking_table`'s protocol, keeping the fitted models.
 
     Each model goes through :func:`recsys.experiments.harness.fit_and_evaluate`: cloned, fitted
     on what it learns from (:func:`recsys.experiments.model_input`), timed, and scored on the
-    test part with its training items excluded; every test rating is relevant. Returns
-    ``(fitted models, table)``.
+    test part with its training items excluded; every test rating is relevant. The table has
+    nDCG and recall with their 95 % bootstrap intervals over users (as ``ranking_table``'s).
+    Returns ``(fitted models, table)``, and the per-user frames third with ``return_per_user``.
     """
     m = Matrices.from_split(split)
-    fitted, rows = {}, []
+    fitted, rows, values = {}, [], {}
     for name, prototype in progress_bar(models.items(), desc="ranking models", enabled=progress):
         # scored on one BLAS thread, as during the fits' validation callbacks
-        run = fit_and_evaluate(prototype, m, k=k, blas_threads=1)
-        rows.append({"model": name, **run.scores, "fit_seconds": run.seconds})
+        run = fit_and_evaluate(prototype, m, k=k, blas_threads=1, return_per_user=True)
+        scores = dict(run.scores)
+        values[name] = scores.pop("per_user")
+        rows.append({"model": name, **scores, "fit_seconds": run.seconds})
         fitted[name] = run.model
-    return fitted, pd.DataFrame(rows).set_index("model")
+    table = pd.DataFrame(rows).set_index("model")
+    per_user = per_user_tables(values, k)
+    add_interval_columns(table, per_user, ("ndcg", "recall"), k, seed=seed)
+    return (fitted, table, per_user) if return_per_user else (fitted, table)
 
 
 def family_study(
@@ -179,8 +192,8 @@ def family_study(
         if candidate.features is not None:
             model = model.set_params(**candidate.features(matrices.idmap))
         prototypes[name] = model
-    models, ranking = fit_and_rank(prototypes, split, k=k, progress=progress)
-    return Study(data, split, matrices, dict(candidates), tuned, models, ranking)
+    models, ranking, per_user = fit_and_rank(prototypes, split, k=k, progress=progress, return_per_user=True)
+    return Study(data, split, matrices, dict(candidates), tuned, models, ranking, per_user)
 
 
 # --------------------------------------------------------------------------------------------- #

@@ -304,14 +304,35 @@ def ranking_table(
         values[name] = scores.pop("per_user")
         rows.append({"model": name, **scores, "fit_seconds": run.seconds})
     table = pd.DataFrame(rows).set_index("model")
-    users = next(iter(values.values()))["users"]
-    metrics = [key for key in next(iter(values.values())) if key not in ("users", "recommended")]
-    per_user = {
+    per_user = per_user_tables(values, k)
+    add_interval_columns(table, per_user, intervals, k, seed=seed)
+    return (table, per_user) if return_per_user else table
+
+
+def per_user_tables(values: Mapping[str, Mapping[str, np.ndarray]], k: int) -> dict[str, pd.DataFrame]:
+    """``{"ndcg@k": users x models frame, ...}`` from each model's ``per_user`` dict of
+    :func:`recsys.evaluation.evaluate_ranking` (the same users, in the same order, for every model)."""
+    first = next(iter(values.values()))
+    users = first["users"]
+    for name, v in values.items():
+        if not np.array_equal(v["users"], users):
+            raise ValueError(
+                f"model {name!r} was evaluated on other users than the first: pairing needs the same users"
+            )
+    metrics = [key for key in first if key not in ("users", "recommended")]
+    return {
         f"{metric}@{k}": pd.DataFrame(
             {name: v[metric] for name, v in values.items()}, index=pd.Index(users, name="user")
         )
         for metric in metrics
     }
+
+
+def add_interval_columns(
+    table: pd.DataFrame, per_user: Mapping[str, pd.DataFrame], intervals: Sequence[str], k: int, *, seed: int = 0
+) -> pd.DataFrame:
+    """Add ``{metric}@k_low`` and ``_high`` to ``table`` (one row per model) for each metric named in
+    ``intervals``: the 95 % bootstrap interval over the users (:func:`recsys.stats.bootstrap_mean`)."""
     for metric in intervals:
         column = f"{metric}@{k}"
         if column not in per_user:
@@ -321,7 +342,7 @@ def ranking_table(
         bounds = {name: stats.bootstrap_mean(per_user[column][name].to_numpy(), seed=seed) for name in table.index}
         table[f"{column}_low"] = [bounds[name].low for name in table.index]
         table[f"{column}_high"] = [bounds[name].high for name in table.index]
-    return (table, per_user) if return_per_user else table
+    return table
 
 
 def sweep(

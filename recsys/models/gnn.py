@@ -175,6 +175,8 @@ class LightGCN(FactorModel):
         factors: embedding dimension k (64 in the paper).
         layers: propagation layers L (3 in the paper; 0 = plain BPR matrix factorisation).
         iterations: epochs; each visits every training interaction once, with one sampled negative.
+            ``0`` fits the starting embeddings alone, propagated through the layers: what the
+            spectral start scores before any gradient step.
         learning_rate: Adam's step size (0.05 suits full batches; the paper's 0.001 its 2048).
         regularization: L2 weight on the batch's ego embeddings, averaged over the batch as in
             the paper's code (whose 1e-4 suits its larger graphs; ML-100K's validation chose 3e-3).
@@ -233,8 +235,8 @@ class LightGCN(FactorModel):
         self.random_state = random_state
 
     def _validate(self) -> None:
-        for name in ("factors", "iterations"):
-            check_integer(name, getattr(self, name), 1)
+        check_integer("factors", self.factors, 1)
+        check_integer("iterations", self.iterations, 0)  # 0: the start alone, propagated (no gradient step)
         if self.batch_size is not None:
             check_integer("batch_size", self.batch_size, 1)
         check_integer("layers", self.layers, 0)

@@ -28,8 +28,17 @@ def test_nb07_autoencoder_gnn_embeddings_small(tmp_path_factory):
     expected = {"popularity", "implicit ALS", "PureSVD", "EASE", "Mult-VAE", "LightGCN", "FM", "FM + side features"}
     assert expected <= set(ranking)
     for name, row in ranking.items():
-        assert set(row) == {"ndcg@10", "recall@10", "precision@10", "map@10", "coverage@10"}
+        assert set(row) == {
+            "ndcg@10",
+            "recall@10",
+            "precision@10",
+            "map@10",
+            "coverage@10",
+            "ndcg@10_low",
+            "ndcg@10_high",
+        }
         assert all(0 <= v <= 1 for v in row.values()), name
+        assert row["ndcg@10_low"] <= row["ndcg@10"] <= row["ndcg@10_high"], name
     # even three epochs on 120 users: the closed forms rank far better than popularity
     assert ranking["EASE"]["ndcg@10"] > ranking["popularity"]["ndcg@10"]
     assert results["chosen"]["ml-latest-small"]["LightGCN"]["iterations"] <= 3

@@ -69,6 +69,10 @@ def test_nb08_scale_out_on_small_synthetic_sets(tmp_path_factory):
     crossovers = results["cluster"]["crossover_ratings"]
     assert set(crossovers) == {"cluster_4x8", "cluster_16x8", "cluster_64x8"}
     assert all(len(bounds) == 2 for bounds in crossovers.values())  # overhead serial and shared
+    # the model is drawn no farther than extrapolate_factor (100) x the largest size measured (20,000)
+    found = [v for bounds in crossovers.values() for v in bounds.values() if v is not None and v == v]  # not NaN
+    assert all(v <= 20_000 * 100 for v in found)
+    assert isinstance(results["cluster"]["catalogue_moves_the_verdict"], bool)
     assert 0.9 < min(results["cluster"]["copies_check"][b]["estimated / exact"] for b in ("1", "2")) <= 1.1
     assert not _stderr(run.executed), _stderr(run.executed)  # no JVM noise, no warnings
     assert read_results(run.executed)["spark"]["session_seconds"] > 0

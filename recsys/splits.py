@@ -8,6 +8,9 @@ Splitters (each returns a :class:`Split`; ``kfold`` and ``ml100k_folds`` a list 
 * :func:`recommenders_split` -- Microsoft Recommenders' benchmark split (stratified by item).
 * :func:`temporal_split` -- one global time cutoff: train is the past, test the future.
 * :func:`leave_last_k` -- each user's last ``k`` ratings are the test set.
+* :func:`user_temporal_holdout` -- per user, the latest share of *that user's* ratings is the
+  test set: the per-user split of :func:`stratified_holdout`, without its leak of a user's
+  future into their own training data.
 * :func:`kfold` -- ``n_folds`` random folds whose test sets partition the ratings.
 * :func:`given_n` -- cold start: some users keep only ``n`` training ratings.
 * :func:`ml100k_folds` -- ML-100K's predefined u1..u5 folds, read from the release folder.
@@ -267,6 +270,24 @@ def leave_last_k(ratings: pd.DataFrame, k: int = 1, unseen: Unseen = "drop") -> 
     return _make_split(ratings, codes, train, "leave_last_k", {"k": k}, unseen)
 
 
+def user_temporal_holdout(ratings: pd.DataFrame, train_ratio: float = 0.75, unseen: Unseen = "drop") -> Split:
+    """Per user, the earliest ``train_ratio`` share of the user's ratings in train, the latest in test.
+
+    The same shares as :func:`stratified_holdout` (``floor(train_ratio * n_u)`` ratings in train,
+    at least one), chosen by time instead of at random: no test rating of a user is older than
+    one of their own training ratings, so the per-user time leakage
+    (:func:`time_leakage` with ``scope="user"``) is 0. Other users' later ratings still train the
+    model (the global leakage is not 0). Ratings at the same second are ordered by item id.
+    Deterministic: there is nothing random to seed.
+    """
+    check_fraction("train_ratio", train_ratio)
+    _check_unseen(unseen)
+    codes = _Codes.of(ratings, need_time=True)
+    rank, count = _rank_in_group(codes.users, _sort_key(codes.timestamps), codes.items)
+    train = (rank / count <= train_ratio) | (rank == 1)
+    return _make_split(ratings, codes, train, "user_temporal_holdout", {"train_ratio": train_ratio}, unseen)
+
+
 def kfold(
     ratings: pd.DataFrame, n_folds: int = 5, seed: int | np.random.Generator | None = 0, unseen: Unseen = "drop"
 ) -> list[Split]:
@@ -388,7 +409,7 @@ def time_leakage(split: Split, scope: Literal["global", "user"] = "global") -> f
 
 
 #: The split kinds :func:`make_split` knows, for notebook parameters.
-KINDS = ("random", "stratified", "temporal", "leave_last_k", "kfold")
+KINDS = ("random", "stratified", "user_temporal", "temporal", "leave_last_k", "kfold")
 
 
 def make_split(
@@ -403,7 +424,7 @@ def make_split(
     """One split by name, so a notebook parameter can choose it.
 
     ``test_size`` is the test share for ``random`` and ``temporal``, one minus the per-user train
-    ratio for ``stratified``, and ``1 / n_folds`` for ``kfold`` (whose first fold is returned);
+    ratio for ``stratified`` and ``user_temporal``, and ``1 / n_folds`` for ``kfold`` (whose first fold is returned);
     ``k`` is used by ``leave_last_k``.
     """
     if kind == "random":
@@ -411,6 +432,9 @@ def make_split(
     if kind == "stratified":
         check_fraction("test_size", test_size)
         return stratified_holdout(ratings, 1.0 - test_size, seed, unseen=unseen)
+    if kind == "user_temporal":
+        check_fraction("test_size", test_size)
+        return user_temporal_holdout(ratings, 1.0 - test_size, unseen=unseen)
     if kind == "temporal":
         return temporal_split(ratings, test_size, unseen=unseen)
     if kind == "leave_last_k":

@@ -463,6 +463,7 @@ class Leader:
     means: dict[str, Interval]
     differences: dict[str, Interval]
     higher_is_better: bool
+    kind: str = "model"  #: what is compared ("model", "measure"...), for the sentence
 
     @property
     def ties(self) -> list[str]:
@@ -488,7 +489,7 @@ class Leader:
             listed = "; ".join(f"{name} {self.differences[name].format(d)}" for name in self.ties)
             return f"{head}; no detectable difference from {listed}"
         closest = next(iter(self.differences))
-        return f"{head}; ahead of every other model (closest: {closest}, {self.differences[closest].format(d)})"
+        return f"{head}; ahead of every other {self.kind} (closest: {closest}, {self.differences[closest].format(d)})"
 
     def __str__(self) -> str:
         return self.sentence()
@@ -503,6 +504,7 @@ def leader(
     confidence: float = 0.95,
     n_resamples: int = 2000,
     seed: int | np.random.Generator | None = 0,
+    kind: str = "model",
 ) -> Leader:
     """The model with the best mean over shared units, and each other model's paired difference.
 
@@ -512,7 +514,7 @@ def leader(
     values (``over="runs"``, a paired Student t, :func:`paired_over_runs`). ``higher_is_better``
     says which way is best (False for an error such as RMSE). The differences are ordered from
     the closest model to the farthest; the :class:`Leader`'s sentence names a winner only when
-    every one of them excludes zero.
+    every one of them excludes zero. ``kind`` names what is compared in that sentence.
     """
     if isinstance(per_unit, pd.DataFrame):  # units x models, as ranking_table's per_user frames
         per_unit = {str(name): per_unit[name].to_numpy() for name in per_unit.columns}
@@ -546,4 +548,4 @@ def leader(
         means = {name: interval_over_runs(v, confidence) for name, v in values.items()}
         differences = {name: paired_over_runs(values[name], values[best], confidence) for name in names if name != best}
     order = sorted(differences, key=lambda name: sign * -differences[name].estimate)
-    return Leader(metric, best, means, {name: differences[name] for name in order}, bool(higher_is_better))
+    return Leader(metric, best, means, {name: differences[name] for name in order}, bool(higher_is_better), str(kind))

@@ -434,6 +434,7 @@ def test_measure_table_and_overlaps_on_a_small_split(world):
     assert list(leaders) == ["ials"]
     assert leaders["ials"].best == table.loc["ials", "ndcg@5"].idxmax()
     assert set(leaders["ials"].differences) == {"dot", "cosine", "euclidean"} - {leaders["ials"].best}
+    assert leaders["ials"].kind == "measure" and "other model" not in str(leaders["ials"])
     with pytest.raises(ValueError, match="empty"):
         similarity_eval.measure_leaders({})
     overlap = similarity_eval.overlaps(lists)["ials"]

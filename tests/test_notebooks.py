@@ -164,6 +164,11 @@ def test_nb03_als_svd_sgd_small(tmp_path_factory):
         leader = results[name]["synthetic"]
         assert leader["best"] in table and leader["best"] not in leader["ties"] and set(leader["ties"]) <= set(table)
     assert results["ranking_leader"]["synthetic"]["best"] == max(ranking, key=lambda m: ranking[m]["ndcg@10"])
+    # the same models on the per-user temporal split (no user's future in their own training data)
+    temporal = results["ranking_user_temporal"]["synthetic"]
+    assert set(temporal) == set(ranking) and all(
+        v["ndcg@10_low"] <= v["ndcg@10"] <= v["ndcg@10_high"] for v in temporal.values()
+    )
     assert results["ranking_params"]["synthetic"]["implicit ALS"]["factors"] in (4, 8)
     assert 1 <= results["ranking_params"]["synthetic"]["BPR"]["iterations"] <= 5  # early stopping
     assert results["rating_params"]["synthetic"]["ALS"] == {"regularization": 10.0}

@@ -1,8 +1,10 @@
 """The README's headline table states what the committed notebooks recorded, rounded once.
 
 Each row of the table names a model; its numbers must equal the values recorded in the committed,
-executed notebook (``read_results``), rounded to three decimals: a README that drifts from the
-notebooks, or that rounds an already rounded number, fails here.
+executed notebook (``read_results``), rounded to three decimals, each with its recorded 95 %
+interval (``"0.941 [0.932, 0.950]"``, from the ``..._low`` and ``..._high`` records): a README
+that drifts from the notebooks, rounds an already rounded number, or drops an interval the
+notebook records, fails here.
 """
 
 from __future__ import annotations
@@ -71,9 +73,10 @@ def test_headline_numbers_are_the_recorded_ones_rounded_once(label):
         recorded = cache.setdefault(number, _results(number))
         if name not in recorded:
             pytest.skip(f"{name} not recorded by notebook {number} (its ML-100K section was skipped)")
-        assert cells[column] == f"{recorded[name]:.3f}", (
-            f"{label} {column}: README {cells[column]}, recorded {recorded[name]}"
-        )
+        expected = f"{recorded[name]:.3f}"
+        if f"{name}_low" in recorded:  # the interval the notebook records beside the number
+            expected += f" [{recorded[f'{name}_low']:.3f}, {recorded[f'{name}_high']:.3f}]"
+        assert cells[column] == expected, f"{label} {column}: README {cells[column]}, recorded {expected}"
     for column in set(cells) - set(ROWS[label]):
         assert cells[column] == "", f"{label}: README shows a {column} the notebooks do not record"
 

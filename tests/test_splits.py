@@ -454,3 +454,29 @@ def test_recommenders_split_stratifies_by_item_like_microsoft_recommenders():
     assert by_user.params["by"] == "user"
     with pytest.raises(ValueError, match="by"):
         splits.recommenders_split(ratings, 0.75, by="time")
+
+
+def test_user_temporal_holdout_tests_each_users_latest_ratings():
+    """The per-user split by time: each user's test ratings are no older than their training
+    ones (per-user leakage 0), with stratified_holdout's shares, and deterministic."""
+    rng = np.random.default_rng(4)
+    pairs = rng.choice(40 * 60, size=900, replace=False)
+    ratings = pd.DataFrame(
+        {
+            "user_id": pairs // 60,
+            "item_id": pairs % 60,
+            "rating": np.ones(900, dtype="float32"),
+            "timestamp": rng.integers(881_250_949, 881_250_949 + 10**6, 900),
+        }
+    )
+    split = splits.user_temporal_holdout(ratings, 0.75, unseen="keep")
+    random = splits.stratified_holdout(ratings, 0.75, seed=0, unseen="keep")
+    assert split.n_train == random.n_train and split.n_test == random.n_test  # the same shares per user
+    for user, test in split.test.groupby("user_id"):
+        train = split.train[split.train["user_id"] == user]
+        assert test["timestamp"].min() >= train["timestamp"].max()
+    assert splits.time_leakage(split, "user") == 0.0 and splits.time_leakage(random, "user") > 0.3
+    assert split.test.equals(splits.user_temporal_holdout(ratings, 0.75, unseen="keep").test)
+    assert splits.make_split("user_temporal", ratings, test_size=0.25, unseen="keep").test.equals(split.test)
+    with pytest.raises(ValueError, match="train_ratio"):
+        splits.user_temporal_holdout(ratings, 1.5)

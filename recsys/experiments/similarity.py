@@ -118,7 +118,9 @@ def measure_leaders(per_user: Mapping[tuple[str, str], np.ndarray], metric: str 
     if not models:
         raise ValueError("per_user is empty: pass measure_table(..., return_per_user=True)'s third result")
     return {
-        model: stats.leader({m: v for (name, m), v in per_user.items() if name == model}, f"{metric} of {model}")
+        model: stats.leader(
+            {m: v for (name, m), v in per_user.items() if name == model}, f"{metric} of {model}", kind="measure"
+        )
         for model in models
     }
 

@@ -46,6 +46,9 @@ def test_nb07_autoencoder_gnn_embeddings_small(tmp_path_factory):
     leader = results["leader"]["ml-latest-small"]
     assert leader["best"] == max(ranking, key=lambda m: ranking[m]["ndcg@10"]) and leader["best"] not in leader["ties"]
     assert results["cold_leader"]["ml-latest-small"]["best"] in {"popularity", "content: genres", "FM + side features"}
+    temporal = results["ranking_user_temporal"]["ml-latest-small"]  # each family's leader, without the leak
+    assert "EASE" in temporal or "implicit ALS" in temporal or "PureSVD" in temporal
+    assert all(v["ndcg@10_low"] <= v["ndcg@10"] <= v["ndcg@10_high"] for v in temporal.values())
     assert results["neural_equals_sgd"]["max_abs_difference"] < 1e-9
     serving = results["serving"]["ml-latest-small"]
     assert {key.split(" / ")[1] for key in serving} == {"hnswlib", "scann"}

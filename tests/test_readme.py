@@ -116,3 +116,20 @@ def test_the_notebooks_table_lists_every_notebook_with_its_question():
         assert question.startswith("The question: "), f"{nb.name}: no '> **The question:** ...' line"
         assert row[1] == question.removeprefix("The question: "), nb.name
         assert row[2].startswith("~"), f"{nb.name}: no default-run time"
+
+
+def test_the_verdicts_the_readme_states_are_the_recorded_ones():
+    """The README names a tie and a fall: both must be what the committed notebooks recorded."""
+    text = " ".join((paths.REPO_ROOT / "README.md").read_text(encoding="utf-8").split())
+    assert "implicit ALS and EASE cannot be told apart" in text
+    results_07 = _results("07")
+    if "ml100k.leader.best" not in results_07:
+        pytest.skip("notebook 07 recorded no ML-100K leader (its ML-100K section was skipped)")
+    best, ties = results_07["ml100k.leader.best"], results_07["ml100k.leader.ties"]
+    assert {best, *ties} >= {"implicit ALS", "EASE"}, (best, ties)
+    assert "falls by more than half on the bundled data" in text
+    results_03 = _results("03")
+    for model in ("implicit ALS", "PureSVD (top-N)"):
+        random = results_03[f"ranking.ml-latest-small.{model}.ndcg@10"]
+        temporal = results_03[f"ranking_user_temporal.ml-latest-small.{model}.ndcg@10"]
+        assert temporal < random / 2, (model, random, temporal)

@@ -329,14 +329,22 @@ class Catalogue:
         )
         return table.sort_values("popularity", ascending=False, kind="stable")
 
-    def short_titles(self, indices=None, width: int | None = 40, *, year: bool = False) -> list[str]:
-        """:func:`display_title` of the items at ``indices`` (all when ``None``), with the year if asked."""
+    def short_titles(self, indices=None, width: int | None = 40, *, year: bool | str = False) -> list[str]:
+        """:func:`display_title` of the items at ``indices`` (all when ``None``), with the year if asked.
+
+        ``year=True`` adds every title's year; ``year="if needed"`` only to titles that would
+        otherwise print alike (two films truncated to the same text, or sharing a title), so a
+        figure never names two films the same way.
+        """
+        if year not in (True, False, "if needed"):
+            raise ValueError(f"year must be True, False or 'if needed', got {year!r}")
         indices = range(len(self)) if indices is None else np.asarray(indices).ravel()
+        names = [display_title(str(self.titles[i]), width) for i in indices]
+        repeated = {name for name in names if names.count(name) > 1}
         out = []
-        for i in indices:
-            title = str(self.titles[i])
-            name = display_title(title, width)
-            found = _split_year(title)[1] if year else None
+        for i, name in zip(indices, names):
+            wanted = year is True or (year == "if needed" and name in repeated)
+            found = _split_year(str(self.titles[i]))[1] if wanted else None
             out.append(f"{name} ({found})" if found is not None else name)
         return out
 

@@ -141,3 +141,19 @@ def test_two_films_with_one_title_are_both_returned_and_marked_ambiguous():
     single = catalogue.search("Toy Story")
     assert single.index.tolist() == [0] and not single["ambiguous"].any()
     assert catalogue.search("Casablanca").empty
+
+
+def test_short_titles_add_the_year_only_where_two_films_would_print_alike():
+    titles = [
+        "Lord of the Rings: The Fellowship of the Ring, The (2001)",
+        "Lord of the Rings: The Two Towers, The (2002)",
+        "Toy Story (1995)",
+    ]
+    catalogue = C.Catalogue(np.arange(3), titles, (frozenset(),) * 3, np.ones(3))
+    plain = catalogue.short_titles(width=28)
+    assert plain[0] == plain[1]  # truncated to the same text: a figure would name two films alike
+    named = catalogue.short_titles(width=28, year="if needed")
+    assert named[0].endswith("(2001)") and named[1].endswith("(2002)") and named[2] == "Toy Story"
+    assert catalogue.short_titles(width=28, year=True)[2] == "Toy Story (1995)"
+    with pytest.raises(ValueError, match="year must be"):
+        catalogue.short_titles(year="sometimes")

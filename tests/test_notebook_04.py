@@ -228,3 +228,17 @@ def test_the_length_popularity_curve_follows_a_saturating_relation():
     assert curve["median"].iloc[0] < 0.3
     with pytest.raises(ValueError, match="at least 3"):
         EP.norm_popularity_curve([0, 0, 5], [1, 2, 3])
+
+
+def test_a_framed_map_keeps_the_landmarks_and_counts_what_it_leaves_out():
+    rng = np.random.default_rng(0)
+    xy = np.vstack([rng.normal(0, 0.01, (200, 2)), [[5.0, 5.0], [-4.0, 0.0]]])  # a blob and two far points
+    framed = EP.framed_points(xy, 0.01)
+    assert framed[:200].mean() > 0.95 and not framed[200:].any()
+    assert EP.framed_points(xy, 0.01, keep=[200])[200]  # a landmark is always inside
+    with pytest.raises(ValueError, match="quantile"):
+        EP.framed_points(xy, 0.5)
+    fig = EP.genre_maps({"m": xy}, ["other"] * len(xy), frame_quantile=0.01)
+    ax = fig.axes[0]
+    assert ax.get_xlim()[1] < 1 and any("outside the frame" in t.get_text() for t in ax.texts)
+    plt.close(fig)

@@ -258,6 +258,19 @@ def measure_panels(
 # -------------------------------------------------------------------------------- genre maps
 
 
+def framed_points(xy, quantile: float, keep=()) -> np.ndarray:
+    """A mask of the points of ``xy`` (n, 2) between the ``quantile`` and ``1 - quantile``
+    quantiles on both axes, widened to include the points ``keep``: what a map frames."""
+    xy = np.asarray(xy, dtype=float)
+    if not 0 <= quantile < 0.5:
+        raise ValueError(f"quantile must be in [0, 0.5), got {quantile!r}")
+    lo, hi = np.quantile(xy, quantile, axis=0), np.quantile(xy, 1 - quantile, axis=0)
+    keep = np.asarray(keep, dtype=np.int64)
+    if keep.size:
+        lo, hi = np.minimum(lo, xy[keep].min(axis=0)), np.maximum(hi, xy[keep].max(axis=0))
+    return np.all((xy >= lo) & (xy <= hi), axis=1)
+
+
 def genre_maps(
     coordinates: Mapping[str, np.ndarray],
     groups: Sequence[str],
@@ -268,12 +281,16 @@ def genre_maps(
     suptitle: str | None = None,
     colours: Mapping[str, str] = GENRE_COLOURS,
     panel_size=(5.7, 5.6),
+    frame_quantile: float | None = None,
 ):
     """One 2-D map per entry of ``coordinates`` (title -> (n, 2)), points coloured by genre group.
 
     ``groups[i]`` is point ``i``'s group (a key of ``colours``); ``landmarks`` (indices) are circled
     and labelled. Films of the ``"other"`` group are drawn first, underneath. One legend for all
-    panels, below them. Returns the figure.
+    panels, below them. With ``frame_quantile`` (say 0.01) each panel frames the points between
+    that quantile and its complement on each axis (landmarks always inside), so a few far points
+    do not squeeze the rest into a blob; how many points fall outside is written in the panel.
+    Returns the figure.
     """
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
@@ -296,7 +313,15 @@ def genre_maps(
                 ax.scatter(*xy[mask].T, s=7 if group == "other" else 9, color=colours[group], alpha=0.8, linewidths=0)
         if landmarks.size:
             ax.scatter(*xy[landmarks].T, s=46, facecolors="none", edgecolors="black", lw=1.3, zorder=4)
-        _limits(ax, xy, 0.04)
+        if frame_quantile is None:
+            _limits(ax, xy, 0.04)
+        else:
+            framed = framed_points(xy, frame_quantile, keep=landmarks)
+            _limits(ax, xy[framed], 0.04)
+            outside = int((~framed).sum())
+            if outside:
+                ax.text(0.99, 0.01, f"{outside} film(s) outside the frame", transform=ax.transAxes,
+                        ha="right", va="bottom", fontsize=8, color="#555555")  # fmt: skip
         ax.set(title=title, xlabel=axis_names[0], ylabel=axis_names[1])
     present = [g for g in order[1:] + order[:1] if (groups == g).any()]
     handles = [Line2D([], [], marker="o", ls="", color=colours[g], markersize=6, label=g) for g in present]

@@ -289,7 +289,7 @@ def genre_maps(
     and labelled. Films of the ``"other"`` group are drawn first, underneath. One legend for all
     panels, below them. With ``frame_quantile`` (say 0.01) each panel frames the points between
     that quantile and its complement on each axis (landmarks always inside), so a few far points
-    do not squeeze the rest into a blob; how many points fall outside is written in the panel.
+    do not squeeze the rest into a blob; how many points fall outside is added to the panel's title.
     Returns the figure.
     """
     import matplotlib.pyplot as plt
@@ -319,9 +319,8 @@ def genre_maps(
             framed = framed_points(xy, frame_quantile, keep=landmarks)
             _limits(ax, xy[framed], 0.04)
             outside = int((~framed).sum())
-            if outside:
-                ax.text(0.99, 0.01, f"{outside} film(s) outside the frame", transform=ax.transAxes,
-                        ha="right", va="bottom", fontsize=8, color="#555555")  # fmt: skip
+            if outside:  # said in the title, where no label can cover it
+                title = f"{title} ({outside} outside the frame)"
         ax.set(title=title, xlabel=axis_names[0], ylabel=axis_names[1])
     present = [g for g in order[1:] + order[:1] if (groups == g).any()]
     handles = [Line2D([], [], marker="o", ls="", color=colours[g], markersize=6, label=g) for g in present]

@@ -29,12 +29,11 @@ from threadpoolctl import threadpool_limits
 from recsys import embeddings
 from recsys.catalogue import Catalogue
 from recsys.experiments import tuning
-from recsys.experiments.harness import Matrices, add_interval_columns, fit_and_evaluate, per_user_tables
+from recsys.experiments.harness import Matrices, rank_models
 from recsys.experiments.tuning import Features, Tuned, first_values
 from recsys.interactions import binarize
 from recsys.metrics import item_popularity
 from recsys.models.base import Recommender
-from recsys.progress import bar as progress_bar
 from recsys.splits import Split, stratified_holdout
 
 __all__ = [
@@ -136,18 +135,8 @@ def fit_and_rank(
     nDCG and recall with their 95 % bootstrap intervals over users (as ``ranking_table``'s).
     Returns ``(fitted models, table)``, and the per-user frames third with ``return_per_user``.
     """
-    m = Matrices.from_split(split)
-    fitted, rows, values = {}, [], {}
-    for name, prototype in progress_bar(models.items(), desc="ranking models", enabled=progress):
-        # scored on one BLAS thread, as during the fits' validation callbacks
-        run = fit_and_evaluate(prototype, m, k=k, blas_threads=1, return_per_user=True)
-        scores = dict(run.scores)
-        values[name] = scores.pop("per_user")
-        rows.append({"model": name, **scores, "fit_seconds": run.seconds})
-        fitted[name] = run.model
-    table = pd.DataFrame(rows).set_index("model")
-    per_user = per_user_tables(values, k)
-    add_interval_columns(table, per_user, ("ndcg", "recall"), k, seed=seed)
+    # scored on one BLAS thread, as during the fits' validation callbacks
+    fitted, table, per_user = rank_models(models, split, k=k, blas_threads=1, progress=progress, seed=seed)
     return (fitted, table, per_user) if return_per_user else (fitted, table)
 
 

@@ -296,17 +296,45 @@ def ranking_table(
     ``(table, per_user)``: ``per_user[metric]`` a users x models frame of the per-user values (the
     same users for every model), for paired comparisons (:func:`recsys.stats.leader`).
     """
+    _, table, per_user = rank_models(
+        models, split, k=k, relevance_threshold=relevance_threshold, progress=progress, intervals=intervals, seed=seed
+    )
+    return (table, per_user) if return_per_user else table
+
+
+def rank_models(
+    models: Mapping[str, Recommender],
+    split: Split,
+    *,
+    k: int = 10,
+    relevance_threshold: float | None = None,
+    blas_threads: int | None = None,
+    progress: bool = True,
+    intervals: Sequence[str] = ("ndcg", "recall"),
+    seed: int = 0,
+) -> tuple[dict[str, Recommender], pd.DataFrame, dict[str, pd.DataFrame]]:
+    """The one loop behind :func:`ranking_table` and :func:`recsys.experiments.families.fit_and_rank`:
+    every model through :func:`fit_and_evaluate` on ``split``; returns ``(fitted models, table with
+    interval columns, per-user frames)``. ``blas_threads`` caps BLAS during the scoring."""
     m = Matrices.from_split(split)
-    rows, values = [], {}
+    fitted, rows, values = {}, [], {}
     for name, prototype in progress_bar(models.items(), desc="ranking models", enabled=progress):
-        run = fit_and_evaluate(prototype, m, k=k, relevance_threshold=relevance_threshold, return_per_user=True)
+        run = fit_and_evaluate(
+            prototype,
+            m,
+            k=k,
+            relevance_threshold=relevance_threshold,
+            blas_threads=blas_threads,
+            return_per_user=True,
+        )
         scores = dict(run.scores)
         values[name] = scores.pop("per_user")
         rows.append({"model": name, **scores, "fit_seconds": run.seconds})
+        fitted[name] = run.model
     table = pd.DataFrame(rows).set_index("model")
     per_user = per_user_tables(values, k)
     add_interval_columns(table, per_user, intervals, k, seed=seed)
-    return (table, per_user) if return_per_user else table
+    return fitted, table, per_user
 
 
 def per_user_tables(values: Mapping[str, Mapping[str, np.ndarray]], k: int) -> dict[str, pd.DataFrame]:

@@ -42,3 +42,63 @@ def test_annotated_heatmap_is_colour_blind_safe_and_writes_legibly():
     assert texts["5.0"].get_color() == "black" and texts["0.0"].get_color() == "white"  # light cell, dark cell
     assert texts["5.0"].get_fontweight() == "bold"
     plt.close(fig)
+
+
+def _ann_results(recalls_by_method: dict[str, list[float]]) -> pd.DataFrame:
+    rows = []
+    for method, recalls in recalls_by_method.items():
+        family = "exact" if method == "exact" else "graph"
+        for i, recall in enumerate(recalls):
+            qps = 100.0 if family == "exact" else 10_000.0 / (i + 1)
+            rows.append(
+                {"method": method, "family": family, "label": method, "recall": recall, "qps": qps, "k": 10}
+                | {"n_queries": 500, "build_s": 1.0, "bytes_per_item": 300.0}
+            )
+    return pd.DataFrame(rows)
+
+
+def _overlaps(box, other) -> bool:
+    return box.x0 < other.x1 and other.x0 < box.x1 and box.y0 < other.y1 and other.y0 < box.y1
+
+
+def test_06s_frontier_spans_its_data_and_keeps_the_legend_off_the_lines():
+    """Regression: ticks up to 0.9999 stretched the axis past recalls that end near 0.95, and the
+    legend sat inside the axes over the exact-search lines."""
+    from recsys.notebook import ann_plots
+
+    table = _ann_results({"a": [0.3, 0.6, 0.9, 0.95], "b": [0.5, 0.8, 0.93], "exact": [1.0]})
+    for draw in (ann_plots.frontier, lambda ax, t: ann_plots.cost_scatter(ax, t, "build_s", legend=True)):
+        fig, ax = plt.subplots(figsize=(6, 4))
+        draw(ax, table)
+        fig.canvas.draw()
+        low, high = ax.get_xlim()
+        assert 0.2 < low < 0.3 and 0.95 < high < 0.97  # the data's span and a margin, not up to 0.9999
+        assert list(ax.get_xticks()) == [0.5, 0.9]
+        renderer = fig.canvas.get_renderer()
+        legend = ax.get_legend().get_window_extent(renderer)
+        assert not _overlaps(legend, ax.get_window_extent(renderer))
+        plt.close(fig)
+
+
+def test_recall_span_pads_in_logits_and_stops_at_the_ceiling():
+    from recsys.notebook.ann_plots import recall_span
+
+    low, high = recall_span([0.5, 0.5], top=0.999, margin=0.0)
+    assert low == pytest.approx(0.5) and high == pytest.approx(0.5)
+    low, high = recall_span([1.0], top=0.999, margin=0.3)
+    assert 0.999 < high < 1.0 and low < 0.999
+
+
+def test_06s_frontier_beside_another_panel_puts_its_legend_underneath():
+    from recsys.notebook import ann_plots
+
+    table = _ann_results({"a": [0.3, 0.6, 0.9], "exact": [1.0]})
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    ann_plots.frontier(axes[0], table)
+    axes[1].plot([0, 1], [0, 1])
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    legend = axes[0].get_legend().get_window_extent(renderer)
+    assert not _overlaps(legend, axes[0].get_window_extent(renderer))
+    assert not _overlaps(legend, axes[1].get_window_extent(renderer))
+    plt.close(fig)

@@ -48,17 +48,45 @@ def _logit_recall(recall: np.ndarray, top: float) -> np.ndarray:
     return np.clip(np.asarray(recall, dtype=float), 1e-3, top)
 
 
-def recall_axis(ax, top: float, axis: str = "x") -> None:
-    """A logit recall axis with ticks at 0.5, 0.9, 0.99, ... up to ``top``."""
+def recall_axis(ax, top: float, axis: str = "x", values=None) -> None:
+    """A logit recall axis with ticks at 0.1, 0.5, 0.9, 0.99, ... up to ``top``.
+
+    With ``values`` (the recalls drawn), the axis spans those values and a little margin, and only
+    the ticks inside that span are drawn: ticks past the data would otherwise stretch the axis
+    (matplotlib widens the view to every tick), leaving most of the width empty.
+    """
+    scale, set_ticks, set_limits, minor = (
+        (ax.set_xscale, ax.set_xticks, ax.set_xlim, ax.xaxis)
+        if axis == "x"
+        else (ax.set_yscale, ax.set_yticks, ax.set_ylim, ax.yaxis)
+    )
+    scale("logit")
     ticks = [t for t in (0.1, 0.5, 0.9, 0.99, 0.999, 0.9999) if t <= top]
-    if axis == "x":
-        ax.set_xscale("logit")
-        ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
-        ax.xaxis.set_minor_formatter(mpl.ticker.NullFormatter())
+    if values is not None and len(np.asarray(values)):
+        low, high = recall_span(values, top)
+        set_limits(low, high)
+        ticks = [t for t in ticks if low <= t <= high]
+    set_ticks(ticks, [f"{t:g}" for t in ticks])
+    minor.set_minor_formatter(mpl.ticker.NullFormatter())
+
+
+def recall_span(values, top: float, margin: float = 0.3) -> tuple[float, float]:
+    """The limits of a logit recall axis showing ``values`` (clipped to [1e-3, ``top``]) with
+    ``margin`` logits on each side, never past ``top`` plus the margin."""
+    v = _logit_recall(np.asarray(values, dtype=float).ravel(), top)
+    logit = np.log(v / (1 - v))
+    low, high = logit.min() - margin, logit.max() + margin
+    return float(1 / (1 + np.exp(-low))), float(1 / (1 + np.exp(-high)))
+
+
+def outside_legend(ax, **kwargs) -> None:
+    """The legend outside the axes, where it cannot cover a line (the saved figure grows to hold
+    it): to the right of a panel with no panel beside it, under the panel otherwise."""
+    spec = ax.get_subplotspec() if hasattr(ax, "get_subplotspec") else None
+    if spec is None or spec.is_last_col():
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, **kwargs)
     else:
-        ax.set_yscale("logit")
-        ax.set_yticks(ticks, [f"{t:g}" for t in ticks])
-        ax.yaxis.set_minor_formatter(mpl.ticker.NullFormatter())
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, **kwargs)
 
 
 def recall_ceiling(table: pd.DataFrame) -> float:
@@ -84,7 +112,8 @@ def frontier(
     styles = styles or styles_for(table)
     top = recall_ceiling(table)
     approx = table[table["family"] != "exact"]
-    for method, rows in pareto_frontier(approx, y=y, by=("method",)).groupby("method", sort=False):
+    drawn = pareto_frontier(approx, y=y, by=("method",))
+    for method, rows in drawn.groupby("method", sort=False):
         s = styles[method]
         ax.plot(
             _logit_recall(rows["recall"], top),
@@ -100,12 +129,12 @@ def frontier(
         for method, rows in table[table["family"] == "exact"].groupby("method", sort=False):
             s = styles[method]
             ax.axhline(rows[y].max(), color=s["color"], lw=1, ls=":", label=f"{rows['label'].iloc[0]} (exact)")
-    recall_axis(ax, top)
+    recall_axis(ax, top, values=drawn["recall"])
     ax.set_yscale("log")
     k = int(table["k"].iloc[0]) if len(table) else 10
     ax.set(xlabel=f"recall@{k} (logit scale)", ylabel=_label(y), title=title)
     if legend:
-        ax.legend(fontsize=7, ncol=2, loc="lower left")
+        outside_legend(ax)
 
 
 def _label(column: str) -> str:
@@ -123,9 +152,8 @@ def cost_scatter(ax, table: pd.DataFrame, y: str, *, title: str = "", styles=Non
     method's QPS frontier, so the points line up with the frontier figure."""
     styles = styles or styles_for(table)
     top = recall_ceiling(table)
-    for method, rows in pareto_frontier(table[table["family"] != "exact"], by=("method",)).groupby(
-        "method", sort=False
-    ):
+    drawn = pareto_frontier(table[table["family"] != "exact"], by=("method",))
+    for method, rows in drawn.groupby("method", sort=False):
         s = styles[method]
         ax.scatter(
             _logit_recall(rows["recall"], top),
@@ -137,12 +165,12 @@ def cost_scatter(ax, table: pd.DataFrame, y: str, *, title: str = "", styles=Non
         )
     for method, rows in table[table["family"] == "exact"].groupby("method", sort=False):
         ax.axhline(rows[y].max(), color=styles[method]["color"], lw=1, ls=":", label=f"{rows['label'].iloc[0]} (exact)")
-    recall_axis(ax, top)
+    recall_axis(ax, top, values=drawn["recall"])
     ax.set_yscale("log")
     k = int(table["k"].iloc[0]) if len(table) else 10
     ax.set(xlabel=f"recall@{k} (logit scale)", ylabel=_label(y), title=title)
     if legend:
-        ax.legend(fontsize=7, ncol=2)
+        outside_legend(ax)
 
 
 def scaling(
@@ -226,14 +254,14 @@ def ndcg_vs_recall(
     ax.axhline(0.0, color="black", lw=1.2, label=f"exact retrieval (nDCG@{k} {exact[f'ndcg@{k}']:.4f})")
     if tolerance:
         ax.axhspan(-tolerance, tolerance, color="grey", alpha=0.15, label=f"loss within ±{tolerance:g}")
-    recall_axis(ax, top)
+    recall_axis(ax, top, values=points[x])
     what = "served lists' recall" if x == "served_recall" else "index recall"
     ax.set(
         xlabel=f"{what}@{k} against exact retrieval's (logit scale)",
         ylabel=f"nDCG@{k} loss vs exact (95 % interval over users)",
         title=title,
     )
-    ax.legend(fontsize=7, ncol=2)
+    outside_legend(ax)
 
 
 def shape_figure(axes, real, synthetic, *, n_pairs: int = 20_000, seed: int = 0) -> None:

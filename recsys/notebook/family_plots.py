@@ -26,6 +26,7 @@ __all__ = [
     "plot_maps",
     "plot_serving",
     "plot_two_hop",
+    "two_hop_weights",
 ]
 
 
@@ -91,53 +92,114 @@ def plot_serving(axes, points: pd.DataFrame, names: Sequence[str], *, k: int = 1
     np.ravel(axes)[0].legend()
 
 
+def two_hop_weights(X: sp.csr_matrix, user: int) -> pd.Series:
+    """How much each other user reaches ``user`` in two LightGCN propagation steps:
+    ``sum_i w(user, i) w(v, i)`` over the items ``i`` both rated, with ``w(u, i) = 1 / sqrt(|N(u)| |N(i)|)``.
+
+    Indexed by user index, largest first (ties by index); the users sharing no item are left out.
+    """
+    X = sp.csr_matrix(X)
+    du = np.diff(X.indptr).astype(float)
+    di = np.asarray((X != 0).sum(axis=0)).ravel().astype(float)
+    B = X.copy()
+    B.data = np.ones_like(B.data, dtype=float)
+    items = B[user].indices
+    if items.size == 0:
+        return pd.Series(dtype=float, name="two_hop_weight")
+    # w(user, i) w(v, i) = 1 / (sqrt(|N(user)| |N(v)|) |N(i)|): sum the item part, then divide by sqrt(|N(v)|)
+    per_item = 1.0 / (np.sqrt(du[user]) * di[items])
+    reach = np.asarray(B[:, items] @ per_item).ravel()
+    with np.errstate(divide="ignore"):
+        reach = reach / np.sqrt(np.where(du > 0, du, np.inf))
+    reach[user] = 0.0
+    others = np.flatnonzero(reach > 0)
+    order = np.lexsort((others, -reach[others]))
+    return pd.Series(reach[others[order]], index=others[order], name="two_hop_weight")
+
+
 def plot_two_hop(ax, X: sp.csr_matrix, user: int, *, max_users: int = 24, seed: int = 0, labels=None) -> dict:
     """One user's 2-hop neighbourhood in the user-item graph, edges weighted as LightGCN weighs them.
 
-    Centre: the user; middle ring: their items (1 hop); outer ring: up to ``max_users`` other users
-    of those items (2 hops). Each edge's width is ``1 / sqrt(|N(u)| |N(i)|)``, its weight in one
-    propagation step, so popular items (many neighbours) pass on less of each neighbour. Returns
-    the counts drawn.
+    Centre: the user; middle ring: their films (1 hop), most popular first, each marker's area in
+    proportion to the film's number of users (a size key says how many); outer ring: for each film,
+    the other users it passes most to the user in one propagation step (the largest
+    ``w(v, i) = 1 / sqrt(|N(v)| |N(i)|)``, so the lightest users), about ``max_users`` in all, each
+    drawn beside its film with that one edge. Drawing every edge of every 2-hop user is a hairball:
+    the users who share most films with this one reach it through all of them (their summed
+    two-step weight is :func:`two_hop_weights`). Each edge's width is its weight in one propagation
+    step: popular films pass on less of each neighbour. Returns the counts drawn (``seed`` is kept
+    for compatibility; nothing is random).
     """
-    rng = np.random.default_rng(seed)
+    from matplotlib.lines import Line2D
+
     X = sp.csr_matrix(X)
     du = np.diff(X.indptr)
     di = np.asarray((X != 0).sum(axis=0)).ravel()
     items = X[user].indices
+    items = items[np.lexsort((items, -di[items]))]  # most popular first, around the ring
     XT = sp.csr_matrix(X.T)
-    neighbours = np.unique(np.concatenate([XT[i].indices for i in items]) if items.size else np.zeros(0, int))
-    neighbours = neighbours[neighbours != user]
-    shown = np.sort(rng.choice(neighbours, size=min(max_users, neighbours.size), replace=False))
-    angle_i = np.linspace(0, 2 * np.pi, items.size, endpoint=False)
-    item_xy = {i: (np.cos(a), np.sin(a)) for i, a in zip(items, angle_i)}
-    angle_u = np.linspace(0, 2 * np.pi, max(shown.size, 1), endpoint=False) + np.pi / max(shown.size, 1)
-    user_xy = {v: (2.2 * np.cos(a), 2.2 * np.sin(a)) for v, a in zip(shown, angle_u)}
     weight = lambda u, i: 1.0 / np.sqrt(du[u] * di[i])  # noqa: E731
+    per_item = max(1, max_users // max(items.size, 1))
+    chosen: dict[int, list[int]] = {}
+    taken: set[int] = {user}
+    for i in items:
+        others = np.array([v for v in XT[i].indices if v not in taken], dtype=int)
+        others = others[np.lexsort((others, du[others]))][:per_item] if others.size else others
+        chosen[int(i)] = [int(v) for v in others]
+        taken.update(chosen[int(i)])
+    angle_i = np.linspace(0, 2 * np.pi, items.size, endpoint=False) + np.pi / 2
+    step = 2 * np.pi / max(items.size, 1)
     scale = 6.0 / max(weight(user, i) for i in items) if items.size else 1.0
-    for i in items:
-        ax.plot([0, item_xy[i][0]], [0, item_xy[i][1]], color="C0", lw=scale * weight(user, i), alpha=0.8, zorder=1)
-    shown_set = set(shown.tolist())
-    for i in items:
-        for v in XT[i].indices:
-            if v in shown_set:
-                (x0, y0), (x1, y1) = item_xy[i], user_xy[v]
-                ax.plot([x0, x1], [y0, y1], color="C1", lw=scale * weight(v, i), alpha=0.5, zorder=0)
-    ax.scatter([0], [0], s=260, c="C3", zorder=3, label="the user")
+    for i, a in zip(items, angle_i):
+        x, y = np.cos(a), np.sin(a)
+        ax.plot([0, x], [0, y], color="C0", lw=scale * weight(user, i), alpha=0.8, zorder=1)
+        fan = chosen[int(i)]
+        for j, v in enumerate(fan):
+            b = a + step * 0.6 * ((j + 0.5) / len(fan) - 0.5)
+            ax.plot(
+                [x, 2.2 * np.cos(b)], [y, 2.2 * np.sin(b)], color="C1", lw=scale * weight(v, i), alpha=0.6, zorder=0
+            )
+            ax.scatter([2.2 * np.cos(b)], [2.2 * np.sin(b)], s=30, c="C1", zorder=2)
+    top = int(di[items].max()) if items.size else 1
+    area = lambda n: 15 + 485 * np.asarray(n) / top  # noqa: E731  marker area in proportion to popularity
+    ax.scatter([0], [0], s=260, c="C3", zorder=3)
     if items.size:
-        ax.scatter(
-            *np.array([item_xy[i] for i in items]).T,
-            s=12 + 4 * np.sqrt(di[items]),
-            c="C0",
-            zorder=2,
-            label="their items (1 hop)",
-        )
-    if shown.size:
-        ax.scatter(
-            *np.array([user_xy[v] for v in shown]).T, s=40, c="C1", zorder=2, label="users of those items (2 hops)"
+        ax.scatter(np.cos(angle_i), np.sin(angle_i), s=area(di[items]), c="C0", zorder=2)
+    shown = sorted(taken - {user})
+    reach = two_hop_weights(X, user)
+    handles = [
+        Line2D([], [], marker="o", ls="", color="C3", ms=np.sqrt(260), label="the user"),
+        Line2D(
+            [],
+            [],
+            marker="o",
+            ls="",
+            color="C1",
+            ms=np.sqrt(30),
+            label=f"2 hops: {len(shown)} of the {reach.size:,} other users of\nthose films, each film's most weighted",
+        ),
+    ]
+    for n in sorted({top, max(1, top // 4)}, reverse=True):
+        handles.append(
+            Line2D([], [], marker="o", ls="", color="C0", ms=np.sqrt(float(area(n))), label=f"a film with {n:,} users")
         )
     if labels is not None:
-        for i in items:
-            ax.annotate(labels[i], item_xy[i], fontsize=7, xytext=(3, 3), textcoords="offset points")
-    ax.set(xticks=[], yticks=[], aspect="equal")
-    ax.legend(loc="upper left", fontsize=8)
-    return {"items": int(items.size), "two_hop_users": int(neighbours.size), "shown_users": int(shown.size)}
+        for i, a in zip(items, angle_i):
+            ax.annotate(
+                f"{labels[i]} ({di[i]:,})",
+                (1.12 * np.cos(a), 1.12 * np.sin(a)),
+                fontsize=7,
+                ha="left" if np.cos(a) >= 0 else "right",
+                va="center",
+                bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.8},
+                zorder=4,
+            )
+    ax.set(xticks=[], yticks=[], aspect="equal", xlim=(-2.5, 2.5), ylim=(-2.5, 2.5))
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, labelspacing=1.2)
+    return {
+        "items": int(items.size),
+        "two_hop_users": int(reach.size),
+        "shown_users": len(shown),
+        "shown": chosen,
+        "item_sizes": area(di[items]) if items.size else np.zeros(0),
+    }

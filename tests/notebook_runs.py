@@ -136,6 +136,8 @@ SMALL_08 = {
     "timing_repeats": 1,
     "warm_up_fits": 1,
     "spark_memory": "1g",
+    "worker_counts": [2],
+    "worker_memory": "512m",
     "ann_build": {"M": 8, "ef_construction": 40},
     "ann_query": {"ef": 20},
 }

@@ -73,6 +73,9 @@ def test_nb08_scale_out_on_small_synthetic_sets(tmp_path_factory):
     found = [v for bounds in crossovers.values() for v in bounds.values() if v is not None and v == v]  # not NaN
     assert all(v <= 20_000 * 100 for v in found)
     assert isinstance(results["cluster"]["catalogue_moves_the_verdict"], bool)
+    workers = results["cluster"]["workers_check"]  # a local-cluster master: separate executor processes
+    assert set(workers) == {"2"} and workers["2"]["measured"] > 0
+    assert workers["2"]["predicted_serial"] >= workers["2"]["predicted_parallel"] > 0
     assert 0.9 < min(results["cluster"]["copies_check"][b]["estimated / exact"] for b in ("1", "2")) <= 1.1
     assert not _stderr(run.executed), _stderr(run.executed)  # no JVM noise, no warnings
     assert read_results(run.executed)["spark"]["session_seconds"] > 0

@@ -102,3 +102,32 @@ def test_06s_frontier_beside_another_panel_puts_its_legend_underneath():
     assert not _overlaps(legend, axes[0].get_window_extent(renderer))
     assert not _overlaps(legend, axes[1].get_window_extent(renderer))
     plt.close(fig)
+
+
+def test_plain_log_ticks_label_every_log_axis_alike_and_leave_linear_ones_alone():
+    assert [plotting.plain_number(v) for v in (0.02, 2, 300, 5000, 20_000, 1e5, 1e6, 1.5e7, 3e9)] == [
+        "0.02",
+        "2",
+        "300",
+        "5000",
+        "20k",
+        "100k",
+        "1M",
+        "15M",
+        "3B",
+    ]
+    fig, (log_ax, linear_ax) = plt.subplots(1, 2)
+    log_ax.plot([1e5, 1e8], [0.3, 200])
+    log_ax.set(xscale="log", yscale="log")
+    linear_ax.plot([0, 1], [0, 1])
+    before = linear_ax.xaxis.get_major_formatter()
+    plotting.plain_log_ticks(log_ax, linear_ax)
+    fig.canvas.draw()
+    xs = [t.get_text() for t in log_ax.get_xticklabels() if t.get_text()]
+    ys = [t.get_text() for t in log_ax.get_yticklabels() if t.get_text()]
+    assert "1M" in xs and "10M" in xs and not any("10^" in t or "times" in t for t in xs + ys)
+    assert "1" in ys and "100" in ys
+    assert linear_ax.xaxis.get_major_formatter() is before
+    with pytest.raises(ValueError, match="which"):
+        plotting.plain_log_ticks(log_ax, which="z")
+    plt.close(fig)

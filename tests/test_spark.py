@@ -170,6 +170,8 @@ def test_missing_pyspark_is_one_sentence(monkeypatch):
         ({"cores": 0}, ValueError),
         ({"cores": 1.5}, TypeError),
         ({"log_level": "LOUD"}, ValueError),
+        ({"workers": 0}, ValueError),
+        ({"workers": 2, "worker_memory": "lots"}, ValueError),
     ],
 )
 def test_local_session_checks_its_arguments(kwargs, error):
@@ -280,6 +282,50 @@ def test_a_cluster_loses_on_small_data_and_wins_on_large():
     assert more < large["cluster_seconds"]
     shared = scaling.cluster_seconds(costs, cluster, 1e10, 1e8, 1e4, 10, 10, overhead="parallel")
     assert shared < large["cluster_seconds"]
+
+
+def test_catalogue_verdicts_say_which_catalogues_the_cluster_wins():
+    grid = pd.DataFrame(
+        {
+            "n_users": [1e3, 1e3, 1e3, 1e6, 1e6, 1e6],
+            "n_items": [1e3, 1e4, 1e5, 1e3, 1e4, 1e5],
+            "n_ratings": [1e5, 1e5, np.nan, 1e8, 1e8, 1e8],
+            "speedup": [0.2, 0.5, np.nan, 3.0, 2.0, 0.9],
+        }
+    )
+    table, moved = scaling.catalogue_verdicts(grid)
+    assert list(table["n_users"]) == [1e3, 1e6] and list(table["drawn"]) == [2, 3]
+    assert list(table["cluster_wins"]) == [0, 2] and table["verdict"].iloc[0] == "never"
+    assert np.isnan(table["from_items"].iloc[0])
+    assert (table["from_items"].iloc[1], table["to_items"].iloc[1]) == (1e3, 1e4)
+    assert "1.0e+03 to 1.0e+04 items" in table["verdict"].iloc[1]
+    assert moved  # at 1e6 users the largest catalogue flips the verdict
+    users_decide = grid.assign(speedup=[0.2, 0.5, np.nan, 3.0, 2.0, 1.5])
+    assert scaling.catalogue_verdicts(users_decide)[1] is False
+    with pytest.raises(ValueError, match="speedup"):
+        scaling.catalogue_verdicts(grid.drop(columns="speedup"))
+
+
+def test_check_on_workers_sets_the_model_beside_separate_processes():
+    costs = scaling.SparkCosts(3.0, 0.05, 4e-9)
+    runs = pd.DataFrame(
+        {"workers": [1, 2], "cores_per_worker": 1, "blocks": [1, 2], "n_ratings": 300_000}
+        | {"n_users": 2_000, "n_items": 2_200, "seconds": [0.0, 0.0]}
+    )
+    predicted = [
+        [
+            scaling.cluster_seconds(costs, scaling.ClusterSpec(w, 1, 1e9), 300_000, 2_000, 2_200, 10, 10, overhead=o)
+            for o in ("serial", "parallel")
+        ]
+        for w in (1, 2)
+    ]
+    runs["seconds"] = [predicted[0][0] * 2.0, predicted[1][1]]  # twice the model; exactly the optimistic bound
+    check = scaling.check_on_workers(costs, runs, factors=10, iterations=10, network_bytes_per_second=1e9)
+    assert check["predicted_serial"].tolist() == pytest.approx([p[0] for p in predicted])
+    assert check["measured / predicted"].tolist() == pytest.approx([2.0, 1.0])
+    assert predicted[0][0] == pytest.approx(predicted[0][1])  # one slot: both bounds agree
+    with pytest.raises(ValueError, match="one block per slot"):
+        scaling.check_on_workers(costs, runs.assign(blocks=4), factors=10, iterations=10, network_bytes_per_second=1e9)
 
 
 def test_crossover_is_where_the_cluster_stays_faster():

@@ -207,3 +207,29 @@ def annotated_heatmap(
     if title:
         ax.set_title(title)
     return image
+
+
+def plain_number(value: float) -> str:
+    """A tick label without exponents: ``0.5``, ``2``, ``300``, ``5000``, ``20k``, ``1M``, ``3B``."""
+    if value == 0 or not np.isfinite(value):
+        return f"{value:g}"
+    for threshold, scale, suffix in ((1e9, 1e9, "B"), (1e6, 1e6, "M"), (1e4, 1e3, "k")):
+        if abs(value) >= threshold:
+            return f"{value / scale:g}{suffix}"
+    return f"{value:g}"
+
+
+def plain_log_ticks(*axes, which: str = "both") -> None:
+    """Log axes ticked at 1, 2 and 5 of each decade and labelled as plain numbers (``2``, ``50``,
+    ``100k``, ``1M``) instead of a mix of ``2x10^0`` and ``10^5``: one tick style in every figure.
+    ``which`` is ``"x"``, ``"y"`` or ``"both"``; linear axes are left alone."""
+    if which not in ("x", "y", "both"):
+        raise ValueError(f"which must be 'x', 'y' or 'both', not {which!r}")
+    formatter = mpl.ticker.FuncFormatter(lambda v, _: plain_number(v))
+    for ax in axes:
+        for name, axis in (("x", ax.xaxis), ("y", ax.yaxis)):
+            if which not in (name, "both") or axis.get_scale() != "log":
+                continue
+            axis.set_major_locator(mpl.ticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+            axis.set_major_formatter(formatter)
+            axis.set_minor_formatter(mpl.ticker.NullFormatter())

@@ -50,6 +50,8 @@ __all__ = [
     "cluster_seconds",
     "crossover",
     "crossover_grid",
+    "catalogue_verdicts",
+    "check_on_workers",
     "expected_factor_copies",
     "factor_copies",
     "fit_ours_cost",
@@ -59,6 +61,7 @@ __all__ = [
     "synthetic_matrix",
     "sweep_blocks",
     "sweep_cores",
+    "sweep_workers",
     "synthetic_shape",
     "time_fits",
     "zipf_degrees",
@@ -276,6 +279,39 @@ def sweep_cores(
     return pd.DataFrame(rows)
 
 
+def sweep_workers(
+    X,
+    worker_counts: Sequence[int],
+    make_model: Callable[[int], object],
+    *,
+    memory: str,
+    worker_memory: str = "1g",
+    cores_per_worker: int = 1,
+    repeats: int = 1,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """MLlib fits of ``X`` on ``local-cluster[workers, cores_per_worker, worker_memory]`` masters:
+    separate executor processes on this machine, the closest a single machine comes to a cluster
+    (shuffles are serialised and sent through sockets between processes, as between nodes, but
+    without a network's latency or bandwidth limit). ``make_model(slots)`` makes each fit's model
+    (one block per slot, say, as :func:`check_on_workers` assumes). The fastest of ``repeats`` per
+    count, with ``workers`` and ``cores_per_worker`` columns. Like :func:`sweep_cores`, each count starts a fresh session
+    (the last one is left running) and the executors' processes end with it.
+    """
+    from recsys.spark.session import local_session
+
+    X = check_interactions(X)
+    cores_per_worker = check_integer("cores_per_worker", cores_per_worker, 1)
+    rows = []
+    for workers in progress_bar(worker_counts, desc="workers", enabled=progress):
+        workers = check_integer("workers", workers, 1)
+        local_session(memory=memory, cores=cores_per_worker, workers=workers, worker_memory=worker_memory)
+        slots = workers * cores_per_worker
+        row = _run("MLlib ALS", lambda slots=slots: make_model(slots), X, repeats)[0]
+        rows.append(row | {"workers": workers, "cores_per_worker": cores_per_worker})
+    return pd.DataFrame(rows)
+
+
 @dataclass(frozen=True)
 class SparkCosts:
     """Per-unit costs of MLlib's ALS, measured on one machine.
@@ -461,6 +497,54 @@ def cluster_seconds(
     return costs.fixed_seconds + remote * RATING_BYTES * float(n_ratings) / network + iterations * per_iteration
 
 
+def check_on_workers(
+    costs: SparkCosts,
+    runs: pd.DataFrame,
+    *,
+    factors: int,
+    iterations: int,
+    network_bytes_per_second: float,
+) -> pd.DataFrame:
+    """The cluster model against fits on separate executor processes (:func:`sweep_workers`).
+
+    Each row of ``runs`` is taken as a cluster of ``workers`` nodes with ``cores_per_worker``
+    slots; :func:`cluster_seconds` predicts its fit under both overhead bounds. Returns ``workers``,
+    ``slots``, ``blocks``, ``measured``, ``predicted_serial``, ``predicted_parallel`` and
+    ``measured / predicted`` (against the nearer bound, 1 when the measurement lies between them).
+    The model assumes one block per slot: a run with another block count is refused.
+    """
+    missing = {"workers", "cores_per_worker", "blocks", "seconds", "n_ratings", "n_users", "n_items"} - set(runs)
+    if missing:
+        raise ValueError(f"runs lack the column(s) {sorted(missing)}: pass the table sweep_workers returns")
+    rows = []
+    for r in runs.itertuples():
+        slots = int(r.workers) * int(r.cores_per_worker)
+        if int(r.blocks) != slots:
+            raise ValueError(
+                f"the run on {r.workers} worker(s) used {r.blocks} blocks: the cluster model assumes one block per "
+                f"slot ({slots}); fit with blocks={slots}"
+            )
+        cluster = ClusterSpec(int(r.workers), int(r.cores_per_worker), network_bytes_per_second)
+        serial, parallel = (
+            cluster_seconds(costs, cluster, r.n_ratings, r.n_users, r.n_items, factors, iterations, overhead=o)
+            for o in ("serial", "parallel")
+        )
+        low, high = min(serial, parallel), max(serial, parallel)
+        nearer = low if r.seconds < low else high if r.seconds > high else r.seconds
+        rows.append(
+            {
+                "workers": int(r.workers),
+                "slots": slots,
+                "blocks": int(r.blocks),
+                "measured": float(r.seconds),
+                "predicted_serial": serial,
+                "predicted_parallel": parallel,
+                "measured / predicted": float(r.seconds) / nearer,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
 def crossover_grid(
     costs: SparkCosts,
     ours: OursCost,
@@ -509,6 +593,46 @@ def crossover_grid(
                 }
             )
     return pd.DataFrame(rows)
+
+
+def catalogue_verdicts(grid: pd.DataFrame) -> tuple[pd.DataFrame, bool]:
+    """For each number of users of a :func:`crossover_grid`, the catalogues on which the cluster
+    is faster, and whether the catalogue size ever decides it.
+
+    Returns one row per ``n_users`` (``n_ratings``, ``drawn``: the catalogues with a finite
+    speed-up, ``cluster_wins``: how many of them the cluster wins, ``from_items``/``to_items``:
+    the smallest and largest of those, NaN when none, ``verdict``: a sentence), and ``moved``:
+    True when, for some number of users, the cluster wins some drawn catalogues and loses others
+    (the catalogue changes the verdict), False when the users alone decide it everywhere.
+    """
+    missing = {"n_users", "n_items", "n_ratings", "speedup"} - set(grid.columns)
+    if missing:
+        raise ValueError(f"grid lacks the column(s) {sorted(missing)}: pass the table crossover_grid returns")
+    rows = []
+    for users, row in grid[grid["speedup"].notna()].groupby("n_users", sort=True):
+        wins = row.loc[row["speedup"] > 1, "n_items"]
+        verdict = (
+            "never"
+            if wins.empty
+            else f"for catalogues of {wins.min():.1e} to {wins.max():.1e} items (of {row['n_items'].min():.0e} "
+            f"to {row['n_items'].max():.0e} drawn)"
+        )
+        rows.append(
+            {
+                "n_users": float(users),
+                "n_ratings": float(row["n_ratings"].max()),
+                "drawn": len(row),
+                "cluster_wins": len(wins),
+                "from_items": float(wins.min()) if len(wins) else np.nan,
+                "to_items": float(wins.max()) if len(wins) else np.nan,
+                "verdict": verdict,
+            }
+        )
+    table = pd.DataFrame(
+        rows, columns=["n_users", "n_ratings", "drawn", "cluster_wins", "from_items", "to_items", "verdict"]
+    )
+    moved = bool(((table["cluster_wins"] > 0) & (table["cluster_wins"] < table["drawn"])).any())
+    return table, moved
 
 
 def predicted_path(

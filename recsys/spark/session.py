@@ -96,6 +96,12 @@ class JavaRuntime:
         return f"Java {self.version} from {self.source} ({self.home})"
 
 
+def memory_megabytes(value: str) -> int:
+    """A JVM size (``"512m"``, ``"2g"``) in megabytes, the unit of a ``local-cluster`` master."""
+    check_memory("memory", value)
+    return int(value[:-1]) * (1024 if value[-1] in "gG" else 1)
+
+
 def check_memory(name: str, value) -> str:
     """``value`` if it is a JVM heap size (``"512m"``, ``"2g"``), else ``ValueError`` naming ``name``."""
     if not isinstance(value, str) or not _MEMORY.match(value):
@@ -282,20 +288,27 @@ def local_session(
     log_level: str = "ERROR",
     java_home: str | os.PathLike[str] | None = None,
     app_name: str = "recsys",
+    workers: int | None = None,
+    worker_memory: str = "1g",
 ):
-    """A SparkSession in local mode: ``local[cores]`` (``None``: ``local[*]``, every core).
+    """A SparkSession in local mode: ``local[cores]`` (``None``: ``local[*]``, every core), or with
+    ``workers``, ``local-cluster[workers, cores, worker_memory]``: that many separate executor
+    processes on this machine, ``cores`` slots each (default 1), exchanging shuffled data through
+    serialisation and sockets as a cluster's nodes do (without a network's latency or bandwidth).
 
     Args:
         memory: the driver JVM's heap (``"512m"``, ``"2g"``, ...); in local mode the executors
             live in the driver, so this is all the memory Spark gets. It only takes effect when
             the JVM starts, i.e. on the first session of this Python process.
-        cores: task slots (threads) of the local executor.
+        cores: task slots (threads) of the local executor, or of each worker with ``workers``.
         shuffle_partitions: ``spark.sql.shuffle.partitions``; default two per core (Spark's
             default of 200 is sized for clusters and makes small local jobs slow).
         log_level: log4j level of the JVM (``"ERROR"`` keeps notebooks quiet).
         java_home: a Java installation to use instead of the automatic choice; if it is not
             usable Spark does not start (see :func:`find_java`).
         app_name: the application name Spark reports.
+        workers: executor processes of a ``local-cluster`` master (``None``: plain local mode).
+        worker_memory: each worker's executor heap (only with ``workers``).
 
     A session already started by this function with the same ``cores`` is returned as is; one
     with other ``cores`` is stopped and replaced (the JVM stays, so ``memory`` cannot change).
@@ -308,8 +321,14 @@ def local_session(
     if shuffle_partitions is not None:
         shuffle_partitions = check_integer("shuffle_partitions", shuffle_partitions, 1)
     log_level = check_choice("log_level", log_level, _LOG_LEVELS)
+    check_memory("worker_memory", worker_memory)
+    if workers is not None:
+        workers = check_integer("workers", workers, 1)
     sql = _require_pyspark()
-    master = f"local[{cores if cores is not None else '*'}]"
+    if workers is None:
+        master = f"local[{cores if cores is not None else '*'}]"
+    else:
+        master = f"local-cluster[{workers},{cores or 1},{memory_megabytes(worker_memory)}]"
 
     active = sql.SparkSession.getActiveSession()
     if active is not None:
@@ -323,7 +342,7 @@ def local_session(
         stop_session()
 
     runtime = find_java(java_home)
-    slots = cores if cores is not None else (os.cpu_count() or 1)
+    slots = (cores if cores is not None else (os.cpu_count() or 1)) if workers is None else workers * (cores or 1)
     log_file = _log_config(log_level)
     log_option = f'"{log_file}"' if " " in str(log_file) else str(log_file)
     builder = (
@@ -339,6 +358,8 @@ def local_session(
         .config("spark.sql.execution.arrow.pyspark.fallback.enabled", "false")
         .config("spark.driver.bindAddress", "127.0.0.1")
     )
+    if workers is not None:
+        builder = builder.config("spark.executor.memory", worker_memory)
     # spark-submit reads these from the environment when it launches the JVM (the first session of
     # the process); they are set for that moment only and the user's values put back afterwards.
     launch_env = {
@@ -384,6 +405,9 @@ def session_slots(session=None) -> int:
         session = _require_pyspark().SparkSession.getActiveSession()
     if session is None:
         raise RuntimeError("no Spark session is running")
+    cluster = re.fullmatch(r"local-cluster\[(\d+),\s*(\d+),\s*(\d+)\]", session.sparkContext.master)
+    if cluster is not None:
+        return int(cluster.group(1)) * int(cluster.group(2))
     match = re.fullmatch(r"local\[(\d+|\*)(?:,\d+)?\]|local", session.sparkContext.master)
     if match is None:
         return int(session.sparkContext.defaultParallelism)

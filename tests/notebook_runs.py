@@ -119,6 +119,7 @@ SMALL_07 = dict(
     neural_grid={"factors": [8]},
     ials_grid={"factors": [8]},
     puresvd_grid={"factors": [5]},
+    split_draws=2,
 )
 
 SMALL_08 = {

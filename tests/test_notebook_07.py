@@ -49,6 +49,10 @@ def test_nb07_autoencoder_gnn_embeddings_small(tmp_path_factory):
     temporal = results["ranking_user_temporal"]["ml-latest-small"]  # each family's leader, without the leak
     assert "EASE" in temporal or "implicit ALS" in temporal or "PureSVD" in temporal
     assert all(v["ndcg@10_low"] <= v["ndcg@10"] <= v["ndcg@10_high"] for v in temporal.values())
+    draws = results["ranking_over_draws"]["ml-latest-small"]  # the same leaders over two draws of the split
+    assert set(draws) == set(temporal) and all(set(v) == {"42", "43"} for v in draws.values())
+    assert all(v["42"] == pytest.approx(ranking[name]["ndcg@10"]) for name, v in draws.items())  # the first draw
+    assert results["leader_over_draws"]["ml-latest-small"]["best"] in draws
     assert results["neural_equals_sgd"]["max_abs_difference"] < 1e-9
     serving = results["serving"]["ml-latest-small"]
     assert {key.split(" / ")[1] for key in serving} == {"hnswlib", "scann"}
@@ -128,3 +132,31 @@ def test_fit_and_rank_matches_the_ranking_table(small_data):
     _, _, per_user = families.fit_and_rank(models, split, progress=False, return_per_user=True)
     _, reference_per_user = experiments.ranking_table(models, split, progress=False, return_per_user=True)
     pd.testing.assert_frame_equal(per_user["ndcg@10"], reference_per_user["ndcg@10"])
+
+
+def test_family_leaders_and_other_seeds_of_the_split(small_data):
+    line_up = {
+        "pop": families.Candidate(Popularity(), {}, family="baseline"),
+        "ALS": families.Candidate(ImplicitALS(factors=4, iterations=2, random_state=0), {}, family="MF"),
+        "ALS8": families.Candidate(ImplicitALS(factors=8, iterations=2, random_state=0), {}, family="MF"),
+        "EASE": families.Candidate(EASE(), {}, family="autoencoder"),
+    }
+    study = families.family_study(small_data, line_up, seed=0, k=5, progress=False)
+    means = study.per_user["ndcg@5"].mean()
+    leaders = families.family_leaders(study, "ndcg@5")
+    assert leaders[0] == "pop" and leaders[2] == "EASE"
+    assert leaders[1] == ("ALS" if means["ALS"] >= means["ALS8"] else "ALS8")
+    assert families.family_leaders(study, "ndcg@5", skip=("baseline",)) == leaders[1:]
+    with pytest.raises(KeyError, match="per-user"):
+        families.family_leaders(study, "ndcg@10")
+
+    seeds = families.over_split_seeds(study, ["EASE", "pop"], [0, 3], k=5, progress=False)
+    assert set(seeds) == {"ndcg@5", "recall@5"} and list(seeds["ndcg@5"].columns) == ["EASE", "pop"]
+    assert list(seeds["ndcg@5"].index) == [0, 3]
+    # seed 0 is the study's own split: the same numbers as its ranking
+    assert seeds["ndcg@5"].loc[0, "EASE"] == pytest.approx(study.ranking.loc["EASE", "ndcg@5"])
+    assert seeds["ndcg@5"].loc[3, "pop"] != pytest.approx(seeds["ndcg@5"].loc[0, "pop"])  # another draw
+    with pytest.raises(KeyError, match="no model"):
+        families.over_split_seeds(study, ["SLIM"], [1], progress=False)
+    with pytest.raises(ValueError, match="seeds"):
+        families.over_split_seeds(study, ["EASE"], [], progress=False)

@@ -95,3 +95,28 @@ def test_kfold_count_is_what_make_split_uses():
     assert first.n_test == 800 // 4
     with pytest.raises(ValueError, match="test_size"):
         splits.kfold_count(1.5)
+
+
+def test_held_out_shares_compare_a_validation_split_with_the_test_split_around_it():
+    """Notebook 03 explains validation nDCG < test nDCG with these shares."""
+    rng = np.random.default_rng(2)
+    pairs = rng.choice(80 * 60, size=2_000, replace=False)
+    frame = pd.DataFrame(
+        {"user_id": pairs // 60, "item_id": pairs % 60, "rating": np.ones(2_000, "float32")}
+        | {"timestamp": np.arange(2_000)}
+    )
+    outer = splits.stratified_holdout(frame, 0.75, seed=0)
+    inner = splits.stratified_holdout(outer.train, 0.75, seed=0)
+    table = splits.held_out_shares({"validation": inner, "test": outer}, total=2_000)
+    assert table.loc["test", "train"] == outer.n_train and table.loc["validation", "test"] == inner.n_test
+    assert table.loc["test", "train_share"] + table.loc["test", "test_share"] <= 1.0
+    assert table.loc["validation", "train_share"] < table.loc["test", "train_share"]
+    assert table.loc["validation", "test_share"] < table.loc["test", "test_share"]
+    per_user = outer.test.groupby("user_id").size().median()
+    assert table.loc["test", "median_test_per_user"] == per_user
+    alone = splits.held_out_shares({"test": outer})  # its own total
+    assert alone.loc["test", "train_share"] == pytest.approx(
+        outer.n_train / (outer.n_train + outer.n_test + outer.n_dropped_ratings)
+    )
+    with pytest.raises(ValueError, match="total"):
+        splits.held_out_shares({"test": outer}, total=0)

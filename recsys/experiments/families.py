@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+from sklearn.base import clone
 from threadpoolctl import threadpool_limits
 
 from recsys import embeddings
@@ -41,9 +42,11 @@ __all__ = [
     "Study",
     "catalogue_of",
     "embedding_table",
+    "family_leaders",
     "family_study",
     "fit_and_rank",
     "item_vectors",
+    "over_split_seeds",
     "projections",
     "sample_users",
 ]
@@ -88,6 +91,7 @@ class Study:
     models: dict[str, Recommender]  #: fitted on the training part
     ranking: pd.DataFrame  #: test metrics (nDCG and recall with 95 % intervals) and fit seconds, one row per model
     per_user: dict[str, pd.DataFrame] = field(default_factory=dict)  #: {"ndcg@k": users x models}, for paired verdicts
+    train_ratio: float = 0.75  #: the split's per-user training share (its kind: stratified_holdout)
 
     @property
     def train(self) -> sp.csr_matrix:
@@ -182,7 +186,62 @@ def family_study(
             model = model.set_params(**candidate.features(matrices.idmap))
         prototypes[name] = model
     models, ranking, per_user = fit_and_rank(prototypes, split, k=k, progress=progress, return_per_user=True)
-    return Study(data, split, matrices, dict(candidates), tuned, models, ranking, per_user)
+    return Study(data, split, matrices, dict(candidates), tuned, models, ranking, per_user, train_ratio)
+
+
+def family_leaders(study: Study, metric: str, *, skip: Sequence[str] = ()) -> list[str]:
+    """The model with the highest mean per-user test ``metric`` (a key of ``study.per_user``,
+    ``"ndcg@10"`` say) in each family, families in line-up order, those in ``skip`` left out.
+
+    Ties go to the model first in the line-up. A leader is only the highest mean: whether it is
+    detectably ahead of the rest of its family is :func:`recsys.stats.leader`'s question.
+    """
+    if metric not in study.per_user:
+        raise KeyError(f"the study keeps per-user values of {sorted(study.per_user)}, not {metric!r}")
+    means = study.per_user[metric].mean()
+    leaders = {}
+    for name, family in study.families().items():
+        if family in skip:
+            continue
+        if family not in leaders or means[name] > means[leaders[family]]:
+            leaders[family] = name
+    return list(leaders.values())
+
+
+def over_split_seeds(
+    study: Study, names: Sequence[str], seeds: Sequence[int], *, k: int = 10, progress: bool = True
+) -> dict[str, pd.DataFrame]:
+    """The named models, with the hyperparameters (and epochs) chosen in ``study``, refitted and
+    ranked on other draws of its split: ``stratified_holdout(data.ratings, study.train_ratio,
+    seed=s)`` for each ``s`` in ``seeds``.
+
+    Returns ``{"ndcg@k": ..., "recall@k": ...}``, each a seeds x models frame of mean test values,
+    for a paired comparison over the draws (:func:`recsys.stats.leader` with ``over="runs"``): one
+    split's users say how precise a difference is on that split; several draws say whether it
+    survives another choice of held-out ratings. A model with side features gets them rebuilt for
+    each draw's index space.
+    """
+    unknown = [name for name in names if name not in study.models]
+    if unknown:
+        raise KeyError(f"no model(s) {unknown} in the study; it has {sorted(study.models)}")
+    if not seeds:
+        raise ValueError("seeds must name at least one seed of the split")
+    rows: dict[str, dict[int, dict[str, float]]] = {f"ndcg@{k}": {}, f"recall@{k}": {}}
+    for seed in seeds:
+        split = stratified_holdout(study.data.ratings, study.train_ratio, seed=int(seed))
+        idmap = Matrices.from_split(split).idmap
+        prototypes = {}
+        for name in names:
+            model = study.models[name]
+            features = study.candidates[name].features if name in study.candidates else None
+            prototypes[name] = model if features is None else clone(model).set_params(**features(idmap))
+        _, table = fit_and_rank(prototypes, split, k=k, progress=progress)
+        for metric in rows:
+            rows[metric][int(seed)] = table[metric].to_dict()
+    return {
+        metric: pd.DataFrame.from_dict(by_seed, orient="index")[list(names)].rename_axis("seed")
+        for metric, by_seed in rows.items()
+    }
 
 
 # --------------------------------------------------------------------------------------------- #

@@ -396,13 +396,14 @@ def histories(
     models: Mapping[str, Recommender],
     split: Split,
     *,
+    k: int = 10,
     relevance_threshold: float | None = None,
     progress: bool = True,
 ) -> dict[str, list[dict]]:
     """Each model's ``history_`` when fitted with the split's test part as the held-out data.
 
     Rating models record ``val_rmse`` per iteration (from ``fit(..., validation=...)``);
-    models that learn from positives record ``val_ndcg@10`` and ``val_precision@10`` through
+    models that learn from positives record ``val_ndcg@k`` and ``val_precision@k`` through
     :func:`ranking_callback`. Pass a split carved from training data
     (:func:`recsys.experiments.tuning.validation_split`) when the curves are to choose anything.
     """
@@ -410,7 +411,9 @@ def histories(
     out = {}
     for name, prototype in progress_bar(models.items(), desc="convergence", enabled=progress):
         watched = "rating" if prototype.learns_from == "ratings" else "ranking"
-        run = fit_and_evaluate(prototype, m, evaluate=None, record=watched, relevance_threshold=relevance_threshold)
+        run = fit_and_evaluate(
+            prototype, m, evaluate=None, record=watched, k=k, relevance_threshold=relevance_threshold
+        )
         out[name] = list(run.model.history_)
     return out
 

@@ -124,8 +124,13 @@ def project(
     perplexity: float = 30.0,
     metric: Literal["euclidean", "cosine"] = "cosine",
     max_iter: int = 1000,
+    directions: bool = False,
 ) -> np.ndarray:
     """2-D coordinates of ``vectors`` (n, d): an (n, 2) float64 array.
+
+    With ``directions=True`` each vector is first divided by its length (zero vectors stay at
+    zero): the map of directions only, what cosine similarity sees, where a model whose lengths
+    follow popularity no longer squeezes its rarely rated items into the centre.
 
     * ``"pca"``: the plane of largest variance (linear, keeps lengths: long vectors land far out);
     * ``"tsne"``: t-SNE (van der Maaten & Hinton 2008) on ``metric`` distances, ``perplexity``
@@ -143,6 +148,11 @@ def project(
     X = check_vectors(vectors).astype(np.float64)
     if X.shape[0] < 3:
         raise ValueError(f"vectors must hold at least 3 rows to project, got {X.shape[0]}")
+    if not isinstance(directions, (bool, np.bool_)):
+        raise TypeError(f"directions must be True or False, got {directions!r}")
+    if directions:
+        lengths = np.linalg.norm(X, axis=1, keepdims=True)
+        X = np.divide(X, lengths, out=np.zeros_like(X), where=lengths > 0)
     if method == "pca":
         from sklearn.decomposition import PCA
 

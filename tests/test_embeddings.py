@@ -255,6 +255,20 @@ def test_pca_projection_is_deterministic_with_fixed_signs():
     assert a[:, 0].var() > a[:, 1].var()
 
 
+def test_a_map_of_directions_ignores_lengths():
+    X = np.random.default_rng(3).standard_normal((40, 5))
+    lengths = np.random.default_rng(4).uniform(0.01, 100.0, size=(40, 1))
+    X[7] = 0.0  # a zero vector stays at the centre of the directions
+    a = E.project(X * lengths, "pca", directions=True)
+    b = E.project(X, "pca", directions=True)
+    np.testing.assert_allclose(a, b, atol=1e-10)  # rescaling any vector moves nothing
+    unit = X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-300)
+    np.testing.assert_allclose(a, E.project(unit, "pca"), atol=1e-10)
+    assert not np.allclose(E.project(X * lengths, "pca"), a)
+    with pytest.raises(TypeError, match="directions"):
+        E.project(X, "pca", directions="yes")
+
+
 def test_tsne_projection_runs_and_repeats():
     X, _, labels = _planted_groups(n_groups=3, per_group=20)
     a = E.project(X, "tsne", seed=1, perplexity=10, max_iter=250)

@@ -73,6 +73,20 @@ def test_ranking_table_feeds_implicit_models_ones(ratings):
     assert table.loc["bias", "ndcg@5"] == pytest.approx(evaluate_ranking(bias, m.train, relevant, k=5)["ndcg@5"])
 
 
+def test_score_fitted_is_the_scoring_half_of_the_ranking_table(ratings):
+    split = splits.stratified_holdout(ratings, 0.75, seed=0)
+    models = {"pop": Popularity(), "ials": ImplicitALS(factors=8, iterations=5, random_state=0)}
+    table, per_user = experiments.ranking_table(models, split, k=5, progress=False, return_per_user=True)
+    m = experiments.Matrices.from_split(split)
+    fitted, _ = experiments.fit_models(models, m.train, progress=False)
+    scored, scored_per_user = experiments.score_fitted(fitted, m, k=5, intervals=("ndcg", "recall"))
+    columns = ["ndcg@5", "ndcg@5_low", "ndcg@5_high", "recall@5", "recall@5_low", "recall@5_high"]
+    pd.testing.assert_frame_equal(scored[columns], table[columns])
+    pd.testing.assert_frame_equal(scored_per_user["ndcg@5"], per_user["ndcg@5"])
+    with pytest.raises(ValueError, match="at least one"):
+        experiments.score_fitted({}, m)
+
+
 def test_tune_never_sees_the_test_set(ratings, monkeypatch):
     """Every split the tuner turns into matrices (to fit on or to score on) holds no test pair."""
     split = splits.stratified_holdout(ratings, 0.75, seed=0)

@@ -337,6 +337,37 @@ def rank_models(
     return fitted, table, per_user
 
 
+def score_fitted(
+    fitted: Mapping[str, Recommender],
+    matrices: Matrices,
+    *,
+    k: int = 10,
+    relevance_threshold: float | None = None,
+    intervals: Sequence[str] = ("ndcg",),
+    seed: int = 0,
+) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+    """Test ranking quality of models already fitted on ``matrices.train``, with intervals.
+
+    The scoring half of :func:`ranking_table` (training items excluded; relevant: every test
+    rating, or those ``>= relevance_threshold``), for when the chapter needs the fitted models
+    themselves (their vectors, say). Returns ``(table, per_user)``: one row per model with
+    ``{metric}@k``, and ``_low``/``_high`` for each metric in ``intervals``; ``per_user`` as
+    :func:`ranking_table`'s, for paired comparisons.
+    """
+    if not fitted:
+        raise ValueError("fitted must name at least one fitted model")
+    relevant = binarize(matrices.test, relevance_threshold)
+    rows, values = [], {}
+    for name, model in fitted.items():
+        scores = dict(evaluate_ranking(model, matrices.train, relevant, k=k, return_per_user=True))
+        values[name] = scores.pop("per_user")
+        rows.append({"model": name, **scores})
+    table = pd.DataFrame(rows).set_index("model")
+    per_user = per_user_tables(values, k)
+    add_interval_columns(table, per_user, intervals, k, seed=seed)
+    return table, per_user
+
+
 def per_user_tables(values: Mapping[str, Mapping[str, np.ndarray]], k: int) -> dict[str, pd.DataFrame]:
     """``{"ndcg@k": users x models frame, ...}`` from each model's ``per_user`` dict of
     :func:`recsys.evaluation.evaluate_ranking` (the same users, in the same order, for every model)."""

@@ -341,7 +341,9 @@ def genre_coherence(
     of the same popularity bin (``n_bins`` bins of equal size by training popularity), ``draws``
     times, so that a space which merely puts popular films next to each other, whose genres
     (Drama, Comedy) are common, gets no credit. ``lift = coherence / baseline``.
-    Returns ``{"coherence", "baseline", "lift", "n_items", "k"}``.
+    Returns ``{"coherence", "baseline", "lift", "n_items", "k", "per_item"}``; ``per_item`` is a
+    DataFrame indexed by the query items with each one's ``coherence`` and ``baseline`` share, for
+    intervals and paired comparisons over the items (their means are the two numbers above).
     """
     vectors = check_vectors(vectors, "vectors")
     if vectors.shape[0] != len(catalogue):
@@ -361,6 +363,7 @@ def genre_coherence(
     neighbours = nearest_items(vectors, queries, k, measure, pool)
     shared = (masks[queries][:, None] & masks[neighbours]) != 0
     coherence = float(shared.mean())
+    per_item_baseline = np.zeros(queries.size)
 
     n_bins = min(n_bins, pool.size)
     bins_of_pool = _popularity_bins(catalogue.popularity, pool, n_bins, rng)
@@ -379,14 +382,21 @@ def genre_coherence(
             b = target_bins[clash]
             sample[clash] = members[starts[b] + (rng.random(b.size) * sizes[b]).astype(np.int64)]
             clash = sample == queries[:, None]
-        hits += float(((masks[queries][:, None] & masks[sample]) != 0).mean())
+        matches = (masks[queries][:, None] & masks[sample]) != 0
+        hits += float(matches.mean())
+        per_item_baseline += matches.mean(axis=1)
     baseline = hits / draws
+    per_item = pd.DataFrame(
+        {"coherence": shared.mean(axis=1), "baseline": per_item_baseline / draws},
+        index=pd.Index(queries, name="item"),
+    )
     return {
         "coherence": coherence,
         "baseline": baseline,
         "lift": coherence / baseline if baseline > 0 else float("nan"),
         "n_items": int(queries.size),
         "k": int(k),
+        "per_item": per_item,
     }
 
 
@@ -558,7 +568,7 @@ def space_summary(
     n_bins: int = 10,
     draws: int = 5,
     seed: int = 0,
-) -> dict[str, pd.DataFrame]:
+) -> dict:
     """The chapter's four measurements of several item spaces at once (rows follow ``catalogue``).
 
     Returns DataFrames: ``"coherence"`` (one row per space; per measure the genre coherence of
@@ -567,17 +577,25 @@ def space_summary(
     training rating and, given ``candidates``, over those alone: ``pearson_candidates``,
     ``spearman_candidates``, ``n_candidates``; among rarely rated items the penalty alone shrinks
     vectors towards zero, so the correlation over all items says less), ``"overlap"`` (cosine Jaccard@k between spaces, :func:`neighbour_overlap`) and
-    ``"cka"`` (:func:`linear_cka` between spaces, on the candidates).
+    ``"cka"`` (:func:`linear_cka` between spaces, on the candidates). ``"coherence_excess"`` holds,
+    per measure, an items x spaces frame of each item's coherence minus its baseline share (the
+    same items for every space), for paired comparisons over items (:func:`recsys.stats.leader`);
+    ``"coherence_per_item"`` the items x spaces coherence shares per measure.
     """
     for measure in measures:
         check_choice("measures", measure, MEASURES)
     coherence, norms = {}, {}
+    excess: dict[str, dict[str, pd.Series]] = {measure: {} for measure in measures}
+    shares: dict[str, dict[str, pd.Series]] = {measure: {} for measure in measures}
     for name, vectors in spaces.items():
         row = {}
         for measure in measures:
             found = genre_coherence(
                 vectors, catalogue, k=k, measure=measure, candidates=candidates, n_bins=n_bins, draws=draws, seed=seed
             )
+            per_item = found["per_item"]
+            excess[measure][name] = per_item["coherence"] - per_item["baseline"]
+            shares[measure][name] = per_item["coherence"]
             row[measure] = found["coherence"]
             row[f"{measure}_baseline"] = found["baseline"]
             row[f"{measure}_lift"] = found["lift"]
@@ -596,4 +614,6 @@ def space_summary(
         "norm_popularity": pd.DataFrame.from_dict(norms, orient="index"),
         "overlap": neighbour_overlap(spaces, k, "cosine", candidates),
         "cka": cka_matrix(spaces, candidates),
+        "coherence_excess": {measure: pd.DataFrame(by_space) for measure, by_space in excess.items()},
+        "coherence_per_item": {measure: pd.DataFrame(by_space) for measure, by_space in shares.items()},
     }

@@ -7,6 +7,7 @@ rotations of each other (CKA and Procrustes must not notice), vectors whose leng
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from recsys import embeddings as E
@@ -139,7 +140,12 @@ def test_genre_coherence_is_reproducible_and_skips_films_without_genre():
     catalogue = _catalogue(genres, catalogue.popularity)
     a = E.genre_coherence(vectors, catalogue, seed=3, candidates=np.arange(100))
     b = E.genre_coherence(vectors, catalogue, seed=3, candidates=np.arange(100))
+    a_items, b_items = a.pop("per_item"), b.pop("per_item")
     assert a == b and a["n_items"] == 99
+    pd.testing.assert_frame_equal(a_items, b_items)
+    assert 0 not in a_items.index and len(a_items) == 99  # the film without a genre is no query
+    assert a_items["coherence"].mean() == pytest.approx(a["coherence"])
+    assert a_items["baseline"].mean() == pytest.approx(a["baseline"])
     with pytest.raises(ValueError, match="vectors have 5 rows"):
         E.genre_coherence(vectors[:5], catalogue)
     with pytest.raises(ValueError, match="no candidate item has a genre"):
@@ -225,7 +231,14 @@ def test_space_summary_puts_it_together():
     vectors, catalogue, _ = _planted_groups(per_group=30)
     spaces = {"planted": vectors, "noise": np.random.default_rng(8).standard_normal(vectors.shape)}
     summary = E.space_summary(spaces, catalogue, k=5, seed=0)
-    assert set(summary) == {"coherence", "norm_popularity", "overlap", "cka"}
+    assert set(summary) == {"coherence", "norm_popularity", "overlap", "cka", "coherence_excess", "coherence_per_item"}
+    excess = summary["coherence_excess"]["cosine"]  # items x spaces, for paired comparisons over items
+    assert list(excess.columns) == ["planted", "noise"] and len(excess) == summary["coherence"]["n_items"].iloc[0]
+    assert excess["planted"].mean() == pytest.approx(
+        summary["coherence"].loc["planted", "cosine"] - summary["coherence"].loc["planted", "cosine_baseline"]
+    )
+    shares = summary["coherence_per_item"]["dot"]
+    assert shares["noise"].mean() == pytest.approx(summary["coherence"].loc["noise", "dot"])
     coherence = summary["coherence"]
     assert coherence.loc["planted", "cosine"] > coherence.loc["planted", "cosine_baseline"]
     assert coherence.loc["planted", "cosine_lift"] > coherence.loc["noise", "cosine_lift"]

@@ -25,7 +25,7 @@ import pandas as pd
 import scipy.special
 import scipy.stats
 
-from recsys.checks import check_choice, check_fraction, check_integer, random_generator
+from recsys.checks import check_choice, check_fraction, check_integer, check_number, random_generator
 from recsys.interactions import k_core
 
 # --------------------------------------------------------------------------- data summaries
@@ -328,6 +328,59 @@ def paired_difference(
     a, b = _paired_values(a, b)
     confidence, n_resamples, method = _check_bootstrap(confidence, n_resamples, method)
     return _bootstrap((a - b)[None, :], confidence, n_resamples, seed, method, "paired ")[0]
+
+
+def paired_rmse_difference(
+    errors_a,
+    errors_b,
+    units,
+    *,
+    confidence: float = 0.95,
+    n_resamples: int = 2000,
+    seed: int | np.random.Generator | None = 0,
+) -> Interval:
+    """Paired bootstrap interval of ``RMSE(a) - RMSE(b)``, resampling whole units (users).
+
+    ``errors_a`` and ``errors_b`` are two models' errors (prediction minus truth) on the same
+    ratings, in the same order; ``units`` names each rating's unit. An RMSE is not a mean over
+    users (a user with many ratings weighs more), so each resample recomputes both RMSEs from the
+    resampled users' squared errors and rating counts; resampling users rather than ratings keeps
+    each user's ratings together, as they were drawn.
+    """
+    a = np.asarray(errors_a, dtype=np.float64).ravel()
+    b = np.asarray(errors_b, dtype=np.float64).ravel()
+    units = np.asarray(units).ravel()
+    if not (a.size == b.size == units.size) or a.size == 0:
+        raise ValueError(
+            f"errors_a, errors_b and units must be non-empty and of one length, got {a.size}, {b.size}, {units.size}"
+        )
+    if not (np.isfinite(a).all() and np.isfinite(b).all()):
+        raise ValueError("errors_a and errors_b must be finite")
+    confidence, n_resamples, _ = _check_bootstrap(confidence, n_resamples, "percentile")
+    codes = np.unique(units, return_inverse=True)[1]
+    if codes.max() < 1:
+        raise ValueError("units must name at least two units to resample")
+    rows = np.vstack([np.bincount(codes, weights=a * a), np.bincount(codes, weights=b * b), np.bincount(codes)])
+    means = _resampled_means(rows.astype(np.float64), n_resamples, seed)
+    differences = np.sqrt(means[0] / means[2]) - np.sqrt(means[1] / means[2])
+    estimate = float(np.sqrt(rows[0].sum() / rows[2].sum()) - np.sqrt(rows[1].sum() / rows[2].sum()))
+    low, high = np.quantile(differences, [(1 - confidence) / 2, (1 + confidence) / 2])
+    return Interval(estimate, float(low), float(high), confidence, int(rows.shape[1]), "paired percentile bootstrap")
+
+
+def agreement_verdict(estimate: float, low: float, high: float, tolerance: float) -> str:
+    """Whether two measurements agree within ``tolerance``, judged on the interval of their
+    difference (an equivalence test): agreement is shown only when the whole interval lies inside
+    ``[-tolerance, tolerance]``; a difference whose estimate is past the tolerance is outside it;
+    anything else is not settled at this precision. One clause a chapter prints."""
+    check_number("tolerance", tolerance, 0, exclusive=True)
+    if not low <= estimate <= high:
+        raise ValueError(f"the estimate {estimate!r} must lie within its interval [{low!r}, {high!r}]")
+    if -tolerance <= low and high <= tolerance:
+        return f"they agree: the whole interval lies within the tolerance of {tolerance:g}"
+    if abs(estimate) > tolerance:
+        return f"they DISAGREE: the difference is past the tolerance of {tolerance:g}"
+    return f"not settled: the difference is within the tolerance of {tolerance:g} but its interval reaches past it"
 
 
 def compare(

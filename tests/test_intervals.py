@@ -376,3 +376,44 @@ def test_the_leader_reads_a_users_by_models_frame_and_refuses_bad_input():
         stats.leader(frame, over="folds")
     with pytest.raises(ValueError, match="has 50 values but"):
         stats.leader({"a": a, "b": b[:50]})
+
+
+def test_paired_rmse_difference_resamples_whole_users():
+    rng = np.random.default_rng(0)
+    users = np.repeat(np.arange(30), rng.integers(1, 20, size=30))
+    truth_error = rng.standard_normal(users.size)
+    a, b = truth_error * 1.3, truth_error
+    got = stats.paired_rmse_difference(a, b, users, n_resamples=500, seed=4)
+    rmse = lambda e: np.sqrt(np.mean(e * e))  # noqa: E731
+    assert got.estimate == pytest.approx(rmse(a) - rmse(b))
+    # the same resamples by hand: users drawn with replacement, both RMSEs from their ratings
+    draws = np.random.default_rng(4).integers(0, 30, size=(500, 30))
+    by_hand = []
+    for drawn in draws:
+        rows = np.concatenate([np.flatnonzero(users == u) for u in drawn])
+        by_hand.append(rmse(a[rows]) - rmse(b[rows]))
+    assert (got.low, got.high) == pytest.approx(tuple(np.quantile(by_hand, [0.025, 0.975])))
+    assert got.low > 0 and got.n == 30  # a is worse on every rating
+    same = stats.paired_rmse_difference(b, b, users, n_resamples=200)
+    assert same.estimate == same.low == same.high == 0
+    with pytest.raises(ValueError, match="one length"):
+        stats.paired_rmse_difference(a, b[:-1], users)
+    with pytest.raises(ValueError, match="two units"):
+        stats.paired_rmse_difference(a, b, np.zeros(users.size))
+
+
+@pytest.mark.parametrize(
+    "estimate, low, high, word",
+    [(0.001, -0.002, 0.004, "agree"), (0.006, 0.002, 0.010, "DISAGREE"), (0.003, -0.001, 0.007, "not settled")],
+)
+def test_agreement_is_shown_only_by_the_whole_interval(estimate, low, high, word):
+    assert stats.agreement_verdict(estimate, low, high, 0.005).startswith(
+        {"agree": "they agree", "DISAGREE": "they DISAGREE", "not settled": "not settled"}[word]
+    )
+
+
+def test_agreement_verdict_checks_its_arguments():
+    with pytest.raises(ValueError, match="tolerance"):
+        stats.agreement_verdict(0.0, -1.0, 1.0, 0.0)
+    with pytest.raises(ValueError, match="within its interval"):
+        stats.agreement_verdict(2.0, -1.0, 1.0, 0.5)

@@ -14,6 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from sklearn.base import clone
@@ -99,6 +100,33 @@ def test_rating_models_grid_with_seeds(scripts, folds, capsys):
     assert by_seed[("SGD factors=100 regularization=0.02", 0)] != by_seed[("SGD factors=100 regularization=0.02", 1)]
     assert "sd 2 seeds" in printed and "optimistic" in printed
     assert "\ndefaults:" not in printed
+
+
+def test_grids_are_rechosen_on_validation_without_the_test_folds(scripts, folds, capsys, monkeypatch):
+    script = scripts["ml100k_rating_models"]
+    seen = []
+    real_run = script.run
+
+    def spy(models, splits, seeds, section):
+        seen.append((section, [len(s.test) for s in splits]))
+        return real_run(models, splits, seeds, section)
+
+    monkeypatch.setattr(script, "run", spy)
+    rows = script.main(["--grid", "sgd", "--no-defaults", "--on-validation"], folds=folds)
+    printed = capsys.readouterr().out
+    # the grid is run twice: on the test folds, and on validation parts carved from their training parts
+    assert [section for section, _ in seen] == ["grid sgd", "grid sgd validation"]
+    train_sizes = [len(split.train) for split in folds]
+    assert seen[1][1] == [int(np.ceil(0.2 * n)) for n in train_sizes]
+    assert {r["section"] for r in rows} == {"grid sgd", "grid sgd validation"}
+    assert "SGD" in {r["model"] for r in rows}  # the library default, compared with the choice
+    assert "chosen on validation" in printed and "chosen - default, paired over the folds" in printed
+    # the choice is the lowest mean validation RMSE
+    validation = pd.DataFrame([r for r in rows if r["section"] == "grid sgd validation"])
+    expected = validation.groupby("model")["rmse"].mean().idxmin()
+    assert f"{expected}, test RMSE" in printed
+    with pytest.raises(SystemExit):
+        script.main(["--on-validation"], folds=folds)  # nothing to re-choose
 
 
 @pytest.mark.parametrize("grid", ["als", "svd", "bpmf", "sgd"])

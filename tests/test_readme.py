@@ -127,6 +127,10 @@ def test_the_verdicts_the_readme_states_are_the_recorded_ones():
         pytest.skip("notebook 07 recorded no ML-100K leader (its ML-100K section was skipped)")
     best, ties = results_07["ml100k.leader.best"], results_07["ml100k.leader.ties"]
     assert {best, *ties} >= {"implicit ALS", "EASE"}, (best, ties)
+    assert "implicit ALS and EASE stay tied over the draws too" in text
+    draws = _results("07")
+    best, ties = draws["leader_over_draws.ml-latest-small.best"], draws["leader_over_draws.ml-latest-small.ties"]
+    assert {best, *ties} >= {"implicit ALS", "EASE"}, (best, ties)
     assert "falls by more than half on the bundled data" in text
     results_03 = _results("03")
     for model in ("implicit ALS", "PureSVD (top-N)"):

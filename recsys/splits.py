@@ -482,7 +482,7 @@ def held_out_shares(splits: Mapping[str, Split], total: int | None = None) -> pd
     train + test + dropped ratings) and the median test ratings per test user. Pass the ratings of
     the whole data set as ``total`` to compare a validation split carved from training with the
     test split around it: the validation split trains on less and holds fewer ratings per user
-    as relevant, which alone lowers every ranking metric measured on it.
+    as relevant, which by itself tends to lower the precision and nDCG measured on it.
     """
     if total is not None:
         total = check_integer("total", total, 1)

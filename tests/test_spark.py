@@ -328,6 +328,19 @@ def test_check_on_workers_sets_the_model_beside_separate_processes():
         scaling.check_on_workers(costs, runs.assign(blocks=4), factors=10, iterations=10, network_bytes_per_second=1e9)
 
 
+def test_workers_verdict_sets_the_worst_run_against_the_models_own_error():
+    check = pd.DataFrame({"workers": [1, 2], "measured / predicted": [1.1, 0.7]})  # off by 10 % and 30 %
+    within = scaling.workers_verdict(check, scaling.SparkCosts(3.0, 0.05, 4e-9, residual=0.35))
+    assert within.startswith("on separate processes the model is within its own error (35%)")
+    assert "off by at most 30%" in within
+    beyond = scaling.workers_verdict(check, scaling.SparkCosts(3.0, 0.05, 4e-9, residual=0.2))
+    assert "off by up to 30%, more than its own error (20%)" in beyond
+    with pytest.raises(ValueError, match="no residual"):
+        scaling.workers_verdict(check, scaling.SparkCosts(3.0, 0.05, 4e-9))
+    with pytest.raises(ValueError, match="check_on_workers"):
+        scaling.workers_verdict(check.iloc[:0], scaling.SparkCosts(3.0, 0.05, 4e-9, residual=0.2))
+
+
 def test_crossover_is_where_the_cluster_stays_faster():
     path = pd.DataFrame({"n_ratings": [1, 2, 3, 4], "ours": [1, 2, 3, 4], "c": [5, 1, 5, 1]})
     assert scaling.crossover(path.assign(c=[5, 5, 2, 3]), "c") == 3

@@ -14,6 +14,8 @@
   cosine, distance) on fitted models.
 * :mod:`~recsys.experiments.cold_start`: the one cold-item split and the one protocol that ranks
   among cold, warm or all items (notebooks 05 and 07).
+* :mod:`~recsys.experiments.published`: the published ML-100K rows (Microsoft Recommenders,
+  Surprise) that notebooks 03 and 07 set beside ours, each with its protocol.
 * :mod:`~recsys.experiments.serving`: a recommender served from an approximate index: real
   embeddings, their large-catalogue workload, what the approximation costs the lists, and every
   family of a study served from each index.

@@ -117,7 +117,7 @@ def two_hop_weights(X: sp.csr_matrix, user: int) -> pd.Series:
     return pd.Series(reach[others[order]], index=others[order], name="two_hop_weight")
 
 
-def plot_two_hop(ax, X: sp.csr_matrix, user: int, *, max_users: int = 24, seed: int = 0, labels=None) -> dict:
+def plot_two_hop(ax, X: sp.csr_matrix, user: int, *, max_users: int = 24, labels=None) -> dict:
     """One user's 2-hop neighbourhood in the user-item graph, edges weighted as LightGCN weighs them.
 
     Centre: the user; middle ring: their films (1 hop), most popular first, each marker's area in
@@ -127,8 +127,7 @@ def plot_two_hop(ax, X: sp.csr_matrix, user: int, *, max_users: int = 24, seed: 
     drawn beside its film with that one edge. Drawing every edge of every 2-hop user is a hairball:
     the users who share most films with this one reach it through all of them (their summed
     two-step weight is :func:`two_hop_weights`). Each edge's width is its weight in one propagation
-    step: popular films pass on less of each neighbour. Returns the counts drawn (``seed`` is kept
-    for compatibility; nothing is random).
+    step: popular films pass on less of each neighbour. Nothing is random. Returns the counts drawn.
     """
     from matplotlib.lines import Line2D
 

@@ -545,6 +545,28 @@ def check_on_workers(
     return pd.DataFrame(rows)
 
 
+def workers_verdict(check: pd.DataFrame, costs: SparkCosts) -> str:
+    """One sentence on :func:`check_on_workers`' table: is the cluster model, fitted on ``local[*]``,
+    within its own error (``costs.residual``) on separate executor processes?
+
+    The largest ``|measured / predicted - 1|`` over the runs is set against the residual; a
+    model without a residual (not fitted by :func:`fit_spark_costs`) is refused.
+    """
+    if "measured / predicted" not in check or check.empty:
+        raise ValueError("check must be the non-empty table check_on_workers returns")
+    if not np.isfinite(costs.residual):
+        raise ValueError("costs has no residual: fit it with fit_spark_costs to judge the model against its error")
+    off = float((check["measured / predicted"] - 1).abs().max())
+    if off <= costs.residual:
+        return (
+            f"on separate processes the model is within its own error ({costs.residual:.0%}): off by at most {off:.0%}"
+        )
+    return (
+        f"on separate processes the model is off by up to {off:.0%}, more than its own error ({costs.residual:.0%}): "
+        "read the cluster lines above as uncertain by at least that much"
+    )
+
+
 def crossover_grid(
     costs: SparkCosts,
     ours: OursCost,

@@ -1,0 +1,65 @@
+"""Published ML-100K results that chapters 03 and 07 set beside ours: one copy, each with its protocol.
+
+A published number is only comparable with its protocol beside it, so every row carries the
+split, the metric's cut-off and how its hyperparameters were set. Chapters take their rows from
+here (:func:`recommenders_rows`, :func:`surprise_rows`) rather than typing the numbers again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+
+#: nDCG@10 on ML-100K from the algorithm comparison table of Microsoft Recommenders' README
+#: (produced by ``examples/06_benchmarks/movielens.ipynb``; 0.475077, 0.441997, 0.419846... there):
+#: a 75/25 split stratified by item, every algorithm with fixed hyperparameters and 15 epochs,
+#: test items unseen in training kept.
+RECOMMENDERS_ML100K_NDCG_AT_10 = {
+    "BiVAE": 0.475,
+    "BPR, cornac": 0.442,
+    "LightGCN": 0.420,
+    "SAR": 0.382,
+    "ALS, Spark": 0.044,
+}
+RECOMMENDERS_K = 10
+RECOMMENDERS_PROTOCOL = "75/25 stratified by item, fixed hyperparameters (Recommenders benchmark)"
+
+#: RMSE on ML-100K from Surprise's documentation (random 5-fold cross-validation, library
+#: defaults), and Surprise's SVD measured here on the u1-u5 folds by ``benchmarks/sgd_vs_surprise.py``.
+SURPRISE_ML100K_RMSE = {
+    "Surprise SVD": (0.934, "random 5-fold CV (Surprise docs)"),
+    "Surprise SVD++": (0.919, "random 5-fold CV (Surprise docs)"),
+    "Surprise BaselineOnly": (0.944, "random 5-fold CV (Surprise docs)"),
+    "Surprise SVD on u1-u5": (0.938, "u1-u5 folds (benchmarks/sgd_vs_surprise.py)"),
+}
+
+
+def recommenders_rows(models: Sequence[str] | None = None) -> pd.DataFrame:
+    """Microsoft Recommenders' published ML-100K rows, indexed ``"<model> (Recommenders)"``.
+
+    Columns ``ndcg@10`` (the published cut-off, whatever ``k`` a chapter runs at: the column name
+    keeps them apart) and ``protocol``. ``models`` picks and orders rows by their published names
+    (keys of :data:`RECOMMENDERS_ML100K_NDCG_AT_10`); an unknown name is refused.
+    """
+    names = list(RECOMMENDERS_ML100K_NDCG_AT_10) if models is None else list(models)
+    unknown = [m for m in names if m not in RECOMMENDERS_ML100K_NDCG_AT_10]
+    if unknown:
+        raise ValueError(
+            f"no published Recommenders row for {unknown}: the rows are {sorted(RECOMMENDERS_ML100K_NDCG_AT_10)}"
+        )
+    return pd.DataFrame(
+        {
+            f"ndcg@{RECOMMENDERS_K}": [RECOMMENDERS_ML100K_NDCG_AT_10[m] for m in names],
+            "protocol": RECOMMENDERS_PROTOCOL,
+        },
+        index=pd.Index([f"{m} (Recommenders)" for m in names], name="model"),
+    )
+
+
+def surprise_rows() -> pd.DataFrame:
+    """Surprise's ML-100K RMSE rows (:data:`SURPRISE_ML100K_RMSE`): columns ``rmse`` and ``protocol``."""
+    return pd.DataFrame(
+        [(name, rmse, protocol) for name, (rmse, protocol) in SURPRISE_ML100K_RMSE.items()],
+        columns=["model", "rmse", "protocol"],
+    ).set_index("model")

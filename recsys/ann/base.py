@@ -320,8 +320,9 @@ class ANNIndex:
                 f"{type(self).__name__} has no query argument(s) {', '.join(unknown)}; "
                 f"it takes: {', '.join(self.query_params) or 'none'}"
             )
-        self.query_arguments.update(arguments)
-        self._set_query_arguments(**self.query_arguments)
+        merged = {**self.query_arguments, **arguments}
+        self._set_query_arguments(**merged)  # a refused value is not kept
+        self.query_arguments = merged
 
     # -- querying -------------------------------------------------------------------------------
 

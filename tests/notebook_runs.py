@@ -29,6 +29,7 @@ def ml100k_available() -> bool:
 
 SMALL_03 = dict(
     dataset="synthetic",
+    k=5,  # not the default 10: a column or a sentence that says @10 whatever k is fails here
     n_folds=2,
     als_factors=4,
     als_regularization_grid=[10.0],
@@ -107,6 +108,7 @@ TINY_06 = dict(
 
 SMALL_07 = dict(
     sample_users=120,
+    k=5,  # not the default 10: a column or a sentence that says @10 whatever k is fails here
     max_epochs=3,
     patience=1,
     map_items=100,
@@ -211,3 +213,15 @@ def results_of(run: runner.NotebookRun) -> dict:
     saved = json.loads(run.results_file.read_text())
     assert saved["parameters"] == run.parameters
     return saved["results"]
+
+
+def output_text(run: runner.NotebookRun) -> str:
+    """Every text output of the executed notebook (streams, plain text, HTML tables), joined."""
+    cells = json.loads(Path(run.executed).read_text(encoding="utf-8"))["cells"]
+    parts = []
+    for cell in cells:
+        for output in cell.get("outputs", []):
+            parts.append("".join(output.get("text", "")))
+            for kind in ("text/plain", "text/html"):
+                parts.append("".join(output.get("data", {}).get(kind, "")))
+    return "\n".join(parts)

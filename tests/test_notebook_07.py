@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from notebook_runs import small_run
+from notebook_runs import output_text, small_run
 
 from recsys import datasets, experiments, splits
 from recsys.experiments import families
@@ -29,29 +29,29 @@ def test_nb07_autoencoder_gnn_embeddings_small(tmp_path_factory):
     assert expected <= set(ranking)
     for name, row in ranking.items():
         assert set(row) == {
-            "ndcg@10",
-            "recall@10",
-            "precision@10",
-            "map@10",
-            "coverage@10",
-            "ndcg@10_low",
-            "ndcg@10_high",
+            "ndcg@5",
+            "recall@5",
+            "precision@5",
+            "map@5",
+            "coverage@5",
+            "ndcg@5_low",
+            "ndcg@5_high",
         }
         assert all(0 <= v <= 1 for v in row.values()), name
-        assert row["ndcg@10_low"] <= row["ndcg@10"] <= row["ndcg@10_high"], name
+        assert row["ndcg@5_low"] <= row["ndcg@5"] <= row["ndcg@5_high"], name
     # even three epochs on 120 users: the closed forms rank far better than popularity
-    assert ranking["EASE"]["ndcg@10"] > ranking["popularity"]["ndcg@10"]
+    assert ranking["EASE"]["ndcg@5"] > ranking["popularity"]["ndcg@5"]
     assert results["chosen"]["ml-latest-small"]["LightGCN"]["iterations"] <= 3
     assert 0 < results["lightgcn_epoch0"]["ml-latest-small"] <= 1  # the spectral start, before any step
     leader = results["leader"]["ml-latest-small"]
-    assert leader["best"] == max(ranking, key=lambda m: ranking[m]["ndcg@10"]) and leader["best"] not in leader["ties"]
+    assert leader["best"] == max(ranking, key=lambda m: ranking[m]["ndcg@5"]) and leader["best"] not in leader["ties"]
     assert results["cold_leader"]["ml-latest-small"]["best"] in {"popularity", "content: genres", "FM + side features"}
     temporal = results["ranking_user_temporal"]["ml-latest-small"]  # each family's leader, without the leak
     assert "EASE" in temporal or "implicit ALS" in temporal or "PureSVD" in temporal
-    assert all(v["ndcg@10_low"] <= v["ndcg@10"] <= v["ndcg@10_high"] for v in temporal.values())
+    assert all(v["ndcg@5_low"] <= v["ndcg@5"] <= v["ndcg@5_high"] for v in temporal.values())
     draws = results["ranking_over_draws"]["ml-latest-small"]  # the same leaders over two draws of the split
     assert set(draws) == set(temporal) and all(set(v) == {"42", "43"} for v in draws.values())
-    assert all(v["42"] == pytest.approx(ranking[name]["ndcg@10"]) for name, v in draws.items())  # the first draw
+    assert all(v["42"] == pytest.approx(ranking[name]["ndcg@5"]) for name, v in draws.items())  # the first draw
     assert results["leader_over_draws"]["ml-latest-small"]["best"] in draws
     assert results["neural_equals_sgd"]["max_abs_difference"] < 1e-9
     serving = results["serving"]["ml-latest-small"]
@@ -68,9 +68,10 @@ def test_nb07_autoencoder_gnn_embeddings_small(tmp_path_factory):
     )
     cold = results["cold_items"]["ml-latest-small"]
     assert set(cold) == {"popularity", "content: genres", "FM + side features"}
-    assert cold["content: genres"]["ndcg@10"] > cold["popularity"]["ndcg@10"]
+    assert cold["content: genres"]["ndcg@5"] > cold["popularity"]["ndcg@5"]
     assert results["embeddings"]["ml-latest-small"]["EASE"]["dim"] > 1000  # n_items wide
     assert "ml100k" in json.loads(Path(run.results_file).read_text())["skipped"] and "ml100k" not in results
+    assert "@10" not in output_text(run)  # run at k = 5: no table or sentence may claim 10
 
 
 # ------------------------------------------------------------------------------------------- helpers

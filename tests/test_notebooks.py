@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 
 import pytest
-from notebook_runs import ml100k_available, results_of, small_run
+from notebook_runs import ml100k_available, output_text, results_of, small_run
 
 from recsys.notebook import runner
 from recsys.notebook.results import read_results
@@ -157,17 +157,17 @@ def test_nb03_als_svd_sgd_small(tmp_path_factory):
     assert rating["BPMF"]["rmse"] < rating["global mean"]["rmse"]
     ranking = results["ranking"]["synthetic"]
     assert set(ranking) == {"popularity", "biases", "ALS", "SGD", "BPMF", "implicit ALS", "BPR", "PureSVD (top-N)"}
-    assert all(0 <= v["ndcg@10"] <= 1 and 0 <= v["precision@10"] <= 1 for v in ranking.values())
-    assert ranking["popularity"]["ndcg@10"] > 0
+    assert all(0 <= v["ndcg@5"] <= 1 and 0 <= v["precision@5"] <= 1 for v in ranking.values())
+    assert ranking["popularity"]["ndcg@5"] > 0
     # the leader lines: the best by its mean, and every model it cannot be told from (never the best itself)
     for name, table in (("rating_leader", rating), ("ranking_leader", ranking)):
         leader = results[name]["synthetic"]
         assert leader["best"] in table and leader["best"] not in leader["ties"] and set(leader["ties"]) <= set(table)
-    assert results["ranking_leader"]["synthetic"]["best"] == max(ranking, key=lambda m: ranking[m]["ndcg@10"])
+    assert results["ranking_leader"]["synthetic"]["best"] == max(ranking, key=lambda m: ranking[m]["ndcg@5"])
     # the same models on the per-user temporal split (no user's future in their own training data)
     temporal = results["ranking_user_temporal"]["synthetic"]
     assert set(temporal) == set(ranking) and all(
-        v["ndcg@10_low"] <= v["ndcg@10"] <= v["ndcg@10_high"] for v in temporal.values()
+        v["ndcg@5_low"] <= v["ndcg@5"] <= v["ndcg@5_high"] for v in temporal.values()
     )
     assert results["ranking_params"]["synthetic"]["implicit ALS"]["factors"] in (4, 8)
     assert 1 <= results["ranking_params"]["synthetic"]["BPR"]["iterations"] <= 5  # early stopping
@@ -178,6 +178,7 @@ def test_nb03_als_svd_sgd_small(tmp_path_factory):
     assert results["sweep"]["synthetic"]["SGD epochs"]["iterations"] == [2, 3]
     assert "ml100k" in run.skipped and "ml100k" not in results
     assert len(run.figures) >= 5
+    assert "@10" not in output_text(run)  # run at k = 5: no table or sentence may claim 10
 
 
 def test_a_parameter_typo_passed_straight_to_papermill_fails_clearly(tmp_path):

@@ -70,6 +70,8 @@ def test_nb07_autoencoder_gnn_embeddings_small(tmp_path_factory):
     assert set(cold) == {"popularity", "content: genres", "FM + side features"}
     assert cold["content: genres"]["ndcg@5"] > cold["popularity"]["ndcg@5"]
     assert results["embeddings"]["ml-latest-small"]["EASE"]["dim"] > 1000  # n_items wide
+    coherence_leader = results["coherence_leader"]["ml-latest-small"]  # paired over films, not the larger lift
+    assert coherence_leader["best"] in results["embeddings"]["ml-latest-small"]
     assert "ml100k" in json.loads(Path(run.results_file).read_text())["skipped"] and "ml100k" not in results
     assert "@10" not in output_text(run)  # run at k = 5: no table or sentence may claim 10
 
@@ -161,3 +163,12 @@ def test_family_leaders_and_other_seeds_of_the_split(small_data):
         families.over_split_seeds(study, ["SLIM"], [1], progress=False)
     with pytest.raises(ValueError, match="seeds"):
         families.over_split_seeds(study, ["EASE"], [], progress=False)
+
+    # the geometry table, with each film's coherence above its baseline for a paired comparison
+    table, excess = families.embedding_table(study, ["ALS", "EASE"], k=5, top=200, seed=0, return_per_item=True)
+    assert list(excess.columns) == ["ALS", "EASE"] and len(excess) > 50
+    for name in ("ALS", "EASE"):
+        assert excess[name].mean() == pytest.approx(
+            table.loc[name, "genre_coherence"] - table.loc[name, "genre_baseline"]
+        )
+    pd.testing.assert_frame_equal(families.embedding_table(study, ["ALS", "EASE"], k=5, top=200, seed=0), table)

@@ -261,7 +261,8 @@ def embedding_table(
     k: int = 10,
     top: int | None = 1000,
     seed: int = 0,
-) -> pd.DataFrame:
+    return_per_item: bool = False,
+) -> pd.DataFrame | tuple[pd.DataFrame, pd.DataFrame]:
     """Geometry of each model's item vectors, one row per model.
 
     Columns: ``dim``, ``norm_cv`` (coefficient of variation of the item norms: how unequal the
@@ -272,20 +273,28 @@ def embedding_table(
     popularity-matched random neighbours: :func:`recsys.embeddings.genre_coherence`). Coherence is
     measured among the ``top`` most popular items (``None``: all), which keeps the n_items-wide
     EASE vectors affordable and compares every family on the same films.
+
+    With ``return_per_item``, also an items x models frame of each film's coherence minus its
+    baseline share (the same films for every model), for a paired comparison of the models over
+    films (:func:`recsys.stats.leader`): a higher lift in the table is not a detectable one.
     """
     with threadpool_limits(1, "blas"):
-        return _embedding_table(study, names, k, top, seed)
+        table, excess = _embedding_table(study, names, k, top, seed)
+    return (table, excess) if return_per_item else table
 
 
-def _embedding_table(study: Study, names: Sequence[str], k: int, top: int | None, seed: int) -> pd.DataFrame:
+def _embedding_table(
+    study: Study, names: Sequence[str], k: int, top: int | None, seed: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     catalogue = catalogue_of(study)
     pool = None if top is None else catalogue.most_popular(min(top, len(catalogue)))
-    rows = []
+    rows, excess = [], {}
     for name in names:
         V = item_vectors(study.models[name])
         norms = np.linalg.norm(V, axis=1)
         relation = embeddings.norm_popularity_correlation(V, catalogue.popularity)
         coherence = embeddings.genre_coherence(V, catalogue, k=k, candidates=pool, seed=seed)
+        excess[name] = coherence["per_item"]["coherence"] - coherence["per_item"]["baseline"]
         rows.append(
             {
                 "model": name,
@@ -298,7 +307,7 @@ def _embedding_table(study: Study, names: Sequence[str], k: int, top: int | None
                 "genre_lift": coherence["lift"],
             }
         )
-    return pd.DataFrame(rows).set_index("model")
+    return pd.DataFrame(rows).set_index("model"), pd.DataFrame(excess)
 
 
 def catalogue_of(study: Study) -> Catalogue:

@@ -7,7 +7,8 @@ that stops early:
 1. **Length (Cauchy-Schwarz).** An item ``x`` scores at most ``|q| |x|`` for the query ``q``.
    Sort the items by length, longest first, cut them into buckets and scan: once ``|q|`` times
    the longest length of the next bucket falls below the k-th best score found so far, no item
-   left can enter the list, and the scan stops. This is the LENGTH bound of LEMP (Teflioudi,
+   left can enter the list, and the scan stops (inside a cell, whose items are sorted longest
+   first too, the same test ends the cell). This is the LENGTH bound of LEMP (Teflioudi,
    Gemulla and Mykytiuk, SIGMOD 2015) and the first bound of FEXIPRO (Li et al., SIGMOD 2017).
 2. **Direction (a cone per cell).** Inside a bucket, items are grouped by direction into cells.
    A cell has a unit centre ``c`` and a half-angle ``a``, the largest angle between ``c`` and a
@@ -78,6 +79,7 @@ def _search(
     q,
     X,
     item_ids,
+    item_norm,
     bucket_cells,
     bucket_norm,
     cell_starts,
@@ -114,6 +116,8 @@ def _search(
                 if keep * q_norm * cell_norm[c] * (cos_bound + _MARGIN) < best_scores[k - 1]:
                     continue
             for i in range(cell_starts[c], cell_starts[c + 1]):
+                if filled == k and keep * q_norm * item_norm[i] * (1.0 + _MARGIN) < best_scores[k - 1]:
+                    break  # a cell's items are sorted longest first: the rest of it cannot enter either
                 score = _dot(q, X[i])
                 item = item_ids[i]
                 scored += 1
@@ -146,6 +150,7 @@ def _search_all(
     Q,
     X,
     item_ids,
+    item_norm,
     bucket_cells,
     bucket_norm,
     cell_starts,
@@ -161,8 +166,8 @@ def _search_all(
 ):
     for r in range(Q.shape[0]):
         out_scored[r] = _search(
-            Q[r], X, item_ids, bucket_cells, bucket_norm, cell_starts, cell_norm, centres, cone_cos, cone_sin,
-            k, epsilon, max_scored, out_ids[r],
+            Q[r], X, item_ids, item_norm, bucket_cells, bucket_norm, cell_starts, cell_norm, centres, cone_cos,
+            cone_sin, k, epsilon, max_scored, out_ids[r],
         )  # fmt: skip
 
 
@@ -221,6 +226,7 @@ class NormPruned(ANNIndex):
             bucket_cells.append(len(cells))
         self._item_ids = np.concatenate(cells).astype(np.int64)
         self._X = np.ascontiguousarray(X[self._item_ids])
+        self._item_norm = norms[self._item_ids]
         self._cell_starts = np.cumsum([0] + [len(c) for c in cells]).astype(np.int64)
         self._bucket_cells = np.asarray(bucket_cells, dtype=np.int64)
         self._cell_norm = np.array([norms[c].max() for c in cells])
@@ -251,8 +257,8 @@ class NormPruned(ANNIndex):
         scored = np.zeros(Q.shape[0], dtype=np.int64)
         Q = Q.astype(self._X.dtype, copy=False)
         _search_all(
-            Q, self._X, self._item_ids, self._bucket_cells, self._bucket_norm, self._cell_starts, self._cell_norm,
-            self._centres, self._cone_cos, self._cone_sin, k, epsilon, max_scored, out, scored,
+            Q, self._X, self._item_ids, self._item_norm, self._bucket_cells, self._bucket_norm, self._cell_starts,
+            self._cell_norm, self._centres, self._cone_cos, self._cone_sin, k, epsilon, max_scored, out, scored,
         )  # fmt: skip
         self.scored_share_ = scored / self.n_items_
         return out
@@ -264,5 +270,7 @@ class NormPruned(ANNIndex):
         return self._run(Q, k)
 
     def _memory_bytes(self) -> int:
-        arrays = (self._X, self._item_ids, self._cell_starts, self._bucket_cells, self._cell_norm, self._bucket_norm)
-        return sum(a.nbytes for a in arrays) + self._centres.nbytes + self._cone_cos.nbytes + self._cone_sin.nbytes
+        arrays = (self._X, self._item_ids, self._item_norm, self._cell_starts, self._bucket_cells, self._cell_norm)
+        return sum(a.nbytes for a in arrays) + sum(
+            a.nbytes for a in (self._bucket_norm, self._centres, self._cone_cos, self._cone_sin)
+        )

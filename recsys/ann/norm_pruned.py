@@ -75,24 +75,11 @@ def _dot(q, x):
 
 
 @numba.njit(cache=True)
-def _search(
-    q,
-    X,
-    item_ids,
-    item_norm,
-    bucket_cells,
-    bucket_norm,
-    cell_starts,
-    cell_norm,
-    centres,
-    cone_cos,
-    cone_sin,
-    k,
-    epsilon,
-    max_scored,
-    out_ids,
-):
-    """One query: fills ``out_ids`` (k,) best first; returns the number of items scored."""
+def _search(q, layout, k, epsilon, max_scored, out_ids):
+    """One query: fills ``out_ids`` (k,) best first; returns the number of items scored.
+
+    ``layout`` is the index's arrays (see ``NormPruned._layout``), in the order unpacked here."""
+    X, item_ids, item_norm, bucket_cells, bucket_norm, cell_starts, cell_norm, centres, cone_cos, cone_sin = layout
     q_norm = np.sqrt(_dot(q, q))
     best_scores = np.full(k, -np.inf)
     best_ids = np.full(k, -1, dtype=np.int64)
@@ -146,29 +133,9 @@ def _search(
 
 
 @numba.njit(cache=True)
-def _search_all(
-    Q,
-    X,
-    item_ids,
-    item_norm,
-    bucket_cells,
-    bucket_norm,
-    cell_starts,
-    cell_norm,
-    centres,
-    cone_cos,
-    cone_sin,
-    k,
-    epsilon,
-    max_scored,
-    out_ids,
-    out_scored,
-):
+def _search_all(Q, layout, k, epsilon, max_scored, out_ids, out_scored):
     for r in range(Q.shape[0]):
-        out_scored[r] = _search(
-            Q[r], X, item_ids, item_norm, bucket_cells, bucket_norm, cell_starts, cell_norm, centres, cone_cos,
-            cone_sin, k, epsilon, max_scored, out_ids[r],
-        )  # fmt: skip
+        out_scored[r] = _search(Q[r], layout, k, epsilon, max_scored, out_ids[r])
 
 
 @register
@@ -256,12 +223,16 @@ class NormPruned(ANNIndex):
         out = np.full((Q.shape[0], k), -1, dtype=np.int64)
         scored = np.zeros(Q.shape[0], dtype=np.int64)
         Q = Q.astype(self._X.dtype, copy=False)
-        _search_all(
-            Q, self._X, self._item_ids, self._item_norm, self._bucket_cells, self._bucket_norm, self._cell_starts,
-            self._cell_norm, self._centres, self._cone_cos, self._cone_sin, k, epsilon, max_scored, out, scored,
-        )  # fmt: skip
+        _search_all(Q, self._layout(), k, epsilon, max_scored, out, scored)
         self.scored_share_ = scored / self.n_items_
         return out
+
+    def _layout(self) -> tuple:
+        """The arrays the search reads, in the order ``_search`` unpacks them."""
+        return (
+            self._X, self._item_ids, self._item_norm, self._bucket_cells, self._bucket_norm, self._cell_starts,
+            self._cell_norm, self._centres, self._cone_cos, self._cone_sin,
+        )  # fmt: skip
 
     def _query(self, q: np.ndarray, k: int) -> np.ndarray:
         return self._run(q[None, :], k)[0]
@@ -270,7 +241,4 @@ class NormPruned(ANNIndex):
         return self._run(Q, k)
 
     def _memory_bytes(self) -> int:
-        arrays = (self._X, self._item_ids, self._item_norm, self._cell_starts, self._bucket_cells, self._cell_norm)
-        return sum(a.nbytes for a in arrays) + sum(
-            a.nbytes for a in (self._bucket_norm, self._centres, self._cone_cos, self._cone_sin)
-        )
+        return sum(a.nbytes for a in self._layout())

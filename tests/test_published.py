@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import pandas as pd
 import pytest
 
 from recsys import paths
@@ -48,3 +49,19 @@ def test_the_readme_quotes_the_published_rows_as_recorded():
     rows = published.RECOMMENDERS_ML100K_NDCG_AT_10
     assert f"nDCG@10 {rows['BiVAE']:.3f} for BiVAE and {rows['BPR, cornac']:.3f} for BPR" in readme
     assert f"the published LightGCN row's {rows['LightGCN']:.3f}" in readme
+
+
+def test_beside_published_labels_the_split_that_was_run():
+    ours = pd.DataFrame({"ndcg@5": [0.4, 0.3], "fit_seconds": [1.0, 2.0]}, index=["EASE", "BPR"])
+    theirs = pd.DataFrame({"ndcg@5": [0.35], "fit_seconds": [1.5]}, index=["EASE"])
+    table = published.beside_published(ours, theirs, published.recommenders_rows(["SAR"]), ["ndcg@5"], train_ratio=0.8)
+    assert list(table.index) == ["EASE", "BPR", "EASE, their split", "SAR (Recommenders)"]
+    assert table.loc["EASE", "protocol"] == "ours: per-user 80%/20%, tuned on validation"
+    assert "80%/20% split stratified by item" in table.loc["EASE, their split", "protocol"]
+    assert "75%" not in " ".join(table["protocol"].iloc[:3])  # only the published row says 75/25
+    assert table.loc["SAR (Recommenders)", "ndcg@10"] == 0.382
+    assert "fit_seconds" not in table.columns  # only the columns asked for
+    with pytest.raises(ValueError, match="not in both tables"):
+        published.beside_published(ours, theirs.drop(columns="ndcg@5"), ours.iloc[:0], ["ndcg@5"], train_ratio=0.75)
+    with pytest.raises(ValueError, match="strictly between 0 and 1"):
+        published.beside_published(ours, theirs, ours.iloc[:0], ["ndcg@5"], train_ratio=1.0)

@@ -63,3 +63,36 @@ def surprise_rows() -> pd.DataFrame:
         [(name, rmse, protocol) for name, (rmse, protocol) in SURPRISE_ML100K_RMSE.items()],
         columns=["model", "rmse", "protocol"],
     ).set_index("model")
+
+
+def beside_published(
+    ours: pd.DataFrame,
+    theirs: pd.DataFrame,
+    published_rows: pd.DataFrame,
+    columns: Sequence[str],
+    *,
+    train_ratio: float,
+) -> pd.DataFrame:
+    """Our rows, the same models on Recommenders' kind of split, and published rows, each with its protocol.
+
+    ``ours`` holds our models scored on our per-user split, ``theirs`` the same models scored on a
+    split stratified by item (:func:`recsys.splits.recommenders_split`), both with every name in
+    ``columns``; ``published_rows`` comes from :func:`recommenders_rows`. The protocol column names
+    the split that was run (``train_ratio`` 0.8 reads "80%/20%"), so a table never claims a split
+    it did not use. ``theirs`` rows are suffixed ``", their split"``.
+    """
+    missing = [c for c in columns if c not in ours.columns or c not in theirs.columns]
+    if missing:
+        raise ValueError(f"columns {missing} are not in both tables: ours has {list(ours.columns)}")
+    if not 0.0 < train_ratio < 1.0:
+        raise ValueError(f"train_ratio must be strictly between 0 and 1, got {train_ratio}")
+    split = f"{train_ratio:.0%}/{1 - train_ratio:.0%}"
+    return pd.concat(
+        [
+            ours[list(columns)].assign(protocol=f"ours: per-user {split}, tuned on validation"),
+            theirs[list(columns)]
+            .rename(index=lambda name: f"{name}, their split")
+            .assign(protocol=f"ours on a {split} split stratified by item, tuned on our validation split"),
+            published_rows,
+        ]
+    )

@@ -102,3 +102,44 @@ def test_spherical_centres_are_unit_and_reproducible():
     assert np.allclose(np.linalg.norm(centres, axis=1), 1.0)
     assert np.array_equal(centres, spherical_centres(rows, 12, seed=4))
     assert spherical_centres(rows[:3], 12).shape == (3, 5)
+
+
+def _reference_unseen(X: np.ndarray, Q: np.ndarray, k: int, seen) -> np.ndarray:
+    scores = Q.astype(np.float64) @ X.astype(np.float64).T
+    out = np.full((len(Q), k), -1)
+    for r, row in enumerate(scores):
+        order = [i for i in np.lexsort((np.arange(len(row)), -row)) if i not in set(seen[r].indices)]
+        out[r, : min(k, len(order))] = order[:k]
+    return out
+
+
+def test_seen_items_are_skipped_inside_the_search_and_the_rest_equals_brute_force():
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(11)
+    X, Q = _popularity_shaped(2000, 30, 8, seed=4)
+    X[1500:1600] = X[:100]  # ties between seen and unseen copies
+    # each query has seen a popular-biased set of items, as users have: long vectors more often
+    weights = np.linalg.norm(X, axis=1) ** 2
+    rows = [rng.choice(2000, size=rng.integers(0, 300), replace=False, p=weights / weights.sum()) for _ in Q]
+    seen = sp.csr_matrix(
+        (np.ones(sum(map(len, rows))), np.concatenate(rows), np.cumsum([0] + [len(r) for r in rows])), shape=(30, 2000)
+    )
+    index = NormPruned(bucket_size=128, directions=8).fit(X)
+    for k in (1, 10, 40):
+        assert np.array_equal(index.batch_query_unseen(Q, k, seen), _reference_unseen(X, Q, k, seen))
+    unseen_share = index.scored_share_.copy()
+    # fetching k + |seen| and dropping the seen items afterwards scores more of the catalogue
+    fetched = index.batch_query(Q, 40 + max(map(len, rows)))
+    assert np.median(unseen_share) < np.median(index.scored_share_)
+    assert fetched.shape[0] == 30
+    # a query that has seen all but three items gets three and two empty slots
+    almost_all = sp.csr_matrix(np.ones((1, 2000)))
+    almost_all[0, [5, 7, 1999]] = 0
+    almost_all.eliminate_zeros()
+    found = index.batch_query_unseen(Q[:1], 5, almost_all)
+    assert sorted(found[0, :3]) == [5, 7, 1999] and list(found[0, 3:]) == [-1, -1]
+    with pytest.raises(ValueError, match="seen must be a sparse matrix of shape"):
+        index.batch_query_unseen(Q, 10, seen[:5])
+    with pytest.raises(ValueError, match="seen must be a sparse matrix"):
+        index.batch_query_unseen(Q, 10, seen.toarray())

@@ -36,8 +36,9 @@ from __future__ import annotations
 
 import numba
 import numpy as np
+import scipy.sparse as sp
 
-from recsys.ann.base import ANNIndex, Conformance
+from recsys.ann.base import ANNIndex, Conformance, thread_count
 from recsys.ann.registry import register
 from recsys.checks import check_integer, check_number
 
@@ -75,10 +76,20 @@ def _dot(q, x):
 
 
 @numba.njit(cache=True)
-def _search(q, layout, k, epsilon, max_scored, out_ids):
+def _is_seen(seen, item):
+    """Is ``item`` in ``seen`` (sorted item ids)? A binary search."""
+    if seen.shape[0] == 0:
+        return False
+    at = np.searchsorted(seen, item)
+    return at < seen.shape[0] and seen[at] == item
+
+
+@numba.njit(cache=True)
+def _search(q, layout, k, epsilon, max_scored, seen, out_ids):
     """One query: fills ``out_ids`` (k,) best first; returns the number of items scored.
 
-    ``layout`` is the index's arrays (see ``NormPruned._layout``), in the order unpacked here."""
+    ``layout`` is the index's arrays (see ``NormPruned._layout``), in the order unpacked here;
+    ``seen`` holds sorted item ids that are never candidates (skipped before they are scored)."""
     X, item_ids, item_norm, bucket_cells, bucket_norm, cell_starts, cell_norm, centres, cone_cos, cone_sin = layout
     q_norm = np.sqrt(_dot(q, q))
     best_scores = np.full(k, -np.inf)
@@ -105,8 +116,10 @@ def _search(q, layout, k, epsilon, max_scored, out_ids):
             for i in range(cell_starts[c], cell_starts[c + 1]):
                 if filled == k and keep * q_norm * item_norm[i] * (1.0 + _MARGIN) < best_scores[k - 1]:
                     break  # a cell's items are sorted longest first: the rest of it cannot enter either
-                score = _dot(q, X[i])
                 item = item_ids[i]
+                if _is_seen(seen, item):
+                    continue
+                score = _dot(q, X[i])
                 scored += 1
                 if filled == k and (
                     score < best_scores[k - 1] or (score == best_scores[k - 1] and item > best_ids[k - 1])
@@ -133,9 +146,17 @@ def _search(q, layout, k, epsilon, max_scored, out_ids):
 
 
 @numba.njit(cache=True)
-def _search_all(Q, layout, k, epsilon, max_scored, out_ids, out_scored):
+def _search_all(Q, layout, k, epsilon, max_scored, seen_indptr, seen_indices, out_ids, out_scored):
     for r in range(Q.shape[0]):
-        out_scored[r] = _search(Q[r], layout, k, epsilon, max_scored, out_ids[r])
+        seen = seen_indices[seen_indptr[r] : seen_indptr[r + 1]]
+        out_scored[r] = _search(Q[r], layout, k, epsilon, max_scored, seen, out_ids[r])
+
+
+@numba.njit(cache=True, parallel=True)
+def _search_all_parallel(Q, layout, k, epsilon, max_scored, seen_indptr, seen_indices, out_ids, out_scored):
+    for r in numba.prange(Q.shape[0]):  # queries are independent: the same lists as _search_all
+        seen = seen_indices[seen_indptr[r] : seen_indptr[r + 1]]
+        out_scored[r] = _search(Q[r], layout, k, epsilon, max_scored, seen, out_ids[r])
 
 
 @register
@@ -146,7 +167,8 @@ class NormPruned(ANNIndex):
     of spherical k-means centres that group each bucket's items into cells), ``seed`` (the
     k-means start). Query knobs: ``epsilon`` and ``budget`` (0 and 1: exact). Serves ``ip``
     natively and ``cosine`` on normalised vectors (all lengths equal: only the cones prune).
-    One thread; after each query call, :attr:`scored_share_` holds the share of the catalogue each
+    :meth:`~recsys.ann.base.ANNIndex.set_num_threads` spreads a batch's queries over threads (the
+    same lists: queries are independent); a single query runs on one. After each query call, :attr:`scored_share_` holds the share of the catalogue each
     query scored (an array, one value per query).
     """
 
@@ -216,16 +238,48 @@ class NormPruned(ANNIndex):
         self.n_cells_ = len(cells)
         self.n_buckets_ = len(bucket_cells) - 1
 
-    def _run(self, Q: np.ndarray, k: int) -> np.ndarray:
+    def _run(self, Q: np.ndarray, k: int, seen: sp.csr_matrix | None = None) -> np.ndarray:
         epsilon = float(self.query_arguments.get("epsilon", 0.0))
         budget = float(self.query_arguments.get("budget", 1.0))
         max_scored = max(1, int(np.ceil(budget * self.n_items_))) if budget < 1.0 else self.n_items_
         out = np.full((Q.shape[0], k), -1, dtype=np.int64)
         scored = np.zeros(Q.shape[0], dtype=np.int64)
         Q = Q.astype(self._X.dtype, copy=False)
-        _search_all(Q, self._layout(), k, epsilon, max_scored, out, scored)
+        if seen is None:
+            indptr, indices = np.zeros(Q.shape[0] + 1, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        else:
+            seen = seen.tocsr().copy()
+            seen.sort_indices()
+            indptr, indices = seen.indptr.astype(np.int64), seen.indices.astype(np.int64)
+        threads = min(thread_count(self.num_threads), numba.config.NUMBA_NUM_THREADS)
+        if threads == 1 or Q.shape[0] == 1:
+            _search_all(Q, self._layout(), k, epsilon, max_scored, indptr, indices, out, scored)
+        else:
+            previous = numba.get_num_threads()
+            numba.set_num_threads(threads)
+            try:
+                _search_all_parallel(Q, self._layout(), k, epsilon, max_scored, indptr, indices, out, scored)
+            finally:
+                numba.set_num_threads(previous)
         self.scored_share_ = scored / self.n_items_
         return out
+
+    def batch_query_unseen(self, Q, k: int, seen) -> np.ndarray:
+        """:meth:`batch_query` with each query's ``seen`` items (row ``r`` of the CSR ``seen``, one
+        row per query, ``n_items_`` columns) never candidates: the k best of the rest, best first.
+
+        The seen items are skipped inside the search, before they are scored, so the stopping
+        bounds still compare with the k-th best *unseen* score: asking an index for ``k`` plus
+        the number of seen items and dropping them afterwards (what an index without this method
+        needs) reads more of the catalogue. Exact at ``epsilon=0, budget=1``, ties included.
+        """
+        Q, k = self._prepare_queries(Q, k)
+        if not sp.issparse(seen) or seen.shape != (Q.shape[0], self.n_items_):
+            raise ValueError(
+                f"seen must be a sparse matrix of shape (n_queries, n_items) = {(Q.shape[0], self.n_items_)}, "
+                f"got {getattr(seen, 'shape', type(seen).__name__)}"
+            )
+        return self._run(Q, k, seen)
 
     def _layout(self) -> tuple:
         """The arrays the search reads, in the order ``_search`` unpacks them."""

@@ -251,3 +251,30 @@ def test_norm_pruned_share_measures_an_exact_index_and_the_length_bound():
     # ten items far longer than the rest, all pointing along the query: the bound stops after them
     W = np.vstack([np.tile([100.0, 0.0], (10, 1)), rng.standard_normal((200, 2))])
     assert module.length_bound_share(np.array([[1.0, 0.0]]), W, 10)[0] == pytest.approx(10 / 210)
+
+
+def test_all_users_runs_the_three_ways_and_the_exact_ones_agree(tmp_path, capsys):
+    # each way runs in a spawned process, which imports the script's module by name: as a script
+    # it is __main__; here benchmarks/ goes on the path (children inherit it) and it is imported
+    sys.path.insert(0, str(BENCHMARKS))
+    out = tmp_path / "rows.json"
+    try:
+        module = importlib.import_module("all_users")
+        table = module.main(
+            ["--users", "400", "--items", "3000", "--sample", "100", "--tune-sample", "50", "--ann", "hnswlib"]
+            + ["--cache-dir", str(tmp_path), "--json", str(out)]
+        )
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+        sys.modules.pop("all_users", None)
+    printed = capsys.readouterr().out
+    assert "norm-pruned lists equal the blocked product's on the 100 sampled users: True" in printed
+    assert table.loc["blocked", "recall_mean"] == 1.0 and table.loc["norm-pruned", "recall_mean"] == 1.0
+    assert table.loc["blocked", "speedup"] == 1.0
+    for way in ("norm-pruned-approx", "ann"):
+        assert 0.9 <= table.loc[way, "recall_mean"] <= 1.0 and table.loc[way, "knob"]
+    assert (table["peak_gb"] > 0).all() and (table["job_s"] > 0).all()
+    stored = json.loads(out.read_text())
+    assert [row["way"] for row in stored["rows"]] == ["blocked", "norm-pruned", "norm-pruned-approx", "ann"]
+    with pytest.raises(SystemExit):
+        module.main(["--users", "10", "--sample", "8", "--tune-sample", "8"])

@@ -37,7 +37,7 @@ def clustered():
 def test_every_module_of_the_wing_is_infrastructure_or_registers_adapters():
     modules = {cls.__module__ for cls in OWN.values()}
     assert modules == set(registry.adapter_modules()), "an adapter module registers nothing, or one is not imported"
-    assert len(OWN) == 28
+    assert len(OWN) == 29
 
 
 def test_the_ann_extra_is_the_adapters_requirements():

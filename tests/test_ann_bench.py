@@ -235,7 +235,10 @@ def test_grids_expand_products_and_explicit_points():
 
 def test_library_builds_names_every_library():
     table = bench.library_builds(inspect_binaries=False)
-    assert set(table.index) == {"faiss", "hnswlib", "nmslib", "annoy", "usearch", "scann"}
+    assert set(table.index) == {
+        *("faiss", "hnswlib", "nmslib", "annoy", "usearch", "scann"),
+        *("glass", "voyager", "ngt", "rabitqlib", "svs"),
+    }
     if not registry.get("faiss-flat").available():
         assert "run-time dispatch" in table.loc["faiss", "simd"]
 

@@ -120,7 +120,8 @@ def library_builds(inspect_binaries: bool = True) -> pd.DataFrame:
 
     faiss reports its run-time level (``faiss.SIMDConfig``); usearch its kernels
     (``hardware_acceleration``); nmslib's wheel prints what it lacks on import; for hnswlib, annoy
-    and ScaNN the compiled module is read with ``objdump`` for the widest registers it uses.
+    and ScaNN, and for glass, voyager, NGT, rabitqlib and SVS, the compiled module is read with
+    ``objdump`` for the widest registers it uses.
     """
     import importlib.util
 
@@ -162,7 +163,32 @@ def library_builds(inspect_binaries: bool = True) -> pd.DataFrame:
         found = sorted(folder.rglob("scann_pybind*.so"))
         simd = _binary_vector_registers(str(found[0])) if found else ""
     add("scann", "scann", simd)
+    # the newer libraries: one compiled module each, read for its widest registers
+    for library, dist, module in (
+        ("glass", "pyglass-portable", "glass"),
+        ("voyager", "voyager", "voyager"),
+        ("ngt", "ngt", "ngtpy"),
+        ("rabitqlib", "rabitqlib", "rabitqlib"),
+        ("svs", "scalable-vs", "svs"),
+    ):
+        add(library, dist, _largest_extension(module) if inspect_binaries else "not inspected")
     return pd.DataFrame(rows).set_index("library")
+
+
+def _largest_extension(module: str) -> str:
+    """The SIMD registers used by a module's largest compiled extension (its search kernels)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec(module)
+    if spec is None:
+        return ""
+    if spec.submodule_search_locations:
+        found = [p for folder in spec.submodule_search_locations for p in Path(folder).rglob("*.so")]
+    else:
+        found = [Path(spec.origin)] if spec.origin and spec.origin.endswith(".so") else []
+    if not found:
+        return ""
+    return _binary_vector_registers(str(max(found, key=lambda p: p.stat().st_size)))
 
 
 @contextlib.contextmanager

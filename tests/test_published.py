@@ -58,6 +58,12 @@ def test_beside_published_labels_the_split_that_was_run():
     assert list(table.index) == ["EASE", "BPR", "EASE, their split", "SAR (Recommenders)"]
     assert table.loc["EASE", "protocol"] == "ours: per-user 80%/20%, tuned on validation"
     assert "80%/20% split stratified by item" in table.loc["EASE, their split", "protocol"]
+    assert table.loc["EASE, their split", "protocol"].endswith("tuned on our validation split")
+    mixed = published.beside_published(
+        ours, theirs, ours.iloc[:0], ["ndcg@5"], train_ratio=0.75, tuning="hyperparameters: the protocol table"
+    )
+    assert mixed.loc["BPR", "protocol"] == "ours: per-user 75%/25%, hyperparameters: the protocol table"
+    assert mixed.loc["EASE, their split", "protocol"].endswith("hyperparameters: the protocol table, from our split")
     assert "75%" not in " ".join(table["protocol"].iloc[:3])  # only the published row says 75/25
     assert table.loc["SAR (Recommenders)", "ndcg@10"] == 0.382
     assert "fit_seconds" not in table.columns  # only the columns asked for

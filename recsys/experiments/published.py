@@ -72,6 +72,7 @@ def beside_published(
     columns: Sequence[str],
     *,
     train_ratio: float,
+    tuning: str = "tuned on validation",
 ) -> pd.DataFrame:
     """Our rows, the same models on Recommenders' kind of split, and published rows, each with its protocol.
 
@@ -79,7 +80,9 @@ def beside_published(
     split stratified by item (:func:`recsys.splits.recommenders_split`), both with every name in
     ``columns``; ``published_rows`` comes from :func:`recommenders_rows`. The protocol column names
     the split that was run (``train_ratio`` 0.8 reads "80%/20%"), so a table never claims a split
-    it did not use. ``theirs`` rows are suffixed ``", their split"``.
+    it did not use, and ``tuning`` says how our hyperparameters were set (a chapter whose models
+    mix validation choices and library defaults says so, e.g. "hyperparameters: see the protocol
+    table"). ``theirs`` rows are suffixed ``", their split"``.
     """
     missing = [c for c in columns if c not in ours.columns or c not in theirs.columns]
     if missing:
@@ -87,12 +90,14 @@ def beside_published(
     if not 0.0 < train_ratio < 1.0:
         raise ValueError(f"train_ratio must be strictly between 0 and 1, got {train_ratio}")
     split = f"{train_ratio:.0%}/{1 - train_ratio:.0%}"
+    # the same models on their split: their hyperparameters come from our split's choices
+    their_tuning = "tuned on our validation split" if tuning == "tuned on validation" else f"{tuning}, from our split"
     return pd.concat(
         [
-            ours[list(columns)].assign(protocol=f"ours: per-user {split}, tuned on validation"),
+            ours[list(columns)].assign(protocol=f"ours: per-user {split}, {tuning}"),
             theirs[list(columns)]
             .rename(index=lambda name: f"{name}, their split")
-            .assign(protocol=f"ours on a {split} split stratified by item, tuned on our validation split"),
+            .assign(protocol=f"ours on a {split} split stratified by item, {their_tuning}"),
             published_rows,
         ]
     )

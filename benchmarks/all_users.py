@@ -13,7 +13,7 @@ from the real users' training counts, the items with probability proportional to
 of the real item at the same length rank (a long item is a popular one, as in the real model),
 drawn with replacement and duplicates merged.
 
-Each way runs in a fresh process, so its peak resident memory (``ru_maxrss``) is its own:
+Each way runs in a fresh process, so its peak resident memory (``VmHWM``) is its own:
 ``peak GB`` is that peak, ``above data GB`` the peak less the process's size once the vectors
 and seen matrix are loaded (what the job itself adds). Every way uses all cores (BLAS and the
 merge, the norm-pruned index's threads, the library's batch threads). Recall@k is measured on a
@@ -92,6 +92,17 @@ def _recall(found, truth, U, X, seen, users, k):
     return all_users.recall_unseen(found, truth, U[users], X, k, seen[users])
 
 
+def _peak_resident_bytes() -> int:
+    """This process's peak resident memory: ``VmHWM`` of /proc/self/status, which starts afresh
+    at ``exec`` (``ru_maxrss`` does not on Linux: a spawned child would report its parent's peak),
+    or ``ru_maxrss`` where there is no /proc."""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
 def _run_way(way: str, ann: str, folder: str, k: int, target: float, result_queue) -> None:
     """In a fresh process: load the job, build, tune (approximate ways), run every user, report."""
     data = np.load(Path(folder) / "job.npz")
@@ -140,7 +151,7 @@ def _run_way(way: str, ann: str, folder: str, k: int, target: float, result_queu
     recall = _recall(found[sample], truth_sample, U, X, seen, sample, k)
     row["recall_mean"] = float(recall.mean())
     row["recall_min"] = float(recall.min())
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    peak = _peak_resident_bytes()
     row["peak_gb"] = peak / 2**30
     row["above_data_gb"] = max(0, peak - loaded) / 2**30
     np.save(Path(folder) / f"found-{way}.npy", found[sample])

@@ -10,7 +10,7 @@ import scipy.sparse as sp
 from recsys.ann.exact import BruteForce
 from recsys.ann.hnswlib_index import HnswLib
 from recsys.ann.norm_pruned import NormPruned
-from recsys.experiments.all_users import blocked_top_k, index_top_k, recall_unseen, unseen_truth
+from recsys.experiments.all_users import blocked_top_k, fetch_depths, index_top_k, recall_unseen, unseen_truth
 
 
 def _job(n_users=300, n_items=3000, d=16, seed=0):
@@ -99,3 +99,11 @@ def test_bad_input_is_named():
     truth_ids, truth_scores = unseen_truth(U, X, 5, seen)
     with pytest.raises(ValueError, match="already seen"):
         recall_unseen(found, truth_scores, U, X, 5, seen)
+
+
+def test_a_users_fetch_depth_is_their_own_whoever_they_are_served_with():
+    assert fetch_depths([0, 1, 6, 7, 53, 5000], 10, 1000).tolist() == [16, 16, 16, 32, 64, 1000]
+    U, X, seen = _job(seed=2)
+    graph = BruteForce("ip").fit(X)
+    alone = index_top_k(graph, U[5:6], 10, seen[5:6])
+    assert np.array_equal(index_top_k(graph, U, 10, seen, batch_size=7)[5], alone[0])

@@ -266,6 +266,27 @@ def test_ctrl_c_marks_the_running_notebook_failed_removes_its_old_results_and_ex
     assert status["status"] == "failed" and "Ctrl-C" in status["error"]
 
 
+def test_a_slow_kernel_start_is_given_time(monkeypatch, tmp_path):
+    import papermill
+
+    from recsys.notebook import runner
+
+    notebooks = tmp_path / "notebooks"
+    _tiny_notebook(notebooks / "01_tiny.ipynb")
+    seen = {}
+
+    def record(*args, **kwargs):
+        seen.update(kwargs)
+        raise RuntimeError("Kernel didn't respond in 300 seconds")
+
+    monkeypatch.setattr(papermill, "execute_notebook", record)
+    [result] = runner.run(
+        notebooks_dir=notebooks, build_dir=tmp_path / "build", html=False, progress=False, log=lambda *a: None
+    )
+    assert seen["start_timeout"] == runner.KERNEL_START_SECONDS >= 300
+    assert not result.ok and "Kernel didn't respond" in result.error
+
+
 def test_results_that_do_not_reproduce_the_committed_notebook_exit_3(monkeypatch, capsys):
     from recsys.__main__ import main
     from recsys.notebook import runner

@@ -231,3 +231,15 @@ def test_importing_the_wing_sets_passive_openmp_waiting_unless_told_otherwise():
         check=True,
     )
     assert out.stdout.strip() == "ACTIVE"
+
+
+def test_inverted_files_share_one_cell_rule():
+    """faiss's and RaBitQ's inverted files size their cells by one rule (grids.auto_nlist), so their
+    points compare at every catalogue size: the power of two nearest 2 sqrt(n), at most n / 8."""
+    from recsys.ann.grids import auto_nlist
+
+    assert [auto_nlist(n) for n in (1, 8, 100, 10_000, 100_000, 1_000_000)] == [1, 1, 12, 256, 512, 2048]
+    import recsys.ann.faiss_indexes as faiss_indexes
+    import recsys.ann.rabitq_index as rabitq_index
+
+    assert faiss_indexes.auto_nlist is auto_nlist and rabitq_index.auto_nlist is auto_nlist

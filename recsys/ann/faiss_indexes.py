@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from recsys.ann.base import ANNIndex, Conformance, quiet_native_output, require, thread_count
-from recsys.ann.grids import GRAPH_EF
+from recsys.ann.grids import GRAPH_EF, auto_nlist
 from recsys.ann.registry import register
 from recsys.checks import check_integer, check_number
 
@@ -353,13 +353,6 @@ def _check_pq_training(n_train: int, n_bits: int, remedy: str) -> None:
         )
 
 
-def auto_nlist(n_items: int) -> int:
-    """Cells of an inverted file when not given: the power of two nearest ``2 sqrt(n)``, at most ``n / 8``."""
-    target = max(1.0, 2.0 * np.sqrt(n_items))
-    nlist = int(2 ** np.round(np.log2(target)))
-    return max(1, min(nlist, n_items // 8 or 1))
-
-
 class _FaissIVF(_Faiss):
     """An inverted file: k-means cells, a query scans the ``nprobe`` cells nearest to it.
 
@@ -371,7 +364,7 @@ class _FaissIVF(_Faiss):
     transform): in the transformed space every item has the same norm, so near centroids mean near
     items.
 
-    ``nlist=None`` picks :func:`auto_nlist`; k-means (and PQ) are trained on a seeded sample of
+    ``nlist=None`` picks :func:`recsys.ann.grids.auto_nlist`; k-means (and PQ) are trained on a seeded sample of
     ``train_per_cell * nlist`` items (all of them if fewer).
     """
 

@@ -29,11 +29,21 @@ catalogue size of the scaling study.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from itertools import product
 from typing import Any
 
-__all__ = ["GRAPH_EF", "GRIDS", "QUICK_GRIDS", "expand", "grid_for"]  # noqa: F822 - GRIDS, QUICK_GRIDS: __getattr__
+__all__ = ["GRAPH_EF", "GRIDS", "QUICK_GRIDS", "auto_nlist", "expand", "grid_for"]  # noqa: F822 - GRIDS, QUICK_GRIDS: __getattr__
+
+
+def auto_nlist(n_items: int) -> int:
+    """Cells of an inverted file when not given: the power of two nearest ``2 sqrt(n)``, at most ``n / 8``.
+
+    One rule for every inverted file (faiss's, RaBitQ's), so their points compare at each size."""
+    target = max(1.0, 2.0 * math.sqrt(n_items))
+    return max(1, min(int(2 ** round(math.log2(target))), n_items // 8 or 1))
+
 
 #: The query sweep every graph index shares (its ``ef``: the candidate list of the search).
 GRAPH_EF: list[int] = [10, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512]

@@ -37,13 +37,13 @@ library's saved index file (codes, graph, vectors, centroids), its own figure.
 
 from __future__ import annotations
 
-import math
 import os
 import tempfile
 
 import numpy as np
 
 from recsys.ann.base import ANNIndex, Conformance, quiet_native_output, require, thread_count
+from recsys.ann.grids import auto_nlist
 from recsys.ann.registry import register
 from recsys.checks import check_choice, check_integer
 
@@ -182,13 +182,6 @@ class SymphonyQG(_RaBitQ):
         return self._search(Q, k, thread_count(self.num_threads))
 
 
-def _auto_cells(n_items: int) -> int:
-    """Cells when ``nlist`` is not given: the power of two nearest ``2 sqrt(n)``, at most ``n / 8``
-    (the rule of :func:`recsys.ann.faiss_indexes.auto_nlist`, so the two inverted files compare)."""
-    target = max(1.0, 2.0 * math.sqrt(n_items))
-    return max(1, min(int(2 ** round(math.log2(target))), n_items // 8 or 1))
-
-
 @register
 class RaBitQIVF(_RaBitQ):
     """RaBitQ inverted file (``rabitqlib.IvfIndex``): k-means cells of RaBitQ codes. Query knob: ``nprobe``.
@@ -252,7 +245,7 @@ class RaBitQIVF(_RaBitQ):
 
         rabitqlib = _rabitqlib()
         n = X.shape[0]
-        self.nlist_ = self.nlist or _auto_cells(n)
+        self.nlist_ = self.nlist or auto_nlist(n)
         if n < self.nlist_:
             raise ValueError(f"nlist={self.nlist_} cells need at least as many vectors; got {n}")
         X = self._pad(X)

@@ -21,33 +21,12 @@ import pandas as pd
 from recsys import experiments, splits
 from recsys.ann.exact import BruteForce
 from recsys.ann.norm_pruned import NormPruned
+from recsys.ann.teaching import norm_scan_stops
 from recsys.datasets import NAMES, load
 from recsys.models import ImplicitALS
 
 LAYOUTS = ((1024, 32), (256, 16), (128, 8))
 EPSILONS = (0.1, 0.3)
-
-
-def length_bound_share(U: np.ndarray, V: np.ndarray, k: int) -> np.ndarray:
-    """Per query, the share of items an item-by-item scan in decreasing length reads before
-    |q| |x| falls below the k-th best score found so far (the length bound alone)."""
-    norms = np.linalg.norm(V, axis=1)
-    order = np.argsort(-norms, kind="stable")
-    scores = (U @ V[order].T).astype(np.float64)
-    bounds = np.linalg.norm(U, axis=1)[:, None] * norms[order][None, :]
-    shares = np.empty(len(U))
-    for r in range(len(U)):
-        best = np.full(k, -np.inf)  # ascending: best[0] is the k-th best so far
-        read = len(V)
-        for j in range(len(V)):
-            if j >= k and bounds[r, j] < best[0]:
-                read = j
-                break
-            if scores[r, j] > best[0]:
-                best[0] = scores[r, j]
-                best.sort()
-        shares[r] = read / len(V)
-    return shares
 
 
 def measure(U: np.ndarray, V: np.ndarray, k: int = 10, layouts=LAYOUTS, epsilons=EPSILONS) -> pd.DataFrame:
@@ -96,7 +75,7 @@ def main(argv=None) -> pd.DataFrame:
         f"{data.name}: implicit ALS {args.factors} factors, {V.shape[0]:,} items, {U.shape[0]:,} users as queries, k={args.k}"
     )
     table = measure(U, V, args.k)
-    reference = length_bound_share(U, V, args.k)
+    reference = norm_scan_stops(U, V, args.k) / V.shape[0]  # the length bound alone, item by item
     with pd.option_context("display.width", 200, "display.max_columns", None, "display.precision", 4):
         print(table.to_string(index=False))
     print(

@@ -66,3 +66,56 @@ def test_leaf_of_finds_the_leaf_holding_a_point(points):
     for i in (0, 17, 99):
         assert i in teaching.leaf_of(tree, points[i])
     assert teaching.leaf_of(tree, [1e6, 1e6]).size == 0
+
+
+def _skewed(n=3000, d=8, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, d)) * rng.lognormal(0.0, 0.8, size=(n, 1))  # lengths spread like popularity
+    return X, rng.normal(size=(40, d))
+
+
+def test_norm_scan_finds_the_exact_top_k_and_reads_less():
+    X, Q = _skewed()
+    shares = []
+    for q in Q:
+        scan = teaching.norm_scan(q, X, 10)
+        scores = X @ q
+        assert list(scan.top) == list(np.lexsort((np.arange(len(X)), -scores))[:10])
+        assert np.all(np.diff(scan.bound) <= 0) and np.all(np.diff(scan.kth_best[9:]) >= 0)
+        assert np.isnan(scan.kth_best[:9]).all()
+        # the stop is where the bound first falls below the k-th best so far, and not before
+        assert scan.stop == len(X) or scan.bound[scan.stop] < scan.kth_best[scan.stop - 1]
+        assert np.all(scan.bound[10 : scan.stop] >= scan.kth_best[9 : scan.stop - 1])
+        shares.append(scan.share_read)
+    assert np.median(shares) < 0.5  # skewed lengths: the scan stops early
+
+
+def test_norm_scan_stops_by_bisection_equal_the_scan():
+    X, Q = _skewed(seed=1)
+    stops = teaching.norm_scan_stops(Q, X, 5)
+    assert stops.dtype == np.int64
+    assert list(stops) == [teaching.norm_scan(q, X, 5).stop for q in Q]
+
+
+def test_norm_scan_stops_right_after_the_long_items_that_fill_the_list():
+    # ten items far longer than the rest, all pointing along the query: the bound stops after them
+    rng = np.random.default_rng(0)
+    W = np.vstack([np.tile([100.0, 0.0], (10, 1)), rng.standard_normal((200, 2))])
+    assert list(teaching.norm_scan_stops(np.array([[1.0, 0.0]]), W, 10)) == [10]
+    assert teaching.norm_scan(np.array([1.0, 0.0]), W, 10).share_read == pytest.approx(10 / 210)
+
+
+def test_norm_scan_reads_everything_when_no_item_is_longer():
+    # equal lengths: the bound never falls, every item is read (and ties resolve by index)
+    X = np.tile(np.eye(4), (5, 1))
+    scan = teaching.norm_scan(np.array([1.0, 0, 0, 0]), X, 3)
+    assert scan.stop == len(X) and list(scan.top) == [0, 4, 8]
+    assert list(teaching.norm_scan_stops(np.array([[1.0, 0, 0, 0]]), X, 3)) == [len(X)]
+
+
+def test_norm_scan_rejects_bad_shapes_and_k():
+    X, Q = _skewed(n=50)
+    with pytest.raises(ValueError, match="dimension"):
+        teaching.norm_scan(Q[0][:3], X, 5)
+    with pytest.raises(ValueError, match="k"):
+        teaching.norm_scan_stops(Q, X, 51)

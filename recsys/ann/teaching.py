@@ -10,18 +10,33 @@ plane, returning what a figure needs to draw it:
 * :class:`ProductQuantizer`: sub-space k-means codebooks, encoding, and the query's distance
   table that scores every code without decoding it;
 * :func:`navigable_small_world` and :func:`greedy_search`: a small-world graph built by insertion
-  and the greedy walk a query takes on it.
+  and the greedy walk a query takes on it;
+* :func:`norm_scan` and :func:`norm_scan_stops`: exact inner-product search that reads the items
+  longest first and stops at the Cauchy-Schwarz bound (the first bound of
+  :class:`recsys.ann.norm_pruned.NormPruned`, without its buckets and cones).
 """
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass
 
 import numpy as np
 
 from recsys.checks import check_integer
 
-__all__ = ["ProductQuantizer", "RPTree", "greedy_search", "kmeans", "leaf_of", "navigable_small_world", "rp_tree"]
+__all__ = [
+    "NormScan",
+    "ProductQuantizer",
+    "RPTree",
+    "greedy_search",
+    "kmeans",
+    "leaf_of",
+    "navigable_small_world",
+    "norm_scan",
+    "norm_scan_stops",
+    "rp_tree",
+]
 
 
 # -- random-projection tree ------------------------------------------------------------------------
@@ -220,3 +235,93 @@ def greedy_search(points, graph: list[set[int]], query, entry: int = 0) -> list[
             return path
         current, best = neighbours[i], float(distances[i])
         path.append(current)
+
+
+# -- norm-ordered exact scan -----------------------------------------------------------------------
+
+
+@dataclass
+class NormScan:
+    """One query's scan of the catalogue, longest items first (:func:`norm_scan`).
+
+    Position ``i`` (0-based) is the ``i + 1``-th item read. ``bound[i]`` is ``|q| |x_i|``: no item
+    from position ``i`` on can score more, since the items are sorted longest first. ``kth_best[i]``
+    is the k-th best score among the first ``i + 1`` items (``nan`` before ``k`` are read).
+    ``stop``: how many items the scan reads, the first count ``i >= k`` at which
+    ``bound[i] < kth_best[i - 1]`` (the next item, and every one after it, cannot beat the list),
+    or ``n`` if the bound never falls that low. ``top``: the k best item indices found (original
+    numbering), best first; they are the exact top k.
+    """
+
+    order: np.ndarray
+    scores: np.ndarray
+    bound: np.ndarray
+    kth_best: np.ndarray
+    stop: int
+    top: np.ndarray
+
+    @property
+    def share_read(self) -> float:
+        """The share of the catalogue the scan read."""
+        return self.stop / len(self.order)
+
+
+def _norm_order(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    norms = np.linalg.norm(X, axis=1)
+    order = np.argsort(-norms, kind="stable")
+    return order, norms[order]
+
+
+def _check_scan(q: np.ndarray, X: np.ndarray, k: int) -> int:
+    if X.ndim != 2 or q.shape[-1] != X.shape[1]:
+        raise ValueError(f"queries of dimension {q.shape[-1]} against items of shape {X.shape}")
+    return check_integer("k", k, 1, X.shape[0])
+
+
+def norm_scan(q, X, k: int = 10) -> NormScan:
+    """Read the items of ``X`` longest first, keep the k best scores ``q . x``, and stop when the
+    Cauchy-Schwarz bound ``|q| |x|`` of the next item falls below the k-th best score. Every
+    position is computed (the arrays run to the end of the catalogue) so a figure can show what
+    the scan did not need to read."""
+    q, X = np.asarray(q, dtype=np.float64), np.asarray(X, dtype=np.float64)
+    k = _check_scan(q, X, k)
+    order, norms = _norm_order(X)
+    scores = X[order] @ q
+    bound = np.linalg.norm(q) * norms
+    kth_best = np.full(len(order), np.nan)
+    heap: list[float] = []
+    for i, score in enumerate(scores):
+        if len(heap) < k:
+            heapq.heappush(heap, score)
+        elif score > heap[0]:
+            heapq.heapreplace(heap, score)
+        if len(heap) == k:
+            kth_best[i] = heap[0]
+    beaten = np.flatnonzero(bound[k:] < kth_best[k - 1 : -1])
+    stop = int(k + beaten[0]) if len(beaten) else len(order)
+    read = order[:stop]
+    best = np.lexsort((read, -scores[:stop]))[:k]  # score descending, then smaller item index first
+    return NormScan(order, scores, bound, kth_best, stop, read[best])
+
+
+def norm_scan_stops(Q, X, k: int = 10) -> np.ndarray:
+    """How many items :func:`norm_scan` reads for each row of ``Q`` (int64), found without the
+    scan: the k-th best score of the first ``i`` items only grows with ``i`` and the bound of item
+    ``i`` only falls, so the stop is found by bisection on ``i``, each step one partial sort."""
+    Q, X = np.atleast_2d(np.asarray(Q, dtype=np.float64)), np.asarray(X, dtype=np.float64)
+    k = _check_scan(Q, X, k)
+    order, norms = _norm_order(X)
+    Xs = X[order]
+    n = len(order)
+    stops = np.empty(len(Q), dtype=np.int64)
+    for row, q in enumerate(Q):
+        scores, length = Xs @ q, np.linalg.norm(q)
+        lo, hi = k, n  # the stop: the first i in [k, n) after which item i and the rest can be skipped, else n
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if length * norms[mid] < np.partition(scores[:mid], mid - k)[mid - k]:
+                hi = mid
+            else:
+                lo = mid + 1
+        stops[row] = lo
+    return stops

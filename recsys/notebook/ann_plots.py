@@ -421,3 +421,50 @@ def graph_picture(ax, points, graph, path, query, title: str = "") -> None:
     ax.set(title=title, xticks=[], yticks=[])
     ax.set_aspect("equal")
     ax.legend(loc="upper right", fontsize=7)
+
+
+# -- norm-ordered exact search ------------------------------------------------------------------------
+
+#: The two curves of a norm-ordered scan, and the stop.
+SCAN_COLOURS: dict[str, str] = {"bound": "#d62728", "kth": "#1f77b4", "scores": "#bbbbbb"}
+
+
+def norm_scan_picture(ax, scan, k: int, title: str = "") -> None:
+    """One query's scan, items longest first (:func:`recsys.ann.teaching.norm_scan`): every item's
+    score in scan order, the Cauchy-Schwarz bound of the items not yet read, the k-th best score
+    so far, and where the two cross (the scan stops). Items read on a log axis."""
+    n = len(scan.order)
+    x = np.arange(1, n + 1)
+    ax.scatter(
+        x, scan.scores, s=3, color=SCAN_COLOURS["scores"], rasterized=True, label="q·x of each item, in scan order"
+    )
+    ax.plot(x, scan.bound, color=SCAN_COLOURS["bound"], lw=2, label="|q| |x|: the most any unread item can score")
+    ax.plot(x, scan.kth_best, color=SCAN_COLOURS["kth"], lw=2, label=f"{k}-th best score so far")
+    ax.axvline(
+        scan.stop,
+        color="black",
+        ls="--",
+        lw=1.2,
+        label=f"stop: {scan.stop:,} of {n:,} items read ({scan.share_read:.1%})",
+    )
+    ax.set(xscale="log", xlabel="items read, longest first", ylabel="inner product", title=title)
+    ax.legend(loc="upper right", fontsize="small")
+
+
+def share_read_picture(ax, x, shares: Mapping[str, np.ndarray], *, xlabel: str, title: str = "", bins: int = 8) -> None:
+    """The share of the catalogue an exact search read per query against a property of the query
+    (a user's activity, say), one colour per way of searching: points for the queries, a line
+    through the median of each of ``bins`` log-spaced bins of ``x``. Both axes logarithmic."""
+    x = np.asarray(x, dtype=float)
+    edges = np.unique(np.geomspace(max(x.min(), 1e-12), x.max(), bins + 1))
+    colours = iter((SCAN_COLOURS["bound"], SCAN_COLOURS["kth"], "#2ca02c", "#9467bd"))
+    for label, share in shares.items():
+        share = np.asarray(share, dtype=float)
+        colour = next(colours)
+        ax.scatter(x, share, s=5, alpha=0.35, color=colour)
+        which = np.clip(np.digitize(x, edges[1:-1]), 0, len(edges) - 2)
+        filled = [b for b in range(len(edges) - 1) if np.any(which == b)]
+        centres = [np.median(x[which == b]) for b in filled]
+        ax.plot(centres, [np.median(share[which == b]) for b in filled], color=colour, lw=2, marker="o", label=label)
+    ax.set(xscale="log", yscale="log", xlabel=xlabel, ylabel="share of the catalogue scored", title=title)
+    ax.legend(fontsize="small")

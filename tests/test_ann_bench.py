@@ -625,3 +625,28 @@ def test_a_forest_is_checked_against_ranking_as_many_random_items():
     rng = np.random.default_rng(0)
     found = [np.isin(np.arange(10), rng.choice(10_000, 1000, replace=False)).mean() for _ in range(2000)]
     assert np.mean(found) == pytest.approx(0.1, abs=0.01)
+
+
+def test_norm_pruned_is_a_frontier_method_not_the_exact_reference():
+    """norm-pruned is exact at epsilon 0 but approximate above it: its points go on the frontier as
+    the "pruning" family, and the exact reference (the baseline of every speed-up) stays brute force."""
+    w = workloads.clustered(3000, 40, 8, 6, seed=2)
+    grid = {
+        "norm-pruned": {"build": [{"bucket_size": 128, "directions": 8}], "query": [{"epsilon": e} for e in (0.9, 0.0)]}
+    }
+    table = bench.run(
+        w,
+        ["exact-numpy", "norm-pruned"],
+        grids=grid,
+        stop_recall=None,
+        timing_queries=20,
+        repeats=1,
+        max_load=None,
+        progress=False,
+    ).results
+    pruned = table[table["method"] == "norm-pruned"].set_index("query")
+    assert set(pruned["family"]) == {"pruning"}
+    assert pruned.loc['{"epsilon": 0.0}', "recall"] == 1.0
+    assert bench.exact_reference(table).loc[w.name, "exact_method"] == "exact-numpy"
+    assert "pruning" in bench.family_summary(table, 0.5).index
+    assert bench.best(table, 1.0)["method"] == "norm-pruned"

@@ -173,7 +173,7 @@ class NormPruned(ANNIndex):
     """
 
     name = "norm-pruned"
-    family = "exact"
+    family = "pruning"
     native_metrics = ("ip",)
     supported_metrics = ("ip", "cosine")
     query_params = ("epsilon", "budget")

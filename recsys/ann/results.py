@@ -183,7 +183,7 @@ def family_summary(table: pd.DataFrame, recall: float = 0.95) -> pd.DataFrame:
     never reaches the target, whose ``best`` then says so)."""
     reference = exact_reference(table)
     rows = []
-    for family in ("graph", "quantization", "tree", "lsh"):
+    for family in ("graph", "quantization", "tree", "lsh", "pruning"):
         members = table[table["family"] == family]
         if members.empty:
             continue

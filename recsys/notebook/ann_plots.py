@@ -22,6 +22,7 @@ from recsys.notebook.plotting import ANN_FAMILY_MARKERS as FAMILY_MARKERS
 from recsys.notebook.plotting import TRANSFORM_COLOURS
 
 FAMILY_NAMES = {"graph": "graphs", "tree": "trees", "lsh": "LSH", "quantization": "quantisation", "exact": "exact"}
+FAMILY_NAMES |= {"pruning": "exact with pruning bounds"}
 
 
 def method_styles(methods: Sequence[str], families: Mapping[str, str]) -> dict[str, dict]:

@@ -53,7 +53,9 @@ GENRE_COLOURS: dict[str, str] = {
 #: One marker and one line style per family of approximate search (notebook 06): colours there
 #: are per method, so the family stays visible when two methods' colours are close.
 ANN_FAMILY_MARKERS: dict[str, str] = {"graph": "o", "tree": "^", "lsh": "s", "quantization": "D", "exact": "*"}
-ANN_FAMILY_LINES: dict[str, str] = {"graph": "-", "tree": "--", "lsh": ":", "quantization": "-.", "exact": ":"}
+ANN_FAMILY_MARKERS |= {"pruning": "P"}
+ANN_FAMILY_LINES: dict[str, str | tuple] = {"graph": "-", "tree": "--", "lsh": ":", "quantization": "-.", "exact": ":"}
+ANN_FAMILY_LINES |= {"pruning": (0, (5, 1))}
 
 
 def setup() -> None:

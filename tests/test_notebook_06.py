@@ -13,6 +13,20 @@ from recsys.notebook.results import flatten
 
 pytestmark = pytest.mark.notebook
 
+TINY_06_LEADERS = (
+    "exact-numpy",
+    "hnswlib",
+    "scann",
+    "glass",
+    "voyager",
+    "ngt-onng",
+    "svs-vamana",
+    "svs-vamana-lvq",
+    "symphonyqg",
+    "rabitq-ivf",
+    "norm-pruned",
+)
+
 
 def _run(tmp_path, **overrides):
     runs = runner.run(
@@ -76,7 +90,18 @@ def test_nb06_ann_recall_latency_tiny(tmp_path_factory):
     assert list(ease["rank_cost"]) == ["4", "8"]
     assert all(r["ndcg_loss_low"] <= r["ndcg_loss"] <= r["ndcg_loss_high"] for r in ease["rank_cost"].values())
     assert ease["recall"]["hnswlib"] and ease["cost"]["exact {} {}"]["served_recall"] == 1.0
-    assert len(run.figures) >= 9
+    pruning = results["pruning"]  # norm pruning: exact on the real vectors, its share read by size
+    assert pruning["equals_brute_force"] is True
+    assert list(pruning["by_size"]) == ["1000", "2000", "3000"]
+    assert all(0 < v <= 1 for row in pruning["by_size"].values() for v in row.values())
+    assert set(pruning["real"]) == {"length bound, item by item", "norm-pruned (buckets and cones)"}
+    assert (
+        results["mixture"]["recall"]["norm-pruned"]['{"bucket_size": 256, "directions": 16} | {"epsilon": 0.0}'] == 1.0
+    )
+    leaders = {m for m in TINY_06_LEADERS if m in available}
+    repeating = {m for m in leaders if registry.get(m).reproducible_build}  # the others: tolerance-free facts
+    assert set(results["leaders"]["recall"]) == repeating and set(results["leaders"]["reaches"]) == leaders - repeating
+    assert len(run.figures) >= 11
 
 
 def test_nb06_bad_parameter_fails_in_the_first_cell(tmp_path):

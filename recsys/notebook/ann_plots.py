@@ -440,7 +440,7 @@ def norm_scan_picture(ax, scan, k: int, title: str = "") -> None:
         x, scan.scores, s=3, color=SCAN_COLOURS["scores"], rasterized=True, label="q·x of each item, in scan order"
     )
     ax.plot(x, scan.bound, color=SCAN_COLOURS["bound"], lw=2, label="|q| |x|: the most any unread item can score")
-    ax.plot(x, scan.kth_best, color=SCAN_COLOURS["kth"], lw=2, label=f"{k}-th best score so far")
+    ax.plot(x, scan.kth_best, color=SCAN_COLOURS["kth"], lw=2, label=f"k-th best score so far (k = {k})")
     ax.axvline(
         scan.stop,
         color="black",
@@ -468,4 +468,29 @@ def share_read_picture(ax, x, shares: Mapping[str, np.ndarray], *, xlabel: str, 
         centres = [np.median(x[which == b]) for b in filled]
         ax.plot(centres, [np.median(share[which == b]) for b in filled], color=colour, lw=2, marker="o", label=label)
     ax.set(xscale="log", yscale="log", xlabel=xlabel, ylabel="share of the catalogue scored", title=title)
+    ax.legend(fontsize="small")
+
+
+def share_by_size_picture(ax, table: pd.DataFrame, *, title: str = "") -> None:
+    """The share of the catalogue an exact search read against the catalogue's size: one colour per
+    way of searching (the columns ``"<way>: median"`` and ``"<way>: p90"`` of ``table``, indexed by
+    the number of items), the median solid, the 90th percentile dashed. Both axes logarithmic."""
+    ways = list(dict.fromkeys(c.rsplit(": ", 1)[0] for c in table.columns if c.endswith((": median", ": p90"))))
+    colours = (SCAN_COLOURS["bound"], SCAN_COLOURS["kth"], "#2ca02c", "#9467bd")
+    for way, colour in zip(ways, colours):
+        ax.plot(table.index, table[f"{way}: median"], color=colour, lw=2, marker="o", label=f"{way}: median")
+        if f"{way}: p90" in table:
+            ax.plot(
+                table.index,
+                table[f"{way}: p90"],
+                color=colour,
+                lw=1.2,
+                ls="--",
+                marker="o",
+                ms=3,
+                label=f"{way}: 90th pct",
+            )
+    ax.set(
+        xscale="log", yscale="log", xlabel="items in the catalogue", ylabel="share of the catalogue scored", title=title
+    )
     ax.legend(fontsize="small")

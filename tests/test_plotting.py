@@ -131,3 +131,22 @@ def test_plain_log_ticks_label_every_log_axis_alike_and_leave_linear_ones_alone(
     with pytest.raises(ValueError, match="which"):
         plotting.plain_log_ticks(log_ax, which="z")
     plt.close(fig)
+
+
+def test_table_number_is_fixed_point_whatever_the_magnitude():
+    from recsys.notebook.plotting import table_number
+
+    assert [table_number(v) for v in (5.208e-06, -7.169e-04, -1e-05, 0.1855, 94.55, 2.614e06, -3e-9)] == [
+        "0.0000",
+        "-0.0007",
+        "0.0000",
+        "0.1855",
+        "94.55",
+        "2,614,000",
+        "0.0000",
+    ]
+    assert table_number(float("nan")) == "nan" and table_number(float("inf")) == "inf"
+    frame = pd.DataFrame({"loss": [1.4e-02, -6.0e-04], "bytes": [8.79e07, 1.2e08]})
+    with pd.option_context("display.float_format", table_number):
+        text = frame.to_string()
+    assert "e-0" not in text and "e+0" not in text and "-0.0006" in text and "120,000,000" in text

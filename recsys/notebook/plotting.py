@@ -78,6 +78,19 @@ def setup() -> None:
     )
 
 
+def table_number(value: float) -> str:
+    """How a chapter's tables print a float (``pd.set_option("display.float_format", table_number)``):
+    fixed point, never e-notation, whatever the column mixes. Four decimals below 10, two below
+    1,000, whole numbers with thousands separators above; a value that rounds to zero prints
+    without a sign ("0.0000", not "-0.0000"); NaN and infinities as Python prints them."""
+    value = float(value)
+    if not np.isfinite(value):
+        return str(value)
+    size = abs(value)
+    text = f"{value:,.0f}" if size >= 1000 else f"{value:.2f}" if size >= 10 else f"{value:.4f}"
+    return text.lstrip("-") if float(text.replace(",", "")) == 0 else text
+
+
 def long_tail(ax, counts: np.ndarray, what: str, top10_share: float | None = None) -> None:
     """Log-log rank plot of interaction counts (most popular first)."""
     counts = np.asarray(counts)

@@ -27,13 +27,14 @@ export ANNOY_COMPILER_ARGS := -D_CRT_SECURE_NO_WARNINGS,-fpermissive,-march=hasw
 endif
 endif
 
-.PHONY: help venv notebooks test test-unit test-fast test-notebooks lint format lab bench clean
+.PHONY: help venv notebooks test test-unit test-fast test-notebooks test-reproduce lint format lab bench clean
 
 help:
 	@echo "make notebooks   execute every notebook with papermill -> build/ (RUN_ARGS=... to pass options)"
 	@echo "make test        lint, then run all tests (creates .venv on first use)"
 	@echo "make test-unit   the fast tier: unit and property tests (no notebooks, no Spark, no scripts)"
 	@echo "make test-notebooks  the notebook tier: small runs, determinism, default-run reproduction"
+	@echo "make test-reproduce  every chapter's default run against its committed notebook (long)"
 	@echo "make lint        ruff check and ruff format --check"
 	@echo "make format      ruff format and ruff check --fix"
 	@echo "make lab         open JupyterLab with this environment's kernel"
@@ -76,6 +77,10 @@ test-fast: test-unit
 
 test-notebooks: $(STAMP)
 	$(PY) -m pytest $(XDIST) -m notebook $(PYTEST_ARGS)
+
+# every chapter's default run against its committed notebook, the long ones too (about 30 min)
+test-reproduce: $(STAMP)
+	$(PY) -m pytest $(XDIST) -m reproduce --long-reproduce $(PYTEST_ARGS)
 
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab notebooks/

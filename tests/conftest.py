@@ -76,8 +76,24 @@ def _starts_a_process(item: pytest.Item) -> bool:
     return bool(_SLOW_CALLS.search(source))
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--long-reproduce",
+        action="store_true",
+        help="also reproduce the chapters whose default run is too long for make test (make test-reproduce)",
+    )
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    long_runs = config.getoption("--long-reproduce")
     for item in items:
         if not item.get_closest_marker("slow") and _starts_a_process(item):
             item.add_marker(pytest.mark.slow)
+        if item.get_closest_marker("long_reproduce") and not long_runs:
+            item.add_marker(
+                pytest.mark.skip(
+                    reason="a default run of many minutes: reproduced by `make notebooks` (exit 3 on a difference) "
+                    "and `make test-reproduce` (tests/test_reproduce.py says why)"
+                )
+            )
     items.sort(key=_expected_seconds, reverse=True)  # stable: equal estimates keep their order

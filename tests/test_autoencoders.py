@@ -5,41 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from planted_data import planted_positives
 
-from recsys.evaluation import evaluate_ranking
 from recsys.experiments import ranking_callback
 from recsys.models.autoencoders import EASE, MultVAE, _log_softmax, ease_weights, vae_forward, vae_loss_and_gradients
-
-
-def planted_positives(n_users=120, n_items=60, groups=3, p_in=0.6, p_out=0.03, held_out=0.3, seed=0):
-    """Users in ``groups`` taste groups, each mostly watching its own share of the items.
-
-    Returns (train, validation) CSRs of 1s (every user keeps at least one training item) and
-    the ranking quality of the oracle that knows the groups (nDCG@5 on validation).
-    """
-    rng = np.random.default_rng(seed)
-    user_group = rng.integers(0, groups, n_users)
-    item_group = np.arange(n_items) % groups
-    watched = rng.random((n_users, n_items)) < np.where(user_group[:, None] == item_group, p_in, p_out)
-    hold = (rng.random(watched.shape) < held_out) & watched
-    first = watched.argmax(axis=1)
-    hold[np.arange(n_users), first] = False
-    train = sp.csr_matrix((watched & ~hold).astype(np.float64))
-    validation = sp.csr_matrix(hold.astype(np.float64))
-    oracle = Scores(np.where(user_group[:, None] == item_group, 1.0, 0.0) + 1e-3 * rng.random(watched.shape))
-    ndcg = evaluate_ranking(oracle, train, validation, k=5)["ndcg@5"]
-    return train, validation, ndcg
-
-
-class Scores:
-    """A 'model' with fixed scores, for reference rankings."""
-
-    def __init__(self, scores):
-        self.scores = scores
-        self.n_users_, self.n_items_ = scores.shape
-
-    def score(self, users):
-        return self.scores[users]
 
 
 @pytest.fixture(scope="module")

@@ -6,8 +6,9 @@ One module per family: :mod:`~recsys.models.baselines` (means, biases, popularit
 (content-based vectors from metadata, and a hybrid), :mod:`~recsys.models.normalized`
 (mean normalisation as a wrapper), :mod:`~recsys.models.implicit_models` (implicit ALS and BPR
 from the ``implicit`` library), :mod:`~recsys.models.autoencoders` (EASE, Mult-VAE), :mod:`~recsys.models.gnn`
-(LightGCN), :mod:`~recsys.models.fm` (factorization machine) and :mod:`~recsys.models.neural` (the
-tutorials' embedding network; notebook 07). :mod:`~recsys.models.training` is the kit the
+(LightGCN), :mod:`~recsys.models.fm` (factorization machine), :mod:`~recsys.models.neighbours`
+(item-kNN, user-kNN, P3alpha, RP3beta) and :mod:`~recsys.models.neural` (the tutorials' embedding
+network; notebook 07). :mod:`~recsys.models.training` is the kit the
 gradient-trained models share: optimisers, early stopping, minibatches, negative sampling, the
 BPR epoch loop. A model module may import numpy/scipy/scikit-learn, :mod:`recsys.checks`,
 :mod:`recsys.interactions`, :mod:`recsys.metrics` (for its own training loss),
@@ -24,6 +25,7 @@ from recsys.models.content import ContentModel, HybridModel
 from recsys.models.fm import FactorizationMachine
 from recsys.models.gnn import LightGCN
 from recsys.models.implicit_models import BPR, ImplicitALS
+from recsys.models.neighbours import ItemKNN, P3Alpha, RP3Beta, UserKNN
 from recsys.models.neural import EmbeddingDotBias
 from recsys.models.normalized import MeanNormalized
 from recsys.models.sgd import SGD
@@ -43,16 +45,20 @@ __all__ = [
     "GlobalMean",
     "HybridModel",
     "ImplicitALS",
+    "ItemKNN",
     "ItemMean",
     "LightGCN",
     "MeanNormalized",
     "MultVAE",
+    "P3Alpha",
     "Popularity",
     "PureSVD",
+    "RP3Beta",
     "RatingModel",
     "Recommender",
     "SGD",
     "SVDImpute",
+    "UserKNN",
     "UserMean",
     "damped_baseline",
 ]

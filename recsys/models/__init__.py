@@ -7,7 +7,7 @@ One module per family: :mod:`~recsys.models.baselines` (means, biases, popularit
 (mean normalisation as a wrapper), :mod:`~recsys.models.implicit_models` (implicit ALS and BPR
 from the ``implicit`` library), :mod:`~recsys.models.autoencoders` (EASE, Mult-VAE), :mod:`~recsys.models.gnn`
 (LightGCN), :mod:`~recsys.models.fm` (factorization machine), :mod:`~recsys.models.neighbours`
-(item-kNN, user-kNN, P3alpha, RP3beta) and :mod:`~recsys.models.neural` (the tutorials' embedding
+(item-kNN, user-kNN, P3alpha, RP3beta), :mod:`~recsys.models.slim` (SLIM) and :mod:`~recsys.models.neural` (the tutorials' embedding
 network; notebook 07). :mod:`~recsys.models.training` is the kit the
 gradient-trained models share: optimisers, early stopping, minibatches, negative sampling, the
 BPR epoch loop. A model module may import numpy/scipy/scikit-learn, :mod:`recsys.checks`,
@@ -29,6 +29,7 @@ from recsys.models.neighbours import ItemKNN, P3Alpha, RP3Beta, UserKNN
 from recsys.models.neural import EmbeddingDotBias
 from recsys.models.normalized import MeanNormalized
 from recsys.models.sgd import SGD
+from recsys.models.slim import SLIM
 from recsys.models.svd import PureSVD, SVDImpute, damped_baseline
 
 __all__ = [
@@ -57,6 +58,7 @@ __all__ = [
     "RatingModel",
     "Recommender",
     "SGD",
+    "SLIM",
     "SVDImpute",
     "UserKNN",
     "UserMean",

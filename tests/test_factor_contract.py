@@ -48,6 +48,7 @@ FACTOR_MODELS = {
     "RP3Beta": models.RP3Beta(alpha=0.8, beta=0.5, neighbours=5),
     "P3Alpha": models.P3Alpha(alpha=1.0, neighbours=5, normalize=True),
     "SLIM": models.SLIM(alpha=1e-3, neighbours=5),
+    "IALS": models.IALS(factors=4, iterations=3),
     "MultVAE": models.MultVAE(hidden=8, factors=4, iterations=3, random_state=0),
     "LightGCN": models.LightGCN(factors=4, iterations=3, random_state=0),
     "FactorizationMachine": models.FactorizationMachine(factors=4, iterations=3, random_state=0),

@@ -7,7 +7,7 @@ One module per family: :mod:`~recsys.models.baselines` (means, biases, popularit
 (mean normalisation as a wrapper), :mod:`~recsys.models.implicit_models` (implicit ALS and BPR
 from the ``implicit`` library), :mod:`~recsys.models.autoencoders` (EASE, Mult-VAE), :mod:`~recsys.models.gnn`
 (LightGCN), :mod:`~recsys.models.fm` (factorization machine), :mod:`~recsys.models.neighbours`
-(item-kNN, user-kNN, P3alpha, RP3beta), :mod:`~recsys.models.slim` (SLIM) and :mod:`~recsys.models.neural` (the tutorials' embedding
+(item-kNN, user-kNN, P3alpha, RP3beta), :mod:`~recsys.models.slim` (SLIM), :mod:`~recsys.models.ials` (iALS in Rendle et al.'s form) and :mod:`~recsys.models.neural` (the tutorials' embedding
 network; notebook 07). :mod:`~recsys.models.training` is the kit the
 gradient-trained models share: optimisers, early stopping, minibatches, negative sampling, the
 BPR epoch loop. A model module may import numpy/scipy/scikit-learn, :mod:`recsys.checks`,
@@ -24,6 +24,7 @@ from recsys.models.bpmf import BPMF
 from recsys.models.content import ContentModel, HybridModel
 from recsys.models.fm import FactorizationMachine
 from recsys.models.gnn import LightGCN
+from recsys.models.ials import IALS
 from recsys.models.implicit_models import BPR, ImplicitALS
 from recsys.models.neighbours import ItemKNN, P3Alpha, RP3Beta, UserKNN
 from recsys.models.neural import EmbeddingDotBias
@@ -45,6 +46,7 @@ __all__ = [
     "FactorizationMachine",
     "GlobalMean",
     "HybridModel",
+    "IALS",
     "ImplicitALS",
     "ItemKNN",
     "ItemMean",

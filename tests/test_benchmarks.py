@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.sparse as sp
 from sklearn.base import clone
 
 from recsys import datasets
@@ -275,3 +276,15 @@ def test_all_users_runs_the_three_ways_and_the_exact_ones_agree(tmp_path, capsys
     assert [row["way"] for row in stored["rows"]] == ["blocked", "norm-pruned", "norm-pruned-approx", "ann"]
     with pytest.raises(SystemExit):
         module.main(["--users", "10", "--sample", "8", "--tune-sample", "8"])
+
+
+def test_item_knn_vs_implicit_finds_the_same_neighbours():
+    pytest.importorskip("implicit")
+    spec = importlib.util.spec_from_file_location("item_knn_vs_implicit", BENCHMARKS / "item_knn_vs_implicit.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    rng = np.random.default_rng(0)
+    X = sp.csr_matrix((rng.random((80, 40)) < 0.2).astype(np.float32))
+    row = module.compare(X, neighbours=6)
+    assert row["items"] == 40 and row["same_values"] == 40
+    assert all(seconds > 0 for seconds in row["ours_s"][:3] + row["implicit_s"][:3])

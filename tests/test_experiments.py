@@ -168,6 +168,28 @@ def test_tune_returns_a_tuned_clone_and_scores_an_empty_grid_as_is(ratings):
     assert tuple(two.params.values()) == two.table["val_rmse"].idxmin()
 
 
+def test_budget_points_keep_the_defaults_and_sample_the_rest_by_seed():
+    grid = {"a": [1, 2, 3], "b": [10, 20, 30, 40]}
+    assert tuning.budget_points(grid, 12) == tuning.grid_points(grid) == tuning.budget_points(grid, 50)
+    five = tuning.budget_points(grid, 5, seed=3)
+    assert len(five) == 5 and five[0] == {"a": 1, "b": 10} and len({tuple(p.values()) for p in five}) == 5
+    order = [tuning.grid_points(grid).index(p) for p in five]
+    assert order == sorted(order) and five == tuning.budget_points(grid, 5, seed=3)
+    assert five != tuning.budget_points(grid, 5, seed=4)
+    with pytest.raises(ValueError, match="budget"):
+        tuning.budget_points(grid, 0)
+
+
+def test_tune_takes_explicit_points_and_chooses_among_them_only(ratings):
+    split = splits.stratified_holdout(ratings, 0.75, seed=0)
+    points = [{"user_damping": 0.0, "item_damping": 2.0}, {"user_damping": 50.0, "item_damping": 1.0}]
+    tuned = experiments.tune(BiasModel(), points, split, progress=False)
+    assert len(tuned.table) == 2 and tuned.params in points
+    assert tuple(tuned.params.values()) == tuned.table["val_rmse"].idxmin()
+    with pytest.raises(ValueError, match="same hyperparameters"):
+        experiments.tune(BiasModel(), [{"user_damping": 0.0}, {"item_damping": 1.0}], split, progress=False)
+
+
 def test_tune_on_folds_chooses_on_validation_and_test_scores_only_report(ratings):
     from recsys.splits import Split
 

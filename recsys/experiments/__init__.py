@@ -46,7 +46,15 @@ from recsys.experiments.harness import (
     sweep,
     timing_table,
 )
-from recsys.experiments.tuning import Tuned, first_values, protocol_table, scores_on_test, tune, validation_split
+from recsys.experiments.tuning import (
+    Tuned,
+    budget_points,
+    first_values,
+    protocol_table,
+    scores_on_test,
+    tune,
+    validation_split,
+)
 
 __all__ = [
     "Fit",
@@ -55,6 +63,7 @@ __all__ = [
     "clone",
     "evaluate_ranking",
     "evaluate_ratings",
+    "budget_points",
     "first_values",
     "fit",
     "fit_and_evaluate",

@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, clone
 
+from recsys.checks import check_integer
 from recsys.experiments.harness import Matrices, fit_and_evaluate
 from recsys.interactions import IdMap
 from recsys.models.base import Recommender
@@ -46,6 +47,7 @@ LOWER_IS_BETTER = ("rmse", "mae")
 __all__ = [
     "Features",
     "Tuned",
+    "budget_points",
     "early_stopped",
     "first_values",
     "grid_points",
@@ -81,6 +83,19 @@ def grid_points(grid: Mapping[str, Sequence]) -> list[dict]:
     """Every combination of a ``{hyperparameter: values}`` grid, the last name varying fastest."""
     names = list(grid)
     return [dict(zip(names, values)) for values in product(*(grid[n] for n in names))]
+
+
+def budget_points(grid: Mapping[str, Sequence], budget: int, seed: int = 0) -> list[dict]:
+    """At most ``budget`` points of a grid, for tuning every model with the same budget: all of
+    them when the grid has no more, else its first point (the defaults) and ``budget - 1`` others
+    drawn at random without replacement (seeded), in grid order."""
+    budget = check_integer("budget", budget, 1)
+    points = grid_points(grid)
+    if len(points) <= budget:
+        return points
+    rng = np.random.default_rng(seed)
+    others = np.sort(rng.choice(np.arange(1, len(points)), size=budget - 1, replace=False))
+    return [points[0]] + [points[i] for i in others]
 
 
 def first_values(grid: Mapping[str, Sequence]) -> dict[str, list]:
@@ -125,7 +140,7 @@ def _index(points: list[dict], names: list[str]) -> pd.Index | None:
 
 def tune(
     prototype: Recommender,
-    grid: Mapping[str, Sequence],
+    grid: Mapping[str, Sequence] | Sequence[Mapping],
     split: Split | Sequence[Split],
     *,
     metric: str | None = None,
@@ -156,7 +171,9 @@ def tune(
     then scored. Early stopping chooses on one validation split (one ``split``), by ``ndcg@k``,
     ``precision@k`` or ``rmse``. ``features`` builds side information (e.g. a factorization
     machine's feature matrices) for each validation split's index space; the returned model carries
-    none, so set the outer split's yourself. An empty grid scores the prototype as it is.
+    none, so set the outer split's yourself. An empty grid scores the prototype as it is. ``grid``
+    may also be a list of explicit points (dicts setting the same hyperparameters), as
+    :func:`budget_points` draws them.
     """
     folds = [split] if isinstance(split, Split) else list(split)
     if not folds:
@@ -172,8 +189,13 @@ def tune(
             raise ValueError(f"early stopping reads the per-epoch validation record: metric must be one of {recorded}")
         if len(folds) > 1:
             raise ValueError("early stopping chooses the epoch on one validation split: pass one split, not folds")
-    names = list(grid)
-    points = grid_points(grid)
+    if isinstance(grid, Mapping):
+        names, points = list(grid), grid_points(grid)
+    else:  # explicit points (an equal-budget sample of a grid, say)
+        points = [dict(point) for point in grid]
+        names = list(dict.fromkeys(name for point in points for name in point))
+        if any(list(point) != names for point in points):
+            raise ValueError(f"every explicit grid point must set the same hyperparameters in one order, got {points}")
     scores = np.full((len(points), len(folds)), np.nan)
     seconds = np.zeros_like(scores)
     best_epoch = np.zeros(len(points), dtype=np.int64)

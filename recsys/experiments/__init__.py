@@ -10,6 +10,8 @@
   It never sees a test set.
 * :mod:`~recsys.experiments.families`: notebook 07's family study (tune, fit, rank every
   embedding family on one protocol) and the geometry of each family's item vectors.
+* :mod:`~recsys.experiments.leaderboard`: every ranking model on the same draws of a split with
+  the same tuning budget, averaged over the draws with intervals and paired differences.
 * :mod:`~recsys.experiments.similarity`: notebook 05's studies of the three measures (dot product,
   cosine, distance) on fitted models.
 * :mod:`~recsys.experiments.cold_start`: the one cold-item split and the one protocol that ranks

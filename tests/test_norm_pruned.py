@@ -143,3 +143,21 @@ def test_seen_items_are_skipped_inside_the_search_and_the_rest_equals_brute_forc
         index.batch_query_unseen(Q, 10, seen[:5])
     with pytest.raises(ValueError, match="seen must be a sparse matrix"):
         index.batch_query_unseen(Q, 10, seen.toarray())
+
+
+@pytest.mark.parametrize("seed", [65, 199, 602])  # cases the cone bound got wrong before it used the shortest member
+def test_lists_equal_brute_force_when_the_kth_score_is_negative(seed):
+    """k past the items that point towards the query: the list ends in negative scores, where a cone
+    bound must use its shortest member (a longer vector pointing away scores lower)."""
+    rng = np.random.default_rng(seed)
+    n, d, bucket, directions = (
+        int(rng.integers(20, 120)),
+        int(rng.integers(2, 5)),
+        int(rng.integers(1, 20)),
+        int(rng.integers(1, 6)),
+    )
+    X = (rng.standard_normal((n, d)) * rng.lognormal(0.0, 1.0, (n, 1))).astype(np.float32)
+    Q = rng.standard_normal((4, d)).astype(np.float32)
+    k = int(n * 0.7)
+    index = NormPruned(bucket_size=bucket, directions=directions).fit(X)
+    assert np.array_equal(index.batch_query(Q, k), _reference(X, Q, k))

@@ -4,7 +4,7 @@
 * ranking metrics stay in [0, 1], equal 1 for a perfect ranking, and do not change when the item
   ids are permuted;
 * the MIPS transform preserves inner-product order exactly;
-* exact search agrees with brute force, ties included.
+* exact search agrees with brute force, ties included, and so does the norm-pruned index.
 """
 
 from __future__ import annotations
@@ -141,5 +141,36 @@ def test_exact_search_agrees_with_brute_force(case, metric):
     measure = {"ip": "dot", "cosine": "cosine", "l2": "euclidean"}[metric]
     index = BruteForce(metric).fit(items)
     expected = top_k_items(queries, items, k, measure)
+    np.testing.assert_array_equal(index.batch_query(queries, k), expected)
+    np.testing.assert_array_equal(index.query(queries[0], k), expected[0])
+
+
+@st.composite
+def pruning_cases(draw):
+    """Catalogues for the norm-pruned index: lengths equal, spread or very spread; duplicates and
+    exact ties of score; any bucket and cone layout; k up to the whole catalogue."""
+    n, d = draw(st.integers(2, 120)), draw(st.integers(1, 8))
+    rng = np.random.default_rng(draw(st.integers(0, 2**31 - 1)))
+    spread = draw(st.sampled_from([0.0, 0.5, 2.0]))
+    items = rng.normal(size=(n, d)) * rng.lognormal(0, spread, size=(n, 1)) if spread else rng.normal(size=(n, d))
+    if draw(st.booleans()):
+        items[: n // 3] = items[0]  # duplicates: tied scores for every query
+    if draw(st.booleans()):
+        items = np.round(items)  # small integers: many exactly tied scores
+    queries = rng.normal(size=(draw(st.integers(1, 6)), d))
+    if draw(st.booleans()):
+        queries = np.round(queries)
+    layout = {"bucket_size": draw(st.integers(1, 64)), "directions": draw(st.integers(1, 16))}
+    return items.astype(np.float32), queries.astype(np.float32), draw(st.integers(1, n)), layout
+
+
+@SETTINGS
+@given(pruning_cases())
+def test_the_norm_pruned_index_equals_brute_force_ties_included(case):
+    from recsys.ann.norm_pruned import NormPruned
+
+    items, queries, k, layout = case
+    expected = BruteForce("ip").fit(items).batch_query(queries, k)
+    index = NormPruned(**layout).fit(items)
     np.testing.assert_array_equal(index.batch_query(queries, k), expected)
     np.testing.assert_array_equal(index.query(queries[0], k), expected[0])

@@ -13,8 +13,9 @@ that stops early:
 2. **Direction (a cone per cell).** Inside a bucket, items are grouped by direction into cells.
    A cell has a unit centre ``c`` and a half-angle ``a``, the largest angle between ``c`` and a
    member, so every member's angle to ``q`` is at least ``angle(q, c) - a``, and its score at most
-   ``|q| max|x| cos(max(0, angle(q, c) - a))``. A cell whose bound cannot beat the k-th best score
-   is skipped without reading its items. (LEMP bounds the angle with per-coordinate tests; the
+   ``|q| max|x| cos(max(0, angle(q, c) - a))``, or ``|q| min|x|`` times that cosine when it is
+   negative (every member points away from ``q``, and a longer one scores lower). A cell whose
+   bound cannot beat the k-th best score is skipped without reading its items. (LEMP bounds the angle with per-coordinate tests; the
    cone is the bound of cone trees, Ram and Gray, KDD 2012, and costs one inner product per cell.)
 
 Both bounds are exact: the list equals brute force's, ties included (equal scores: smaller item
@@ -90,7 +91,19 @@ def _search(q, layout, k, epsilon, max_scored, seen, out_ids):
 
     ``layout`` is the index's arrays (see ``NormPruned._layout``), in the order unpacked here;
     ``seen`` holds sorted item ids that are never candidates (skipped before they are scored)."""
-    X, item_ids, item_norm, bucket_cells, bucket_norm, cell_starts, cell_norm, centres, cone_cos, cone_sin = layout
+    (
+        X,
+        item_ids,
+        item_norm,
+        bucket_cells,
+        bucket_norm,
+        cell_starts,
+        cell_norm,
+        cell_min_norm,
+        centres,
+        cone_cos,
+        cone_sin,
+    ) = layout
     q_norm = np.sqrt(_dot(q, q))
     best_scores = np.full(k, -np.inf)
     best_ids = np.full(k, -1, dtype=np.int64)
@@ -111,7 +124,11 @@ def _search(q, layout, k, epsilon, max_scored, seen, out_ids):
                     cos_bound = 1.0
                 else:
                     cos_bound = cos_qc * cone_cos[c] + np.sqrt(1.0 - cos_qc * cos_qc) * cone_sin[c]
-                if keep * q_norm * cell_norm[c] * (cos_bound + _MARGIN) < best_scores[k - 1]:
+                cos_bound += _MARGIN
+                # the most a member can score: the longest member if the cosine can be positive,
+                # the shortest if every member points away from q (a negative cosine shrinks with length)
+                reach = cell_norm[c] if cos_bound >= 0.0 else cell_min_norm[c]
+                if keep * q_norm * reach * cos_bound < best_scores[k - 1]:
                     continue
             for i in range(cell_starts[c], cell_starts[c + 1]):
                 if filled == k and keep * q_norm * item_norm[i] * (1.0 + _MARGIN) < best_scores[k - 1]:
@@ -219,6 +236,7 @@ class NormPruned(ANNIndex):
         self._cell_starts = np.cumsum([0] + [len(c) for c in cells]).astype(np.int64)
         self._bucket_cells = np.asarray(bucket_cells, dtype=np.int64)
         self._cell_norm = np.array([norms[c].max() for c in cells])
+        self._cell_min_norm = np.array([norms[c].min() for c in cells])
         self._bucket_norm = np.array(
             [self._cell_norm[a:b].max() for a, b in zip(bucket_cells[:-1], bucket_cells[1:], strict=True)]
         )
@@ -285,7 +303,7 @@ class NormPruned(ANNIndex):
         """The arrays the search reads, in the order ``_search`` unpacks them."""
         return (
             self._X, self._item_ids, self._item_norm, self._bucket_cells, self._bucket_norm, self._cell_starts,
-            self._cell_norm, self._centres, self._cone_cos, self._cone_sin,
+            self._cell_norm, self._cell_min_norm, self._centres, self._cone_cos, self._cone_sin,
         )  # fmt: skip
 
     def _query(self, q: np.ndarray, k: int) -> np.ndarray:

@@ -50,7 +50,8 @@ _BLOCK_ROWS = 1024
 def keep_top_neighbours(block: np.ndarray, first_row: int, neighbours: int) -> sp.csr_matrix:
     """The ``neighbours`` largest positive entries of each row of a dense ``block`` of a square
     similarity matrix whose first row is row ``first_row`` (the diagonal, an item's similarity to
-    itself, is left out), as a CSR block of the same shape. Ties go to the smaller column."""
+    itself, is left out), as a CSR block of the same shape. Ties go to the smaller column. The
+    block's diagonal entries are overwritten (with ``-inf``) in place."""
     rows = np.arange(block.shape[0])
     block[rows, first_row + rows] = -np.inf  # never one's own neighbour
     top = top_k_rows(block, neighbours)

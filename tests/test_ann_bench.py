@@ -330,7 +330,7 @@ def test_benchmark_script_ann_targets_runs_small(toy_embeddings, tmp_path, capsy
             "--n-queries",
             "30",
             "--methods",
-            "exact-numpy,numpy-lsh",
+            "exact-numpy,numpy-lsh,norm-pruned",
             "--quick",
             "--cache",
             str(tmp_path / "cache"),
@@ -340,11 +340,14 @@ def test_benchmark_script_ann_targets_runs_small(toy_embeddings, tmp_path, capsy
             "2",
         ]
     )
-    assert summary["n_items"] == 2000 and summary["best_method"].startswith("numpy-lsh")
+    assert summary["n_items"] == 2000 and summary["best_method"].startswith(("numpy-lsh", "norm-pruned"))
     low, high = summary["speedup_vs_exact_range"]  # the headline with its spread over the passes
     assert low <= summary["speedup_vs_exact"] <= high and summary["n_passes"] == 2 * summary["n_builds"]
     assert json.loads(out.read_text())["summary"]["speedup_vs_exact"] == pytest.approx(summary["speedup_vs_exact"])
-    assert "target on 10^6 items" in capsys.readouterr().out
+    exact_point = summary["norm_pruned_exact"]  # timed in its own run: the sweep stops before epsilon 0
+    assert exact_point["recall"] == 1.0 and exact_point["speedup_vs_exact"] > 0
+    printed = capsys.readouterr().out
+    assert "targets on 10^6 items" in printed and "norm-pruned at epsilon 0 (exact" in printed
 
 
 def test_benchmark_script_ann_simd_runs_small(toy_embeddings, tmp_path):

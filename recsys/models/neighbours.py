@@ -93,6 +93,9 @@ class _Neighbourhood(FactorModel):
 
     learns_from = "positives"
     positive_values = "presence"
+    #: Where ``U`` and ``V`` come from: (fitted sparse matrix, transposed?) for each side, so that
+    #: ``score = U V^T`` (item-kNN: ``X S^T``; user-kNN: ``S X``; RP3beta: ``X W``).
+    _sides: tuple[tuple[str, bool], tuple[str, bool]]
 
     def _start(self, X, validation) -> sp.csr_matrix:
         X, _ = check_fit_inputs(X, validation, positives=True)
@@ -107,6 +110,24 @@ class _Neighbourhood(FactorModel):
         check_finite_fit(self)
         return self
 
+    @property
+    def user_factors_(self) -> np.ndarray:
+        """``U``, dense float32: one row per user (see ``_sides``)."""
+        return _dense_attribute(self, *self._sides[0])
+
+    @property
+    def item_factors_(self) -> np.ndarray:
+        """``V``, dense float32: one row per item, so that ``score = U V^T``."""
+        return _dense_attribute(self, *self._sides[1])
+
+    def score(self, users) -> np.ndarray:
+        """``U[users] V^T``, from the sparse matrices."""
+        users = self._check_users(users)
+        (left, left_transposed), (right, right_transposed) = self._sides
+        rows = self.__dict__[left].T.tocsr()[users] if left_transposed else self.__dict__[left][users]
+        right_matrix = self.__dict__[right]
+        return np.asarray((rows @ (right_matrix if right_transposed else right_matrix.T)).toarray())
+
 
 class ItemKNN(_Neighbourhood):
     """Item-based k-nearest neighbours with shrunk cosine similarity (see the module docstring).
@@ -119,6 +140,8 @@ class ItemKNN(_Neighbourhood):
     Fitted: ``similarity_`` (items x items CSR: row ``i`` holds the neighbours of item ``i``),
     ``interactions_`` (the binary training matrix), ``n_users_``, ``n_items_``.
     """
+
+    _sides = (("interactions_", False), ("similarity_", False))  # score = X S^T
 
     def __init__(self, neighbours: int = 100, shrink: float = 10.0) -> None:
         self.neighbours = neighbours
@@ -137,21 +160,6 @@ class ItemKNN(_Neighbourhood):
         self._check_fitted()
         return self.interactions_.T.tocsr()
 
-    @property
-    def user_factors_(self) -> np.ndarray:
-        """Each user's binary training row, dense (n_users x n_items)."""
-        return _dense_attribute(self, "interactions_", transpose=False)
-
-    @property
-    def item_factors_(self) -> np.ndarray:
-        """Each item's row of similarities, dense (n_items x n_items): ``score = U V^T``."""
-        return _dense_attribute(self, "similarity_", transpose=False)
-
-    def score(self, users) -> np.ndarray:
-        """``X[users] S^T``: for each item, the sum of its similarities to the user's items."""
-        users = self._check_users(users)
-        return np.asarray((self.interactions_[users] @ self.similarity_.T).toarray())
-
 
 class UserKNN(_Neighbourhood):
     """User-based k-nearest neighbours with shrunk cosine similarity (see the module docstring).
@@ -164,6 +172,8 @@ class UserKNN(_Neighbourhood):
     ``interactions_``, ``n_users_``, ``n_items_``.
     """
 
+    _sides = (("similarity_", False), ("interactions_", True))  # score = S X
+
     def __init__(self, neighbours: int = 100, shrink: float = 10.0) -> None:
         self.neighbours = neighbours
         self.shrink = shrink
@@ -174,21 +184,6 @@ class UserKNN(_Neighbourhood):
         binary = self._start(X, validation)
         self.similarity_ = cosine_neighbours(binary, self.neighbours, self.shrink)
         return self._finish(callback, start)
-
-    @property
-    def user_factors_(self) -> np.ndarray:
-        """Each user's row of similarities to the other users, dense (n_users x n_users)."""
-        return _dense_attribute(self, "similarity_", transpose=False)
-
-    @property
-    def item_factors_(self) -> np.ndarray:
-        """Each item's column of the binary training matrix, dense (n_items x n_users)."""
-        return _dense_attribute(self, "interactions_", transpose=True)
-
-    def score(self, users) -> np.ndarray:
-        """``S[users] X``: for each item, the summed similarity of the user's neighbours who have it."""
-        users = self._check_users(users)
-        return np.asarray((self.similarity_[users] @ self.interactions_).toarray())
 
 
 class RP3Beta(_Neighbourhood):
@@ -204,6 +199,8 @@ class RP3Beta(_Neighbourhood):
     Fitted: ``similarity_`` (items x items CSR, row ``i``: where a walk from item ``i`` ends),
     ``interactions_``, ``n_users_``, ``n_items_``.
     """
+
+    _sides = (("interactions_", False), ("similarity_", True))  # score = X W
 
     def __init__(self, alpha: float = 1.0, beta: float = 0.5, neighbours: int = 100, normalize: bool = False) -> None:
         self.alpha = alpha
@@ -235,21 +232,6 @@ class RP3Beta(_Neighbourhood):
         self.similarity_ = sp.csr_matrix(similarity, dtype=np.float32)
         return self._finish(callback, start)
 
-    @property
-    def user_factors_(self) -> np.ndarray:
-        """Each user's binary training row, dense (n_users x n_items)."""
-        return _dense_attribute(self, "interactions_", transpose=False)
-
-    @property
-    def item_factors_(self) -> np.ndarray:
-        """Column ``j`` of the walk's matrix for each item ``j``, dense (n_items x n_items): ``score = U V^T``."""
-        return _dense_attribute(self, "similarity_", transpose=True)
-
-    def score(self, users) -> np.ndarray:
-        """``X[users] W``: where walks from the user's items end, re-weighted by popularity."""
-        users = self._check_users(users)
-        return np.asarray((self.interactions_[users] @ self.similarity_).toarray())
-
 
 class P3Alpha(RP3Beta):
     """RP3beta without the popularity re-weighting (``beta = 0``): Cooper et al.'s P3alpha."""
@@ -258,7 +240,7 @@ class P3Alpha(RP3Beta):
         super().__init__(alpha=alpha, beta=0.0, neighbours=neighbours, normalize=normalize)
 
 
-def _dense_attribute(model, name: str, *, transpose: bool) -> np.ndarray:
+def _dense_attribute(model, name: str, transpose: bool) -> np.ndarray:
     """A fitted sparse matrix of ``model`` as a dense float32 array (transposed if asked)."""
     if name not in model.__dict__:
         raise AttributeError(name)  # not fitted: what hasattr() and the contract expect

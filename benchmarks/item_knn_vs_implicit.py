@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import time
 import warnings
 
 import numpy as np
@@ -26,17 +25,6 @@ from recsys import experiments, splits
 from recsys.ann.bench import cpu_description
 from recsys.datasets import NAMES, load
 from recsys.models import ItemKNN
-
-
-def _median_fit_seconds(fit, min_seconds: float = 1.0, min_repeats: int = 5) -> tuple[float, float, float, int]:
-    """Median, min and max wall time of ``fit()`` over enough warm repeats to fill ``min_seconds``."""
-    fit()  # warm-up: imports, numba, caches
-    times: list[float] = []
-    while sum(times) < min_seconds or len(times) < min_repeats:
-        start = time.perf_counter()
-        fit()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times)), float(np.min(times)), float(np.max(times)), len(times)
 
 
 def compare(X, neighbours: int) -> dict:
@@ -55,8 +43,8 @@ def compare(X, neighbours: int) -> dict:
     )
     same_sets = sum(np.array_equal(np.flatnonzero(a), np.flatnonzero(b)) for a, b in zip(A, B, strict=True))
     with threadpool_limits(limits=1):
-        ours_t = _median_fit_seconds(lambda: ItemKNN(neighbours=neighbours - 1, shrink=0.0).fit(X))
-        theirs_t = _median_fit_seconds(
+        ours_t = experiments.repeated_seconds(lambda: ItemKNN(neighbours=neighbours - 1, shrink=0.0).fit(X))
+        theirs_t = experiments.repeated_seconds(
             lambda: CosineRecommender(K=neighbours, num_threads=1).fit(X, show_progress=False)
         )
     return {

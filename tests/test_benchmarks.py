@@ -288,3 +288,16 @@ def test_item_knn_vs_implicit_finds_the_same_neighbours():
     row = module.compare(X, neighbours=6)
     assert row["items"] == 40 and row["same_values"] == 40
     assert all(seconds > 0 for seconds in row["ours_s"][:3] + row["implicit_s"][:3])
+
+
+def test_ials_vs_implicit_times_all_three_fits():
+    pytest.importorskip("implicit")
+    spec = importlib.util.spec_from_file_location("ials_vs_implicit", BENCHMARKS / "ials_vs_implicit.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    rng = np.random.default_rng(0)
+    X = sp.csr_matrix((rng.random((60, 30)) < 0.2).astype(np.float64))
+    row = module.compare(X, factors=4, iterations=2, min_seconds=0.01)
+    for key in ("ials_cg_s", "implicit_s", "ials_exact_s"):
+        median, low, high, repeats = row[key]
+        assert 0 < low <= median <= high and repeats >= 1

@@ -30,7 +30,9 @@ def _dense_user_step(R, H, alpha0, lam, nu):
 @pytest.mark.parametrize("nu", [0.0, 1.0])
 def test_one_sweep_is_the_closed_form_of_the_loss(data, nu):
     R = data[0].toarray()
-    model = IALS(factors=6, regularization=0.05, unobserved_weight=0.2, regularization_exponent=nu, iterations=1)
+    model = IALS(
+        factors=6, regularization=0.05, unobserved_weight=0.2, regularization_exponent=nu, iterations=1, solver="exact"
+    )
     model.fit(sp.csr_matrix(R))
     rng = np.random.default_rng(0)
     H0 = rng.normal(0.0, 0.1 / np.sqrt(6), (R.shape[0], 6))  # the user draw comes first, then the items'
@@ -41,11 +43,23 @@ def test_one_sweep_is_the_closed_form_of_the_loss(data, nu):
     np.testing.assert_allclose(model.item_factors_, H1, rtol=1e-8, atol=1e-10)
 
 
-def test_the_loss_never_rises_and_threads_change_nothing(data):
-    one = IALS(factors=8, iterations=6, num_threads=1).fit(data[0])
+def test_conjugate_gradient_with_k_steps_is_the_closed_form(data):
+    """CG solves a k x k system exactly in k steps (up to rounding): the same sweep as the exact solver."""
+    common = dict(factors=6, regularization=0.05, unobserved_weight=0.2, iterations=2)
+    exact = IALS(**common, solver="exact").fit(data[0])
+    cg = IALS(**common, solver="cg", cg_steps=6).fit(data[0])
+    np.testing.assert_allclose(cg.user_factors_, exact.user_factors_, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(cg.item_factors_, exact.item_factors_, rtol=1e-6, atol=1e-9)
+    few = IALS(**common, solver="cg", cg_steps=1).fit(data[0])
+    assert not np.allclose(few.item_factors_, exact.item_factors_, rtol=1e-6, atol=1e-9)  # one step is not the solve
+
+
+@pytest.mark.parametrize("solver", ["cg", "exact"])
+def test_the_loss_never_rises_and_threads_change_nothing(data, solver):
+    one = IALS(factors=8, iterations=6, num_threads=1, solver=solver).fit(data[0])
     losses = [r["train_loss"] for r in one.history_]
     assert all(b <= a * (1 + 1e-12) for a, b in zip(losses, losses[1:], strict=False))
-    two = IALS(factors=8, iterations=6, num_threads=2).fit(data[0])
+    two = IALS(factors=8, iterations=6, num_threads=2, solver=solver).fit(data[0])
     assert np.array_equal(one.user_factors_, two.user_factors_) and np.array_equal(one.item_factors_, two.item_factors_)
 
 
@@ -65,6 +79,8 @@ def test_ials_recommends_the_planted_groups(data):
         ({"regularization_exponent": -1.0}, ValueError, "regularization_exponent"),
         ({"init_std": 0.0}, ValueError, "init_std"),
         ({"iterations": 0}, ValueError, "iterations"),
+        ({"solver": "lu"}, ValueError, "solver"),
+        ({"cg_steps": 0}, ValueError, "cg_steps"),
         ({"regularization": 0.0, "unobserved_weight": 0.0}, ValueError, "singular"),
     ],
 )

@@ -72,6 +72,19 @@ def fit_timed(model: Recommender, X: sp.csr_matrix, **fit_kwargs) -> float:
     return time.perf_counter() - start
 
 
+def repeated_seconds(call, min_seconds: float = 1.0, min_repeats: int = 5) -> tuple[float, float, float, int]:
+    """Median, minimum and maximum wall seconds of ``call()`` over warm repeats (one warm-up call
+    first: imports, compilation, caches), as many as fill ``min_seconds`` and at least
+    ``min_repeats``; and how many repeats were timed. The benchmarks' timer for whole fits."""
+    call()
+    times: list[float] = []
+    while sum(times) < min_seconds or len(times) < min_repeats:
+        start = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times)), float(np.min(times)), float(np.max(times)), len(times)
+
+
 def fit(prototype: Recommender, train: sp.csr_matrix, relevance_threshold: float | None = None) -> Recommender:
     """A fresh clone of ``prototype`` fitted on what it learns from (:func:`model_input`)."""
     model = clone(prototype)

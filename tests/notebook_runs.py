@@ -145,6 +145,19 @@ SMALL_08 = {
     "ann_query": {"ef": 20},
 }
 
+SMALL_09 = dict(
+    sample_users=80,
+    k=5,  # not the default 10: a column or a sentence that says @10 whatever k is fails here
+    budget=2,
+    split_draws=2,
+    max_epochs=3,
+    models=["popularity", "item-kNN", "RP3beta", "EASE", "Mult-VAE", "LightGCN"],
+    neural=["Mult-VAE", "LightGCN"],
+    reference="EASE",
+    rating_models=["global mean", "biases"],
+    rating_budget=1,
+)
+
 #: The small parameters of every notebook: what its papermill test and the determinism check run.
 SMALL: dict[str, dict[str, Any]] = {
     "01": dict(dataset="synthetic", k_core=3, seed=1),
@@ -164,6 +177,7 @@ SMALL: dict[str, dict[str, Any]] = {
     "06": TINY_06,
     "07": {**SMALL_07, "use_ml100k": False},
     "08": SMALL_08,
+    "09": {**SMALL_09, "use_ml100k": ml100k_available()},
 }
 
 

@@ -8,10 +8,11 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 import pytest
 import scipy.sparse as sp
 
-from recsys.notebook.family_plots import plot_two_hop, two_hop_weights
+from recsys.notebook.family_plots import plot_board, plot_two_hop, two_hop_weights
 
 
 def _graph() -> sp.csr_matrix:
@@ -58,4 +59,17 @@ def test_the_figure_draws_each_films_most_weighted_users_and_sizes_films_by_popu
     assert (np.diff(sizes) <= 0).all() and sizes[0] / sizes[-1] > 5  # areas spread as popularity does
     labels = [t.get_label() for t in ax.get_legend().legend_handles]
     assert any("film with" in label for label in labels) and any("2 hops" in label for label in labels)
+    plt.close(fig)
+
+
+def test_the_board_figure_draws_every_model_best_at_the_top_with_its_interval():
+    table = pd.DataFrame(
+        {"ndcg@10": [0.3, 0.5, 0.4], "ndcg@10_low": [0.25, 0.45, np.nan], "ndcg@10_high": [0.35, 0.55, np.nan]},
+        index=["popularity", "EASE", "item-kNN"],
+    )
+    fig, ax = plt.subplots()
+    plot_board(ax, table, {"popularity": "baseline", "EASE": "linear"}, "ndcg@10", title="t")
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert labels == ["popularity (baseline)", "item-kNN ()", "EASE (linear)"]  # best at the top
+    assert len(ax.texts) == 3 and ax.texts[-1].get_text() == "0.500"
     plt.close(fig)

@@ -90,3 +90,86 @@ def test_bad_arguments_are_named(data, candidates):
         leaderboard.run_leaderboard(data, candidates, "per-user 75/25", [1], budget=0)
     with pytest.raises(ValueError, match="seeds"):
         leaderboard.run_leaderboard(data, candidates, "per-user 75/25", [], budget=2)
+
+
+def test_the_line_up_has_every_model_with_its_grid_and_family():
+    line = leaderboard.line_up(seed=3)
+    assert list(line) == list(leaderboard.GRIDS) and set(leaderboard.FAMILIES) == set(leaderboard.GRIDS)
+    assert line["SLIM"].grid == leaderboard.GRIDS["SLIM"] and line["SLIM"].family == "linear"
+    assert line["iALS"].model.get_params()["random_state"] == 3
+    replaced = leaderboard.line_up(["EASE", "item-kNN"], grids={"EASE": {"regularization": [5.0]}}, max_epochs=7)
+    assert list(replaced) == ["EASE", "item-kNN"] and replaced["EASE"].grid == {"regularization": [5.0]}
+    assert leaderboard.line_up(["Mult-VAE"], max_epochs=7)["Mult-VAE"].model.get_params()["iterations"] == 7
+    with pytest.raises(KeyError, match="no leaderboard model"):
+        leaderboard.line_up(["SVD++"])
+    with pytest.raises(KeyError, match="no leaderboard model"):
+        leaderboard.line_up(["EASE"], grids={"EAZE": {}})
+
+
+def test_the_line_up_table_says_how_many_points_the_budget_tries(candidates):
+    table = leaderboard.line_up_table(candidates, budget=3)
+    assert table.loc["item-kNN", "grid points"] == 9 and table.loc["item-kNN", "tried per draw"] == 3
+    assert table.loc["popularity", "tried per draw"] == 1 and table.loc["popularity", "defaults"] == "(none to tune)"
+    assert table.loc["EASE", "defaults"] == "regularization=1.0"
+
+
+def test_the_gap_between_two_groups_is_the_paired_difference_of_their_best(board):
+    gap = leaderboard.group_gap(board, ["item-kNN", "RP3beta", "EASE"], ["popularity"])
+    means = board.per_draw("ndcg@5").mean()
+    assert gap["best"] == means[["item-kNN", "RP3beta", "EASE"]].idxmax() and gap["rival"] == "popularity"
+    row = leaderboard.board_differences(board, "popularity").loc[gap["best"]]
+    assert (gap["difference"], gap["low"], gap["high"]) == pytest.approx((row["difference"], row["low"], row["high"]))
+    assert gap["detectable"] == (gap["low"] > 0 or gap["high"] < 0)
+    with pytest.raises(ValueError, match="none of"):
+        leaderboard.group_gap(board, ["SLIM"], ["popularity"])
+
+
+def test_the_rating_board_tunes_on_validation_only_and_gives_intervals_over_folds(data):
+    from recsys import splits
+    from recsys.experiments import tuning
+
+    folds = splits.kfold(data.ratings, 3, seed=4, unseen="keep")
+    line = leaderboard.rating_line_up(["global mean", "biases"], grids={"biases": {"user_damping": [0.0, 50.0]}})
+    summary, per_fold, chosen = leaderboard.rating_board(folds, line, budget=2, seed=4, progress=False)
+    assert list(summary.index) == ["global mean", "biases"] and sorted(per_fold["fold"].unique()) == [0, 1, 2]
+    assert summary.loc["biases", "rmse_low"] <= summary.loc["biases", "rmse"] <= summary.loc["biases", "rmse_high"]
+    # the choice is the tuner's on validation carved from the training parts: the test parts never enter it
+    again = tuning.tune(
+        line["biases"].model,
+        {"user_damping": [0.0, 50.0]},
+        folds,
+        metric="rmse",
+        validation="random",
+        validation_size=0.2,
+        epochs=False,
+        seed=4,
+        progress=False,
+    )
+    assert chosen["biases"] == again.params and chosen["global mean"] == {}
+    assert summary.loc["biases", "rmse"] < summary.loc["global mean", "rmse"]
+    _, _, on_first = leaderboard.rating_board(folds, line, budget=2, seed=4, tune_folds=1, progress=False)
+    first = tuning.tune(
+        line["biases"].model,
+        {"user_damping": [0.0, 50.0]},
+        folds[:1],
+        metric="rmse",
+        validation="random",
+        validation_size=0.2,
+        epochs=False,
+        seed=4,
+        progress=False,
+    )
+    assert on_first["biases"] == first.params
+    with pytest.raises(ValueError, match="tune_folds"):
+        leaderboard.rating_board(folds, line, budget=2, tune_folds=4, progress=False)
+    with pytest.raises(KeyError, match="no rating model"):
+        leaderboard.rating_line_up(["SVD++"])
+
+
+def test_published_rating_rows_carry_their_protocols():
+    from recsys.experiments import published
+
+    rows = published.rating_rows()
+    assert rows.loc["GLocal-K", "rmse"] == 0.889 and "u1 fold only" in rows.loc["GLocal-K", "protocol"]
+    assert {"Surprise SVD", "ALS, Spark (Recommenders)", "FastAI (Recommenders)"} <= set(rows.index)
+    assert rows["protocol"].notna().all()

@@ -32,10 +32,25 @@ from recsys import stats
 from recsys.checks import check_integer, to_jsonable
 from recsys.experiments import tuning
 from recsys.experiments.families import Candidate
-from recsys.experiments.harness import Matrices, rank_models
+from recsys.experiments.harness import Matrices, rank_models, rating_table, summarise
 from recsys.splits import Split, recommenders_split, stratified_holdout, user_temporal_holdout
 
-__all__ = ["PROTOCOLS", "Board", "Protocol", "board_differences", "board_table", "run_leaderboard"]
+__all__ = [
+    "FAMILIES",
+    "GRIDS",
+    "PROTOCOLS",
+    "RATING_GRIDS",
+    "Board",
+    "Protocol",
+    "board_differences",
+    "board_table",
+    "group_gap",
+    "line_up",
+    "line_up_table",
+    "rating_board",
+    "rating_line_up",
+    "run_leaderboard",
+]
 
 
 @dataclass(frozen=True)
@@ -59,6 +74,179 @@ PROTOCOLS: dict[str, Protocol] = {
         "per-user temporal 75/25", lambda ratings, seed: user_temporal_holdout(ratings, 0.75), random=False
     ),
 }
+
+
+#: Every ranking model's grid (first values: its defaults, the point every budget includes).
+#: Values around the ones the literature tunes (Dacrema et al. 2019 for the neighbourhood models
+#: and SLIM; Rendle et al. 2022 for iALS; Steck 2019 for EASE; notebook 07 for the others). iALS's
+#: first values are the best of a 5 x 5 scan of ``regularization`` and ``unobserved_weight`` at 128
+#: factors on the *validation* part of ML-100K's per-user split (seed 42), never its test part.
+GRIDS: dict[str, dict[str, list]] = {
+    "popularity": {},
+    "item-kNN": {"neighbours": [100, 50, 200, 400], "shrink": [10.0, 0.0, 50.0, 200.0]},
+    "user-kNN": {"neighbours": [100, 50, 200, 400], "shrink": [10.0, 0.0, 50.0, 200.0]},
+    "P3alpha": {"alpha": [1.0, 0.5, 0.8, 1.2], "neighbours": [100, 50, 200], "normalize": [False, True]},
+    "RP3beta": {"alpha": [1.0, 0.5, 0.8, 1.2], "beta": [0.5, 0.2, 0.3, 0.4, 0.6], "neighbours": [100, 50, 200]},
+    "SLIM": {"alpha": [0.01, 0.001, 0.003, 0.03], "l1_ratio": [0.1, 0.01, 0.5]},
+    "EASE": {"regularization": [300.0, 100.0, 200.0, 500.0, 800.0]},
+    "PureSVD": {"factors": [20, 10, 50, 100, 200]},
+    "implicit ALS": {"factors": [200, 64, 128], "regularization": [30.0, 10.0, 100.0], "alpha": [3.0, 1.0, 10.0]},
+    "iALS": {
+        "factors": [128, 64, 256],
+        "regularization": [0.03, 0.01, 0.1, 0.003],
+        "unobserved_weight": [0.1, 0.03, 0.3, 1.0],
+    },
+    "BPR": {"factors": [64, 128], "learning_rate": [0.05, 0.01, 0.1], "regularization": [0.001, 0.01]},
+    "Mult-VAE": {"hidden": [200, 600], "factors": [100, 200], "regularization": [0.0, 0.01], "anneal_epochs": [20, 60]},
+    "LightGCN": {"factors": [128, 64], "regularization": [0.003, 0.001, 0.01], "init_std": [0.2, 0.5]},
+    "FM": {"factors": [64, 128], "regularization": [0.03, 0.01, 0.1]},
+}
+
+#: Each model's family, for tables and figures.
+FAMILIES: dict[str, str] = {
+    "popularity": "baseline",
+    "item-kNN": "neighbourhood",
+    "user-kNN": "neighbourhood",
+    "P3alpha": "graph walk",
+    "RP3beta": "graph walk",
+    "SLIM": "linear",
+    "EASE": "linear",
+    "PureSVD": "MF",
+    "implicit ALS": "MF",
+    "iALS": "MF",
+    "BPR": "MF",
+    "Mult-VAE": "neural",
+    "LightGCN": "neural",
+    "FM": "neural",
+}
+
+
+def line_up(
+    names: Sequence[str] | None = None,
+    *,
+    grids: Mapping[str, Mapping[str, Sequence]] | None = None,
+    max_epochs: int = 100,
+    seed: int = 0,
+) -> dict[str, Candidate]:
+    """The leaderboard's ranking models (``names``, default: all of :data:`GRIDS`, in its order),
+    each with its grid (``grids`` replaces a model's whole grid). Models trained in epochs get
+    ``max_epochs`` and choose their epoch on validation (early stopping); BPR, which has no early
+    stopping, trains ``max_epochs`` epochs. Seeds are ``seed``; SLIM fits its columns on every core."""
+    from recsys.models import (
+        BPR,
+        EASE,
+        IALS,
+        SLIM,
+        FactorizationMachine,
+        ImplicitALS,
+        ItemKNN,
+        LightGCN,
+        MultVAE,
+        P3Alpha,
+        Popularity,
+        PureSVD,
+        RP3Beta,
+        UserKNN,
+    )
+
+    epochs = check_integer("max_epochs", max_epochs, 1)
+    prototypes = {
+        "popularity": lambda: Popularity(),
+        "item-kNN": lambda: ItemKNN(),
+        "user-kNN": lambda: UserKNN(),
+        "P3alpha": lambda: P3Alpha(),
+        "RP3beta": lambda: RP3Beta(),
+        "SLIM": lambda: SLIM(num_threads=0),
+        "EASE": lambda: EASE(),
+        "PureSVD": lambda: PureSVD(centering="none", random_state=seed),
+        "implicit ALS": lambda: ImplicitALS(iterations=15, random_state=seed),
+        "iALS": lambda: IALS(iterations=16, random_state=seed),
+        "BPR": lambda: BPR(iterations=epochs, random_state=seed),
+        "Mult-VAE": lambda: MultVAE(iterations=epochs, random_state=seed),
+        "LightGCN": lambda: LightGCN(iterations=epochs, random_state=seed),
+        "FM": lambda: FactorizationMachine(iterations=epochs, batch_size=8192, learning_rate=0.02, random_state=seed),
+    }
+    names = list(GRIDS) if names is None else list(names)
+    grids = dict(grids or {})
+    unknown = sorted((set(names) | set(grids)) - set(prototypes))
+    if unknown:
+        raise KeyError(f"no leaderboard model {unknown}; the models are {list(prototypes)}")
+    return {
+        name: Candidate(prototypes[name](), dict(grids.get(name, GRIDS[name])), family=FAMILIES[name]) for name in names
+    }
+
+
+#: The rating models' grids (first values: their defaults), for :func:`rating_board`.
+RATING_GRIDS: dict[str, dict[str, list]] = {
+    "global mean": {},
+    "biases": {"user_damping": [5.0, 2.0, 10.0, 25.0], "item_damping": [2.0, 5.0, 10.0, 25.0]},
+    "ALS": {"factors": [50, 20, 100], "regularization": [13.0, 5.0, 10.0, 20.0]},
+    "SVD-impute": {"factors": [100, 50, 20], "shrinkage": [13.0, 5.0, 20.0]},
+    "SGD": {"factors": [100, 50, 200], "regularization": [0.02, 0.05, 0.1], "iterations": [20, 50]},
+    "BPMF": {"factors": [10, 5, 20]},
+}
+
+
+def rating_line_up(
+    names: Sequence[str] | None = None, *, grids: Mapping[str, Mapping[str, Sequence]] | None = None, seed: int = 0
+) -> dict[str, Candidate]:
+    """The rating models of notebook 03 (``names``, default all of :data:`RATING_GRIDS`) with their grids."""
+    from recsys.models import ALS, BPMF, SGD, BiasModel, GlobalMean, SVDImpute
+
+    prototypes = {
+        "global mean": lambda: GlobalMean(),
+        "biases": lambda: BiasModel(),
+        "ALS": lambda: ALS(random_state=seed),
+        "SVD-impute": lambda: SVDImpute(random_state=seed),
+        "SGD": lambda: SGD(random_state=seed),
+        "BPMF": lambda: BPMF(samples=100, burn_in=20, random_state=seed),
+    }
+    names = list(RATING_GRIDS) if names is None else list(names)
+    grids = dict(grids or {})
+    unknown = sorted((set(names) | set(grids)) - set(prototypes))
+    if unknown:
+        raise KeyError(f"no rating model {unknown}; the models are {list(prototypes)}")
+    return {name: Candidate(prototypes[name](), dict(grids.get(name, RATING_GRIDS[name]))) for name in names}
+
+
+def rating_board(
+    folds: Sequence[Split],
+    candidates: Mapping[str, Candidate],
+    *,
+    budget: int,
+    seed: int = 0,
+    validation_size: float = 0.2,
+    tune_folds: int | None = None,
+    progress: bool = True,
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, dict]]:
+    """Every rating model tuned with the same ``budget`` of grid points on validation data carved at
+    random from the training parts of the first ``tune_folds`` folds (default: all; one choice for
+    every fold, by mean validation RMSE; the test folds are never looked at), then fitted on each
+    fold's training part and scored on its test part. Returns the summary (mean RMSE and MAE with
+    their Student-t intervals over folds, fit seconds), the per-fold table and the chosen
+    hyperparameters."""
+    budget = check_integer("budget", budget, 1)
+    if not folds:
+        raise ValueError("folds must hold at least one split")
+    tuned_on = list(folds)[: check_integer("tune_folds", tune_folds, 1, len(folds))] if tune_folds else list(folds)
+    models, chosen = {}, {}
+    for name, candidate in candidates.items():
+        points = tuning.budget_points(candidate.grid, budget, seed=seed) if candidate.grid else {}
+        tuned = tuning.tune(
+            candidate.model,
+            points,
+            tuned_on,
+            metric="rmse",
+            validation="random",
+            validation_size=validation_size,
+            epochs=False,
+            seed=seed,
+            progress=progress,
+        )
+        models[name], chosen[name] = tuned.model, to_jsonable(tuned.params)
+    per_fold = rating_table(models, folds, progress=progress)
+    summary = summarise(per_fold, order=list(models), intervals=["rmse", "mae"])
+    return summary, per_fold, chosen
 
 
 @dataclass
@@ -205,3 +393,48 @@ def board_differences(board: Board, reference: str, metric: str = "ndcg") -> pd.
             "over": f"{len(board.seeds)} draws" if several else f"{len(board.per_user[board.seeds[0]][column])} users",
         }
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("model")
+
+
+def line_up_table(candidates: Mapping[str, Candidate], budget: int) -> pd.DataFrame:
+    """One row per model: its family, how many points its grid has, how many the budget tries
+    (the defaults and a seeded sample, never more than the grid), and its defaults."""
+    budget = check_integer("budget", budget, 1)
+    rows = {}
+    for name, candidate in candidates.items():
+        size = len(tuning.grid_points(candidate.grid)) if candidate.grid else 1
+        first = {key: list(values)[0] for key, values in candidate.grid.items()}
+        rows[name] = {
+            "family": candidate.family,
+            "grid points": size,
+            "tried per draw": min(size, budget),
+            "defaults": ", ".join(f"{key}={value}" for key, value in first.items()) or "(none to tune)",
+        }
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("model")
+
+
+def group_gap(board: Board, group: Sequence[str], others: Sequence[str], metric: str = "ndcg") -> dict:
+    """The best model of ``group`` (highest mean test ``metric@k`` over the draws) against the best of
+    ``others``: their names and means, the paired difference (group's best minus others' best) with
+    its 95 % interval (over the draws when there are several, else over the users of the one draw),
+    and whether it excludes zero. Names not on the board are ignored; each side needs one."""
+    column = f"{metric}@{board.k}"
+    means = board.per_draw(column).mean()
+    sides = []
+    for names in (group, others):
+        present = [name for name in names if name in means.index]
+        if not present:
+            raise ValueError(f"none of {list(names)} is on the board; it has {board.models}")
+        sides.append(means[present].idxmax())
+    best, rival = sides
+    difference = board_differences(board, rival, metric).loc[best]
+    return {
+        "best": best,
+        "best_mean": float(means[best]),
+        "rival": rival,
+        "rival_mean": float(means[rival]),
+        "difference": float(difference["difference"]),
+        "low": float(difference["low"]),
+        "high": float(difference["high"]),
+        "detectable": bool(difference["detectable"]),
+        "over": difference["over"],
+    }

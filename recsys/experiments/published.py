@@ -35,6 +35,17 @@ SURPRISE_ML100K_RMSE = {
 }
 
 
+#: Other published ML-100K RMSE rows, each with its protocol: GLocal-K (Han, Kim and Kim, CIKM 2021,
+#: "GLocal-K: Global and Local Kernels for Recommender Systems"), reported on the u1 fold alone;
+#: Microsoft Recommenders' rating rows from the same benchmark table as
+#: :data:`RECOMMENDERS_ML100K_NDCG_AT_10` (RMSE 0.965038 and 0.943084 there).
+OTHER_ML100K_RMSE = {
+    "GLocal-K": (0.889, "u1 fold only, hyperparameters set by the authors (Han et al., CIKM 2021)"),
+    "ALS, Spark (Recommenders)": (0.965, RECOMMENDERS_PROTOCOL),
+    "FastAI (Recommenders)": (0.943, RECOMMENDERS_PROTOCOL),
+}
+
+
 def recommenders_rows(models: Sequence[str] | None = None) -> pd.DataFrame:
     """Microsoft Recommenders' published ML-100K rows, indexed ``"<model> (Recommenders)"``.
 
@@ -101,3 +112,13 @@ def beside_published(
             published_rows,
         ]
     )
+
+
+def rating_rows() -> pd.DataFrame:
+    """Every published ML-100K RMSE row of this module (Surprise's, then :data:`OTHER_ML100K_RMSE`):
+    columns ``rmse`` and ``protocol``, one row per model."""
+    other = pd.DataFrame(
+        [(name, rmse, protocol) for name, (rmse, protocol) in OTHER_ML100K_RMSE.items()],
+        columns=["model", "rmse", "protocol"],
+    ).set_index("model")
+    return pd.concat([surprise_rows(), other])

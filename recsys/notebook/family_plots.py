@@ -1,4 +1,5 @@
-"""Notebook 07's figures: training curves, item maps, serving frontiers, a user's graph neighbourhood.
+"""Notebook 07's figures (training curves, item maps, serving frontiers, a user's graph neighbourhood)
+and notebook 09's leaderboard (:func:`plot_board`).
 
 The chapter's computations live in the experiment layer: tuning and early stopping in
 :mod:`recsys.experiments.tuning`, the family study and embedding geometry in
@@ -22,6 +23,8 @@ if TYPE_CHECKING:
     from recsys.experiments.tuning import Tuned
 
 __all__ = [
+    "BOARD_COLOURS",
+    "plot_board",
     "plot_curves",
     "plot_maps",
     "plot_serving",
@@ -202,3 +205,37 @@ def plot_two_hop(ax, X: sp.csr_matrix, user: int, *, max_users: int = 24, labels
         "shown": chosen,
         "item_sizes": area(di[items]) if items.size else np.zeros(0),
     }
+
+
+#: Colours of the leaderboard's families (:data:`recsys.experiments.leaderboard.FAMILIES`).
+BOARD_COLOURS = {
+    "baseline": "tab:gray",
+    "neighbourhood": "tab:olive",
+    "graph walk": "tab:cyan",
+    "linear": "tab:orange",
+    "MF": "tab:blue",
+    "neural": "tab:purple",
+}
+
+
+def plot_board(ax, table: pd.DataFrame, families: Mapping[str, str], column: str, *, title: str = "") -> None:
+    """Each model's ``column`` (a mean with ``{column}_low`` and ``{column}_high``) as a dot with its
+    95 % interval, best at the top, coloured by family, the value printed beside it (so the figure
+    reads in greyscale and on a projector)."""
+    order = table[column].sort_values()
+    y = np.arange(len(order))
+    low = table.loc[order.index, f"{column}_low"].to_numpy(dtype=float)
+    high = table.loc[order.index, f"{column}_high"].to_numpy(dtype=float)
+    colours = [BOARD_COLOURS.get(families.get(name, ""), "black") for name in order.index]
+    for i, (value, lo, hi, colour) in enumerate(zip(order.to_numpy(), low, high, colours, strict=True)):
+        if np.isfinite(lo) and np.isfinite(hi):
+            ax.plot([lo, hi], [i, i], color=colour, lw=2.2, solid_capstyle="butt")
+        ax.plot(value, i, "o", color=colour, ms=6)
+        ax.annotate(f"{value:.3f}", (np.nanmax([value, hi]), i), xytext=(6, 0), textcoords="offset points", va="center")
+    ax.set_yticks(y, [f"{name} ({families.get(name, '')})" for name in order.index])
+    ax.set_xlabel(f"{column} (mean, 95 % interval)")
+    ax.grid(axis="x", alpha=0.3)
+    left, right = np.nanmin(np.r_[low, order.to_numpy()]), np.nanmax(np.r_[high, order.to_numpy()])
+    ax.set_xlim(left - 0.02 * (right - left + 1e-9), right + 0.15 * (right - left + 1e-9))
+    if title:
+        ax.set_title(title)

@@ -40,6 +40,7 @@ LONG_DEFAULT_RUNS: dict[str, int] = {
     "06_ann_recall_latency": 480,
     "07_autoencoder_gnn_embeddings": 547,
     "08_scale_out": 213,
+    "09_leaderboard": 900,  # estimated from its parts (2026-12-08): its boards tune every model on nine draws
 }
 
 

@@ -100,6 +100,7 @@ def test_the_line_up_has_every_model_with_its_grid_and_family():
     replaced = leaderboard.line_up(["EASE", "item-kNN"], grids={"EASE": {"regularization": [5.0]}}, max_epochs=7)
     assert list(replaced) == ["EASE", "item-kNN"] and replaced["EASE"].grid == {"regularization": [5.0]}
     assert leaderboard.line_up(["Mult-VAE"], max_epochs=7)["Mult-VAE"].model.get_params()["iterations"] == 7
+    assert line["BPR"].epochs is True and line["EASE"].epochs is None  # BPR's epoch is chosen on validation
     with pytest.raises(KeyError, match="no leaderboard model"):
         leaderboard.line_up(["SVD++"])
     with pytest.raises(KeyError, match="no leaderboard model"):
@@ -173,3 +174,11 @@ def test_published_rating_rows_carry_their_protocols():
     assert rows.loc["GLocal-K", "rmse"] == 0.889 and "u1 fold only" in rows.loc["GLocal-K", "protocol"]
     assert {"Surprise SVD", "ALS, Spark (Recommenders)", "FastAI (Recommenders)"} <= set(rows.index)
     assert rows["protocol"].notna().all()
+
+
+def test_a_model_that_does_not_stop_itself_can_still_choose_its_epoch_on_validation(data):
+    from recsys.models import BPR
+
+    line = {"BPR": Candidate(BPR(iterations=6, factors=4, random_state=0), {"learning_rate": [0.05]}, epochs=True)}
+    board = leaderboard.run_leaderboard(data, line, "per-user 75/25", [1], budget=1, k=5, progress=False)
+    assert 1 <= board.chosen[1]["BPR"]["iterations"] <= 6  # the best epoch, recorded as the choice

@@ -77,6 +77,7 @@ class Candidate:
     grid: Mapping[str, Sequence] = field(default_factory=dict)
     features: Features | None = None
     family: str = ""
+    epochs: bool | None = None  #: choose the epoch on validation too (None: when the model early-stops itself)
 
 
 @dataclass

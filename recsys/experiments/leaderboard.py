@@ -130,8 +130,9 @@ def line_up(
 ) -> dict[str, Candidate]:
     """The leaderboard's ranking models (``names``, default: all of :data:`GRIDS`, in its order),
     each with its grid (``grids`` replaces a model's whole grid). Models trained in epochs get
-    ``max_epochs`` and choose their epoch on validation (early stopping); BPR, which has no early
-    stopping, trains ``max_epochs`` epochs. Seeds are ``seed``; SLIM fits its columns on every core."""
+    ``max_epochs`` and choose their epoch on validation (early stopping; BPR, which does not stop
+    itself, is scored on validation after every epoch and the best epoch kept, as notebook 03 does).
+    Seeds are ``seed``; SLIM fits its columns on every core."""
     from recsys.models import (
         BPR,
         EASE,
@@ -172,7 +173,13 @@ def line_up(
     if unknown:
         raise KeyError(f"no leaderboard model {unknown}; the models are {list(prototypes)}")
     return {
-        name: Candidate(prototypes[name](), dict(grids.get(name, GRIDS[name])), family=FAMILIES[name]) for name in names
+        name: Candidate(
+            prototypes[name](),
+            dict(grids.get(name, GRIDS[name])),
+            family=FAMILIES[name],
+            epochs=True if name == "BPR" else None,
+        )
+        for name in names
     }
 
 
@@ -317,6 +324,7 @@ def run_leaderboard(
                 metric=f"ndcg@{k}",
                 k=k,
                 seed=seed,
+                epochs=candidate.epochs,
                 features=candidate.features,
                 progress=progress,
             )

@@ -40,6 +40,14 @@ ROWS = {
     "factorization machine + age, gender, occupation, genres, decade (07)": {
         "ndcg": "07:ml100k.ranking.FM + side features.ndcg@10"
     },
+    "item-kNN (09)": {"ndcg": "09:ml100k.board.item-kNN.ndcg@10"},
+    "user-kNN (09)": {"ndcg": "09:ml100k.board.user-kNN.ndcg@10"},
+    "P3α (09)": {"ndcg": "09:ml100k.board.P3alpha.ndcg@10"},
+    "RP3β (09)": {"ndcg": "09:ml100k.board.RP3beta.ndcg@10"},
+    "SLIM (09)": {"ndcg": "09:ml100k.board.SLIM.ndcg@10"},
+    "iALS, Rendle et al.'s form (09)": {"ndcg": "09:ml100k.board.iALS.ndcg@10"},
+    "implicit ALS (09)": {"ndcg": "09:ml100k.board.implicit ALS.ndcg@10"},
+    "EASE (09)": {"ndcg": "09:ml100k.board.EASE.ndcg@10"},
 }
 
 
@@ -85,6 +93,9 @@ def test_headline_numbers_are_the_recorded_ones_rounded_once(label):
 PROSE = {
     "implicit ALS: {} there": "03:ml100k.ranking_recommenders_split.implicit ALS.ndcg@10",
     "LightGCN ({} there,": "07:ml100k.ranking_recommenders_split.LightGCN.ndcg@10",
+    "(EASE's paired difference from it: {} nDCG@10": "09:ml100k.differences.EASE.difference",
+    "nDCG@10 [{},": "09:ml100k.differences.EASE.low",
+    "iALS's: {} [": "09:ml100k.differences.iALS.difference",
 }
 
 
@@ -137,3 +148,19 @@ def test_the_verdicts_the_readme_states_are_the_recorded_ones():
         random = results_03[f"ranking.ml-latest-small.{model}.ndcg@10"]
         temporal = results_03[f"ranking_user_temporal.ml-latest-small.{model}.ndcg@10"]
         assert temporal < random / 2, (model, random, temporal)
+
+
+def test_the_leaderboards_verdicts_in_the_readme_are_the_recorded_ones():
+    """Notebook 09's sentences in the README: who leads, that nobody reaches 0.50, that the best
+    simple model is ahead of the neural and graph networks on every board."""
+    text = " ".join((paths.REPO_ROOT / "README.md").read_text(encoding="utf-8").split())
+    results = read_results(next(paths.notebooks_dir().glob("09_*.ipynb")))
+    if "ml100k" not in results:
+        pytest.skip("notebook 09 recorded no ML-100K board (its ML-100K section was skipped)")
+    assert "implicit ALS is detectably ahead of every other model" in text
+    assert results["ml100k"]["target"]["best"] == "implicit ALS"
+    assert all(d["detectable"] and d["difference"] < 0 for d in results["ml100k"]["differences"].values())
+    assert "no model reaches 0.50" in text and not results["ml100k"]["target"]["reaches_0_50"]
+    assert "on every board the chapter runs" in text
+    assert len(results["answer"]) == 4
+    assert all(row["detectable"] and row["difference"] > 0 for row in results["answer"].values())

@@ -60,14 +60,6 @@ DEFAULT_METHODS = [
 ]
 
 
-def exact_norm_pruned(workload, args, grid_set) -> pd.Series:
-    """norm-pruned's exact point (``epsilon = 0``, each of its builds), timed in a run of its own."""
-    builds = grid_set["norm-pruned"]["build"]
-    one_point = {"norm-pruned": {"build": builds, "query": [{"epsilon": 0.0}]}}
-    rows = bench.run(workload, ["norm-pruned"], grids=one_point, stop_recall=None, cache_dir=args.cache).results
-    return rows.loc[rows["qps"].idxmax()]
-
-
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n-items", type=int, default=1_000_000)
@@ -149,7 +141,13 @@ def main(argv: list[str] | None = None) -> dict:
             f"median {summary['best_qps']:,.0f} QPS is {summary['best_over_scann']:.2f}x it (target: >= 1.5x)"
         )
     if "norm-pruned" in methods and registry.get("norm-pruned").available() is None:
-        exact_point = exact_norm_pruned(workload, args, grids.QUICK_GRIDS if args.quick else grids.GRIDS)
+        exact_point = bench.one_point(
+            workload,
+            "norm-pruned",
+            {"epsilon": 0.0},
+            grids=grids.QUICK_GRIDS if args.quick else None,
+            cache_dir=args.cache,
+        )
         reference = bench.exact_reference(result.results).loc[workload.name]
         summary["norm_pruned_exact"] = {
             "recall": exact_point["recall"],

@@ -143,6 +143,19 @@ def test_run_stops_raising_the_knob_once_recall_is_used_up():
     assert result.results["recall"].iloc[-1] >= 0.999 and len(result.results) < 4
 
 
+def test_one_point_measures_a_query_point_the_sweep_stops_before():
+    rng = np.random.default_rng(3)
+    items = rng.normal(size=(600, 8)) * rng.lognormal(0.0, 0.6, size=(600, 1))  # norms spread, as recommenders'
+    w = workloads.Workload("skewed", items, rng.normal(size=(20, 8)), "ip")
+    grid = {"norm-pruned": {"build": [{"bucket_size": 64}], "query": {"epsilon": [0.5, 0.0]}}}
+    swept = bench.run(w, ["norm-pruned"], grids=grid, stop_recall=0.0, timing_queries=5, repeats=1, progress=False)
+    assert len(swept.results) == 1  # the sweep stopped after its first point: epsilon 0 never measured
+    row = bench.one_point(w, "norm-pruned", {"epsilon": 0.0}, grids=grid, timing_queries=5, repeats=1, progress=False)
+    assert row["recall"] == 1.0 and row["query"] == json.dumps({"epsilon": 0.0}) and row["qps"] > 0
+    with pytest.raises(ValueError, match="unknown ANN method"):
+        bench.one_point(w, "surely-not-a-method", {"epsilon": 0.0})
+
+
 def _table(rows):
     base = {
         "workload": "w",

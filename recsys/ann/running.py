@@ -62,6 +62,7 @@ __all__ = [
     "RESULT_COLUMNS",
     "Benchmark",
     "default_max_load",
+    "one_point",
     "resolve_max_load",
     "run",
     "run_sizes",
@@ -539,6 +540,24 @@ def _batch_qps(index: ANNIndex, queries: np.ndarray, k: int, min_seconds: float)
         spent += clock() - start
         done += queries.shape[0]
     return done / spent if spent > 0 else math.inf
+
+
+def one_point(workload, method: str, query: Mapping, *, grids: Mapping[str, Mapping] | None = None, **run_kwargs):
+    """One query point of ``method`` (every build of its grid, from ``grids`` or its own), timed in
+    a run of its own, and the fastest build's row (a :data:`RESULT_COLUMNS` Series).
+
+    A frontier sweep stops raising a method's query knob once recall reaches ``stop_recall``, so
+    a point beyond it (norm pruning's exact ``epsilon = 0``, which the sweep reaches only when
+    every looser setting misses recall 0.999) may never be measured: this measures it. Other
+    arguments go to :func:`run` (``stop_recall`` is off here)."""
+    from recsys.ann import grids as ann_grids
+
+    builds, _ = ann_grids.expand(ann_grids.grid_for(method, grids))
+    single = {method: {"build": builds, "query": [dict(query)]}}
+    rows = run(workload, [method], grids=single, stop_recall=None, **run_kwargs).results
+    if rows.empty or rows["qps"].isna().all():
+        raise RuntimeError(f"{method} at {dict(query)} was not measured on {workload.name}")
+    return rows.loc[rows["qps"].idxmax()]
 
 
 def speedup_over_repeats(

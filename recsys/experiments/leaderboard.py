@@ -167,15 +167,11 @@ def line_up(
         "LightGCN": lambda: LightGCN(iterations=epochs, random_state=seed),
         "FM": lambda: FactorizationMachine(iterations=epochs, batch_size=8192, learning_rate=0.02, random_state=seed),
     }
-    names = list(GRIDS) if names is None else list(names)
-    grids = dict(grids or {})
-    unknown = sorted((set(names) | set(grids)) - set(prototypes))
-    if unknown:
-        raise KeyError(f"no leaderboard model {unknown}; the models are {list(prototypes)}")
+    names, grids = _chosen(names, grids, GRIDS, "leaderboard model")
     return {
         name: Candidate(
             prototypes[name](),
-            dict(grids.get(name, GRIDS[name])),
+            grids[name],
             family=FAMILIES[name],
             epochs=True if name == "BPR" else None,
         )
@@ -208,12 +204,19 @@ def rating_line_up(
         "SGD": lambda: SGD(random_state=seed),
         "BPMF": lambda: BPMF(samples=100, burn_in=20, random_state=seed),
     }
-    names = list(RATING_GRIDS) if names is None else list(names)
+    names, grids = _chosen(names, grids, RATING_GRIDS, "rating model")
+    return {name: Candidate(prototypes[name](), grids[name]) for name in names}
+
+
+def _chosen(names, grids, defaults: Mapping[str, Mapping], kind: str) -> tuple[list[str], dict[str, dict]]:
+    """The models asked for (default: every one of ``defaults``) and each one's grid (``grids``
+    replacing the default); an unknown name, asked for or given a grid, is refused."""
+    names = list(defaults) if names is None else list(names)
     grids = dict(grids or {})
-    unknown = sorted((set(names) | set(grids)) - set(prototypes))
+    unknown = sorted((set(names) | set(grids)) - set(defaults))
     if unknown:
-        raise KeyError(f"no rating model {unknown}; the models are {list(prototypes)}")
-    return {name: Candidate(prototypes[name](), dict(grids.get(name, RATING_GRIDS[name]))) for name in names}
+        raise KeyError(f"no {kind} {unknown}; the models are {list(defaults)}")
+    return names, {name: dict(grids.get(name, defaults[name])) for name in names}
 
 
 def rating_board(
